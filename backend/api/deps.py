@@ -1,0 +1,74 @@
+"""Dependency aliases that make route signatures read like sentences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.db import get_sessionmaker
+from backend.models.users import Role, User
+from backend.services import users
+from backend.services.errors import Forbidden, Unauthorized
+from backend.storage import ArtifactStore
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_session(settings: SettingsDep) -> Iterator[Session]:
+    session = get_sessionmaker(settings.database_url)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_store(settings: SettingsDep) -> ArtifactStore:
+    return ArtifactStore(settings.artifacts_dir)
+
+
+StoreDep = Annotated[ArtifactStore, Depends(get_store)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API token: `afina create-user --print-token`, or login.")
+
+
+def get_current_user(
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> User:
+    if credentials is None:
+        raise Unauthorized("missing API token: send 'Authorization: Bearer <token>'")
+    return users.user_for_token(session, credentials.credentials)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require(*roles: Role):
+    def check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise Forbidden(f"role '{user.role.value}' may not do this (needs one of: {allowed})")
+        return user
+
+    return Depends(check)
+
+
+# Engineers (and admins) run the studio; labelers only label.
+Engineer = Annotated[User, require(Role.admin, Role.engineer)]
+Admin = Annotated[User, require(Role.admin)]

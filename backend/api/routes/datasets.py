@@ -1,0 +1,94 @@
+"""Datasets: upload with validation, versions, rows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from backend.api.deps import Engineer, SessionDep, StoreDep
+from backend.schemas.datasets import DatasetRead, DatasetVersionRead, RowsPage
+from backend.services import datasets
+from backend.services.errors import Invalid
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+
+def _json_form(value: str | None, field: str) -> dict | None:
+    if not value:
+        return None
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise Invalid(f"'{field}' must be a JSON object: {exc}", details={"field": field, "value": value}) from exc
+    if not isinstance(parsed, dict):
+        raise Invalid(f"'{field}' must be a JSON object", details={"field": field, "value": value})
+    return parsed
+
+
+@router.post("", response_model=DatasetRead, status_code=201)
+async def upload_dataset(
+    user: Engineer,
+    session: SessionDep,
+    store: StoreDep,
+    file: Annotated[UploadFile, File(description="JSONL, JSON array, CSV or Parquet; gzip of any of these.")],
+    name: Annotated[str | None, Form(max_length=200, description="Default: the file name.")] = None,
+    description: Annotated[str, Form(max_length=2000)] = "",
+    format: Annotated[str | None, Form(description="text, instruction, chat, preference, "
+                                       "unpaired_preference or prompt_only. Default: detected.")] = None,
+    mapping: Annotated[str | None, Form(description="JSON object: target field -> source column.")] = None,
+    options: Annotated[str | None, Form(description="JSON object of validation options, e.g. "
+                                        '{"max_chars": 20000}.')] = None,
+):
+    """Upload a dataset. The whole file is validated first: a refused upload gets 422 with a report naming each
+    error kind, its count and the first rows and fields where it happens, and nothing is stored."""
+    filename = file.filename or "upload"
+    upload = store.new_temp(".upload")
+    try:
+        # Stream the (already spooled) upload into the store's temp area in chunks: no whole-file copy in memory.
+        await run_in_threadpool(_copy, file, upload)
+        return await run_in_threadpool(
+            datasets.create_from_upload, session, store, upload, filename=filename,
+            name=(name or filename).strip(), description=description, format=format or None,
+            mapping=_json_form(mapping, "mapping"), options=_json_form(options, "options"), user=user,
+        )
+    finally:
+        upload.unlink(missing_ok=True)
+
+
+def _copy(file: UploadFile, dest) -> None:
+    with dest.open("wb") as out:
+        shutil.copyfileobj(file.file, out, length=1 << 20)
+
+
+@router.get("", response_model=list[DatasetRead])
+def list_datasets(_: Engineer, session: SessionDep):
+    return datasets.list_datasets(session)
+
+
+@router.get("/{dataset_id}", response_model=DatasetRead)
+def get_dataset(dataset_id: int, _: Engineer, session: SessionDep):
+    return datasets.get_dataset(session, dataset_id)
+
+
+@router.delete("/{dataset_id}", status_code=204)
+def delete_dataset(dataset_id: int, _: Engineer, session: SessionDep, store: StoreDep) -> None:
+    datasets.delete_dataset(session, store, dataset_id)
+
+
+@router.get("/versions/{version_id}", response_model=DatasetVersionRead)
+def get_version(version_id: int, _: Engineer, session: SessionDep):
+    return datasets.get_version(session, version_id)
+
+
+@router.get("/versions/{version_id}/rows", response_model=RowsPage)
+def version_rows(
+    version_id: int, _: Engineer, session: SessionDep, store: StoreDep,
+    offset: int = Query(0, ge=0), limit: int = Query(20, ge=1, le=1000),
+):
+    version = datasets.get_version(session, version_id)
+    rows = datasets.read_rows(store, version, offset, limit)
+    return RowsPage(version_id=version_id, offset=offset, total=version.row_count, rows=rows)

@@ -1,0 +1,18 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import text
+
+from backend.api.deps import SessionDep, SettingsDep
+from backend.services.jobs import target_device
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health(session: SessionDep, settings: SettingsDep) -> dict:
+    session.execute(text("SELECT 1"))
+    return {"status": "ok", "database": settings.database_url.split(":", 1)[0],
+            "training_device": target_device(session, settings)}

@@ -1,0 +1,63 @@
+"""Training and evaluation jobs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from backend.api.deps import Engineer, SessionDep, SettingsDep
+from backend.models.jobs import JobStatus
+from backend.schemas.jobs import CheckpointRead, JobCreate, JobDetail, JobEventRead, JobRead, JobsPage
+from backend.services import jobs
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+def _read(job) -> JobRead:
+    return JobRead.model_validate(job).model_copy(update={"output_model_id": jobs.output_model_id(job)})
+
+
+@router.post("", response_model=JobRead, status_code=201)
+def create_job(body: JobCreate, user: Engineer, session: SessionDep, settings: SettingsDep):
+    """Validate and queue a job. The spec's `method` picks the training method and its hyperparameters."""
+    return _read(jobs.create_job(session, settings, body, user))
+
+
+@router.get("", response_model=JobsPage)
+def list_jobs(
+    _: Engineer, session: SessionDep, status: JobStatus | None = None,
+    offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500),
+):
+    items, total = jobs.list_jobs(session, status=status, offset=offset, limit=limit)
+    return JobsPage(items=[_read(j) for j in items], total=total)
+
+
+@router.get("/{job_id}", response_model=JobDetail)
+def get_job(job_id: int, _: Engineer, session: SessionDep):
+    """State, progress and every metric's points (the loss curve among them)."""
+    job = jobs.get_job(session, job_id)
+    return JobDetail(**_read(job).model_dump(), metrics=jobs.job_metrics(session, job_id))
+
+
+@router.get("/{job_id}/events", response_model=list[JobEventRead])
+def job_events(job_id: int, _: Engineer, session: SessionDep, after_id: int = Query(0, ge=0)):
+    return jobs.job_events(session, job_id, after_id)
+
+
+@router.get("/{job_id}/checkpoints", response_model=list[CheckpointRead])
+def job_checkpoints(job_id: int, _: Engineer, session: SessionDep):
+    return jobs.job_checkpoints(session, job_id)
+
+
+@router.post("/{job_id}/cancel", response_model=JobRead)
+def cancel_job(job_id: int, _: Engineer, session: SessionDep):
+    return _read(jobs.cancel_job(session, job_id))
+
+
+@router.post("/{job_id}/pause", response_model=JobRead)
+def pause_job(job_id: int, _: Engineer, session: SessionDep):
+    return _read(jobs.pause_job(session, job_id))
+
+
+@router.post("/{job_id}/resume", response_model=JobRead)
+def resume_job(job_id: int, _: Engineer, session: SessionDep, settings: SettingsDep):
+    return _read(jobs.resume_job(session, settings, job_id))

@@ -1,0 +1,29 @@
+"""The base-model registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from backend.api.deps import Engineer, SessionDep
+from backend.schemas.models import ModelCreate, ModelRead
+from backend.services import registry
+
+router = APIRouter(prefix="/models", tags=["models"])
+
+
+@router.get("", response_model=list[ModelRead])
+def list_models(_: Engineer, session: SessionDep):
+    return registry.list_models(session)
+
+
+@router.post("", response_model=ModelRead, status_code=201)
+def register_model(body: ModelCreate, _: Engineer, session: SessionDep):
+    """Register a local Hugging Face model folder (it must be readable by the workers too)."""
+    return registry.register_model(session, body.name, Path(body.path))
+
+
+@router.get("/{model_id}", response_model=ModelRead)
+def get_model(model_id: int, _: Engineer, session: SessionDep):
+    return registry.get_model(session, model_id)

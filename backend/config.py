@@ -1,0 +1,64 @@
+"""Afina settings: one place, read from the environment (prefix AFINA_) with embedded defaults that need no server."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Process configuration. Hyperparameters are not here: they are job data (backend.schemas.job_specs)."""
+
+    model_config = SettingsConfigDict(env_prefix="AFINA_", env_file=".env", extra="ignore")
+
+    home: Path = Field(Path.home() / ".afina", description="Data folder: database, broker, artifacts, models.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL. Default: SQLite under AFINA_HOME.")
+    broker_url: str | None = Field(
+        None, description="Celery broker. Default: kombu's filesystem transport under AFINA_HOME (no server)."
+    )
+    artifacts_dir: Path | None = Field(None, description="Where datasets, adapters and models are stored.")
+    env: str = Field("dev", description="dev or prod; prod refuses unsafe defaults.")
+    host: str = "127.0.0.1"
+    port: int = 7860
+    # A worker heartbeats every `heartbeat_interval` s; a running job silent for `heartbeat_timeout` s is recovered.
+    heartbeat_interval: float = 2.0
+    heartbeat_timeout: float = 60.0
+    # How often a job is retried after its worker died (resuming from its last checkpoint when it has one).
+    max_attempts: int = 3
+    # Longer than any job: with acks_late a message is redelivered only after this; the DB reaper acts sooner.
+    visibility_timeout: int = 7 * 24 * 3600
+    # Seconds between a cancel request and SIGKILL of a training process that ignores SIGTERM.
+    cancel_grace: float = 5.0
+    worker_device: str = Field("auto", description="auto, cpu or cuda[:N]: the device this worker trains on.")
+    hub_offline: bool = Field(True, description="Never reach a model hub (models must be local folders).")
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        self.home = self.home.expanduser().resolve()
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self.home / 'afina.db'}"
+        if self.broker_url is None:
+            self.broker_url = "filesystem://"
+        if self.artifacts_dir is None:
+            self.artifacts_dir = self.home / "artifacts"
+        return self
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.home / "broker"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home, self.artifacts_dir, self.models_dir, self.broker_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@functools.lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,38 @@
+"""The base-model registry: bundled, local-folder, hub and job-produced models that jobs can start from."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db import Base, utcnow
+
+
+class ModelSource(enum.StrEnum):
+    bundled = "bundled"
+    local = "local"
+    hub = "hub"
+    job = "job"
+
+
+class BaseModel(Base):
+    __tablename__ = "base_models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    source: Mapped[ModelSource] = mapped_column(Enum(ModelSource, native_enum=False, length=16))
+    # A local folder in Hugging Face layout (config.json + weights + tokenizer); hub ids are resolved to one.
+    path: Mapped[str] = mapped_column(String(1024))
+    architecture: Mapped[str | None] = mapped_column(String(128))
+    num_parameters: Mapped[int | None]
+    # Model config.json as read at registration: the API estimates memory from it without loading torch.
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # For source=job: the folder is an adapter (or merged model) trained on `parent_model_id`.
+    parent_model_id: Mapped[int | None] = mapped_column(ForeignKey("base_models.id"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", use_alter=True))
+    is_adapter: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

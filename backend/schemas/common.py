@@ -1,0 +1,17 @@
+"""Schema pieces shared by every resource."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ReadModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ErrorDetail(BaseModel):
+    """Every 4xx answer has this shape: a code a script can branch on, a message a person can act on."""
+
+    code: str
+    message: str
+    details: dict | list | None = None

@@ -1,0 +1,108 @@
+"""Dataset use cases: upload (validate, then store), versions from cleaning and splitting, paging, export."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend import ingest
+from backend.models.datasets import Dataset, DatasetVersion
+from backend.models.users import User
+from backend.services.errors import Conflict, Invalid, NotFound
+from backend.storage import ArtifactStore
+
+
+def _report_dict(report: Any) -> dict:
+    return report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
+
+
+def create_from_upload(
+    session: Session, store: ArtifactStore, upload: Path, *, filename: str, name: str, description: str = "",
+    format: str | None = None, mapping: dict | None = None, options: dict | None = None, user: User | None,
+) -> Dataset:
+    """Validate the whole file, then store dataset + version 1. On refusal nothing is kept (422 + report)."""
+    if session.scalar(select(Dataset).where(Dataset.name == name)):
+        raise Conflict(f"a dataset named '{name}' already exists; choose another name", code="dataset_exists",
+                       details={"field": "name", "value": name})
+    tmp = store.new_temp(".jsonl")
+    try:
+        report = ingest.ingest_file(upload, tmp, filename=filename, format=format, mapping=mapping,
+                                    **(options or {}))
+    except ingest.DatasetInvalid as exc:
+        raise Invalid(f"{filename} was refused: {exc}", code="dataset_invalid",
+                      details=_report_dict(exc.report)) from exc
+    except ValueError as exc:  # a bad option or mapping
+        raise Invalid(str(exc), code="dataset_invalid") from exc
+    try:
+        dataset = Dataset(name=name, description=description, owner_id=user.id if user else None)
+        session.add(dataset)
+        session.flush()
+        _add_version(session, store, dataset, tmp, report, operation={"op": "upload", "filename": filename,
+                                                                      "format": format, "mapping": mapping})
+        session.commit()
+    except Exception:
+        session.rollback()
+        tmp.unlink(missing_ok=True)
+        raise
+    return dataset
+
+
+def _add_version(
+    session: Session, store: ArtifactStore, dataset: Dataset, rows_file: Path, report: Any, *,
+    operation: dict, parent: DatasetVersion | None = None, split: str | None = None, fmt: str | None = None,
+) -> DatasetVersion:
+    data = _report_dict(report)
+    number = (session.scalar(select(func.max(DatasetVersion.version)).where(
+        DatasetVersion.dataset_id == dataset.id)) or 0) + 1
+    relative = store.dataset_rows(dataset.id, number)
+    dest = store.put(rows_file, relative)
+    version = DatasetVersion(
+        dataset_id=dataset.id, version=number, parent_id=parent.id if parent else None, operation=operation,
+        format=fmt or data["format"], split=split, row_count=data["row_count"], size_bytes=dest.stat().st_size,
+        sha256=data.get("sha256") or "", path=relative, report=data,
+    )
+    session.add(version)
+    try:
+        session.flush()
+    except Exception:
+        dest.unlink(missing_ok=True)
+        raise
+    return version
+
+
+def get_dataset(session: Session, dataset_id: int) -> Dataset:
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFound(f"dataset {dataset_id} not found")
+    return dataset
+
+
+def get_version(session: Session, version_id: int) -> DatasetVersion:
+    version = session.get(DatasetVersion, version_id)
+    if version is None:
+        raise NotFound(f"dataset version {version_id} not found", details={"field": "version_id",
+                                                                            "value": version_id})
+    return version
+
+
+def list_datasets(session: Session) -> list[Dataset]:
+    return list(session.scalars(select(Dataset).order_by(Dataset.id.desc())))
+
+
+def read_rows(store: ArtifactStore, version: DatasetVersion, offset: int, limit: int) -> list[dict]:
+    return ingest.read_rows(store.path(version.path), offset, limit)
+
+
+def rows_path(store: ArtifactStore, version: DatasetVersion) -> Path:
+    return store.path(version.path)
+
+
+def delete_dataset(session: Session, store: ArtifactStore, dataset_id: int) -> None:
+    dataset = get_dataset(session, dataset_id)
+    session.delete(dataset)
+    session.commit()
+    shutil.rmtree(store.path(f"datasets/{dataset_id}"), ignore_errors=True)

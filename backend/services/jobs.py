@@ -1,0 +1,214 @@
+"""Job use cases for the API: create (validate everything first), read, list, cancel, pause, resume."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+import psutil
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.db import utcnow
+from backend.models.datasets import DatasetVersion
+from backend.models.jobs import Checkpoint, Job, JobEvent, JobMetric, JobStatus, Worker
+from backend.models.registry import BaseModel
+from backend.models.users import User
+from backend.queue import RUN_JOB_TASK, enqueue
+from backend.schemas.job_specs import METHOD_FORMATS
+from backend.schemas.jobs import JobCreate
+from backend.services import registry
+from backend.services.errors import Conflict, Invalid, NotFound
+from backend.services.memory_estimate import estimate_training_memory
+
+
+def _output_model(session: Session, job: Job) -> BaseModel | None:
+    model_id = (job.result or {}).get("output_model_id")
+    return session.get(BaseModel, model_id) if model_id else None
+
+
+def _resolve_start(session: Session, data: JobCreate) -> tuple[BaseModel, Job | None]:
+    if data.parent_job_id is None:
+        return registry.get_model(session, data.base_model_id), None
+    parent = get_job(session, data.parent_job_id)
+    output = _output_model(session, parent)
+    if parent.status != JobStatus.succeeded or output is None:
+        raise Invalid(
+            f"job {parent.id} is {parent.status.value} and has no output model to start from",
+            details={"field": "parent_job_id", "value": parent.id},
+        )
+    return output, parent
+
+
+def _check_datasets(session: Session, data: JobCreate) -> list[DatasetVersion]:
+    method = data.spec.method
+    allowed = METHOD_FORMATS[method]
+    refs = [(f"datasets[{i}].version_id", ref.version_id) for i, ref in enumerate(data.datasets)]
+    if data.eval_dataset_version_id:
+        refs.append(("eval_dataset_version_id", data.eval_dataset_version_id))
+    versions = []
+    for field, version_id in refs:
+        version = session.get(DatasetVersion, version_id)
+        if version is None:
+            raise Invalid(f"dataset version {version_id} not found", details={"field": field, "value": version_id})
+        if version.format not in allowed:
+            raise Invalid(
+                f"method '{method}' trains on {' or '.join(allowed)} data, but dataset version {version_id} is "
+                f"'{version.format}'",
+                details={"field": field, "value": version_id},
+            )
+        versions.append(version)
+    return versions
+
+
+def _check_rewards(session: Session, data: JobCreate) -> None:
+    for i, reward in enumerate(getattr(data.spec, "rewards", None) or []):
+        if reward.kind != "model":
+            continue
+        job = session.get(Job, reward.reward_model_job_id)
+        if job is None or job.method != "reward" or job.status != JobStatus.succeeded:
+            raise Invalid(
+                f"reward model job {reward.reward_model_job_id} is not a succeeded reward-model job",
+                details={"field": f"spec.rewards[{i}].reward_model_job_id", "value": reward.reward_model_job_id},
+            )
+
+
+def target_device(session: Session, settings: Settings) -> dict:
+    """The best live training worker's device; without one, this machine (so a first job can still be planned)."""
+    cutoff = utcnow() - timedelta(seconds=settings.heartbeat_timeout)
+    workers = session.scalars(
+        select(Worker).where(Worker.last_seen >= cutoff, Worker.queues.contains("train"))
+    ).all()
+    if workers:
+        best = max(workers, key=lambda w: (w.device.startswith("cuda"), w.memory_bytes))
+        return {"device": best.device, "name": best.device_name, "memory_bytes": best.memory_bytes}
+    return {"device": "cpu", "name": "no worker online: estimated for this machine",
+            "memory_bytes": psutil.virtual_memory().total}
+
+
+def create_job(session: Session, settings: Settings, data: JobCreate, user: User | None) -> Job:
+    """Validate a job fully, store it as queued, commit, then enqueue it. Nothing is stored on refusal."""
+    start_model, parent = _resolve_start(session, data)
+    _check_datasets(session, data)
+    _check_rewards(session, data)
+    spec = data.spec
+    device = target_device(session, settings)
+    if spec.adapter.type == "qlora" and not device["device"].startswith("cuda"):
+        raise Invalid(
+            "QLoRA needs a CUDA GPU (bitsandbytes 4-bit); no GPU worker is online. Choose adapter type 'lora', "
+            "or start a GPU worker",
+            details={"field": "spec.adapter.type", "value": "qlora"},
+        )
+    root = registry.root_model(session, start_model)
+    estimate = estimate_training_memory(root.config, spec.model_dump(), device=device["device"])
+    if estimate["total_bytes"] > device["memory_bytes"]:
+        need, have = estimate["total_bytes"] / 2**30, device["memory_bytes"] / 2**30
+        raise Invalid(
+            f"this job needs about {need:.1f} GiB but the target device ({device['name'] or device['device']}) "
+            f"has {have:.1f} GiB: use LoRA or QLoRA, a smaller batch or max_length, or gradient checkpointing",
+            details={"field": "spec", "estimate": estimate, "device": device},
+        )
+    job = Job(
+        name=data.name or f"{spec.method}-{root.name}",
+        method=spec.method,
+        status=JobStatus.queued,
+        spec=spec.model_dump(mode="json"),
+        base_model_id=start_model.id,
+        parent_job_id=parent.id if parent else None,
+        datasets=[ref.model_dump() for ref in data.datasets],
+        eval_dataset_version_id=data.eval_dataset_version_id,
+        created_by=user.id if user else None,
+        queued_at=utcnow(),
+        memory_estimate={**estimate, "device": device},
+    )
+    session.add(job)
+    session.flush()
+    session.add(JobEvent(job_id=job.id, message=f"Job created and queued ({spec.method}, "
+                         f"estimated {estimate['total_bytes'] / 2**30:.2f} GiB on {device['device']})"))
+    session.commit()
+    enqueue(settings, RUN_JOB_TASK, job_id=job.id)
+    return job
+
+
+def get_job(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} not found", details={"field": "job_id", "value": job_id})
+    return job
+
+
+def list_jobs(session: Session, *, status: JobStatus | None, offset: int, limit: int) -> tuple[list[Job], int]:
+    query = select(Job)
+    if status:
+        query = query.where(Job.status == status)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    items = session.scalars(query.order_by(Job.id.desc()).offset(offset).limit(limit)).all()
+    return list(items), total
+
+
+def job_metrics(session: Session, job_id: int) -> dict[str, list[tuple[int, float]]]:
+    points: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    rows = session.execute(
+        select(JobMetric.name, JobMetric.step, JobMetric.value)
+        .where(JobMetric.job_id == job_id)
+        .order_by(JobMetric.name, JobMetric.step, JobMetric.id)
+    )
+    for name, step, value in rows:
+        points[name].append((step, value))
+    return dict(points)
+
+
+def job_events(session: Session, job_id: int, after_id: int = 0) -> list[JobEvent]:
+    get_job(session, job_id)
+    return list(session.scalars(
+        select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.id > after_id).order_by(JobEvent.id)
+    ))
+
+
+def job_checkpoints(session: Session, job_id: int) -> list[Checkpoint]:
+    get_job(session, job_id)
+    return list(session.scalars(select(Checkpoint).where(Checkpoint.job_id == job_id).order_by(Checkpoint.step)))
+
+
+def output_model_id(job: Job) -> int | None:
+    return (job.result or {}).get("output_model_id")
+
+
+def cancel_job(session: Session, job_id: int) -> Job:
+    """Queued or paused jobs cancel at once; a running one is stopped by its worker within seconds."""
+    job = get_job(session, job_id)
+    if job.status.is_final:
+        raise Conflict(f"job {job_id} is already {job.status.value}", code="job_finished")
+    if job.status in (JobStatus.queued, JobStatus.paused, JobStatus.validating):
+        job.status, job.finished_at = JobStatus.cancelled, utcnow()
+        session.add(JobEvent(job_id=job.id, message="Cancelled before it ran"))
+    else:
+        job.cancel_requested = True
+        session.add(JobEvent(job_id=job.id, message="Cancel requested"))
+    session.commit()
+    return job
+
+
+def pause_job(session: Session, job_id: int) -> Job:
+    job = get_job(session, job_id)
+    if job.status != JobStatus.running:
+        raise Conflict(f"only a running job can be paused; job {job_id} is {job.status.value}", code="not_running")
+    job.pause_requested = True
+    session.add(JobEvent(job_id=job.id, message="Pause requested: saving a checkpoint"))
+    session.commit()
+    return job
+
+
+def resume_job(session: Session, settings: Settings, job_id: int) -> Job:
+    job = get_job(session, job_id)
+    if job.status not in (JobStatus.paused, JobStatus.failed):
+        raise Conflict(f"only a paused or failed job can be resumed; job {job_id} is {job.status.value}",
+                       code="not_resumable")
+    job.status, job.queued_at, job.finished_at, job.error = JobStatus.queued, utcnow(), None, None
+    job.pause_requested = job.cancel_requested = False
+    job.attempt = 0
+    session.add(JobEvent(job_id=job.id, message="Resumed: queued to continue from its last checkpoint"))
+    session.commit()
+    enqueue(settings, RUN_JOB_TASK, job_id=job.id)
+    return job

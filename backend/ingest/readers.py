@@ -1,0 +1,214 @@
+"""Streaming readers: JSONL, JSON array, CSV, Parquet, each optionally gzipped; sniffed by magic bytes.
+
+Every reader yields ``(row_number, value)`` and never holds the whole file. Row numbers are 1-based
+physical lines for JSONL, the line a record starts on for CSV (the header is line 1), and 1-based
+element indices for JSON arrays and Parquet. Rows that cannot be parsed are reported and skipped,
+so one pass finds every bad line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import io
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import ijson
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from backend.ingest.report import IssueCollector
+
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+BOM = b"\xef\xbb\xbf"
+READ_BUFFER = 1 << 20  # 1 MiB: big enough that line splitting, not syscalls, dominates
+PARQUET_BATCH = 1024
+# CSV cells that hold nested data are JSON-encoded by convention; decode them so CSV can carry chats
+CSV_JSON_COLUMNS = ("messages", "conversations", "instances", "prompt", "chosen", "rejected", "completion")
+
+csv.field_size_limit(sys.maxsize)  # long documents are legitimate; max_chars is the length policy
+
+
+@dataclass
+class Source:
+    """An opened source: what it is and an iterator over its rows."""
+
+    container: str | None  # jsonl, json, csv, parquet; None when unreadable
+    compression: str | None
+    rows: Iterator[tuple[int, Any]]
+    columns: list[str] = field(default_factory=list)  # header/schema names where the container has them
+
+
+def _jsonl_rows(stream: BinaryIO, issues: IssueCollector) -> Iterator[tuple[int, Any]]:
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    lineno = 0
+    for line in stream:
+        lineno += 1
+        if lineno == 1 and line.startswith(BOM):
+            line = line[len(BOM):]
+        try:
+            yield lineno, loads(line)
+        except decode_error:
+            # the slow path runs only for bad lines: tell encoding errors from syntax errors
+            if not line.strip():
+                issues.add("blank_line", lineno)
+                continue
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                issues.add("invalid_encoding", lineno, None, line[max(0, exc.start - 30): exc.end + 30])
+                continue
+            issues.add("invalid_json", lineno, None, line)
+
+
+def _json_array_rows(stream: BinaryIO, issues: IssueCollector) -> Iterator[tuple[int, Any]]:
+    index = 0
+    try:
+        for value in ijson.items(stream, "item", use_float=True):
+            index += 1
+            yield index, value
+    except UnicodeDecodeError as exc:
+        issues.add("invalid_encoding", index + 1, None, str(exc))
+    except ijson.JSONError as exc:
+        # a syntax error ends a JSON array: nothing after it can be located reliably
+        kind = "invalid_encoding" if "utf" in str(exc).lower() else "invalid_json"
+        issues.add(kind, index + 1, None, str(exc))
+
+
+def _csv_rows(stream: BinaryIO, issues: IssueCollector, delimiter: str) -> Iterator[tuple[int, Any]]:
+    counter = [0]
+
+    def lines() -> Iterator[str]:
+        for raw in stream:
+            counter[0] += 1
+            if counter[0] == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM):]
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                issues.add("invalid_encoding", counter[0], None, raw[max(0, exc.start - 30): exc.end + 30])
+                yield raw.decode("utf-8", "replace")
+
+    reader = csv.reader(lines(), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    header = [h.strip() for h in header]
+    last_line = reader.line_num
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            issues.add("unreadable_file", last_line + 1, None, str(exc))
+            return
+        start, last_line = last_line + 1, reader.line_num
+        if not record or record == [""]:
+            continue
+        row = dict(zip(header, record))  # a short record lacks its last columns: reported as missing_field
+        for name in CSV_JSON_COLUMNS:
+            value = row.get(name)
+            if value and value[0] in "[{":
+                with contextlib.suppress(orjson.JSONDecodeError):
+                    row[name] = orjson.loads(value)
+        yield start, row
+
+
+def _parquet_rows(pfile: pq.ParquetFile) -> Iterator[tuple[int, Any]]:
+    index = 0
+    for batch in pfile.iter_batches(batch_size=PARQUET_BATCH):
+        for row in batch.to_pylist():
+            index += 1
+            yield index, row
+
+
+def _first_char(stream: BinaryIO) -> bytes:
+    """The first non-whitespace byte after an optional BOM, without consuming the stream."""
+    head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
+    return head.removeprefix(BOM).lstrip()[:1]
+
+
+def _guess_container(stream: io.BufferedReader, name: str) -> str:
+    lower = name.lower()
+    if lower.endswith((".csv", ".tsv")):
+        return "csv"
+    first = _first_char(stream)
+    if first == b"[":
+        return "json"
+    if first == b"{" or lower.endswith((".jsonl", ".json", ".ndjson")):
+        return "jsonl"
+    return "csv"
+
+
+@contextlib.contextmanager
+def open_source(path: Path, filename: str, issues: IssueCollector) -> Iterator[Source]:
+    """Open a dataset file for streaming; container and compression come from its bytes, then its name."""
+    with contextlib.ExitStack() as stack:
+        raw = stack.enter_context(open(path, "rb", buffering=READ_BUFFER))
+        magic = raw.peek(4)[:4]
+        compression = None
+        name = filename
+        stream: io.BufferedReader = raw
+        if magic[:2] == GZIP_MAGIC:
+            compression = "gzip"
+            name = filename[:-3] if filename.lower().endswith(".gz") else filename
+            gz = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
+            stream = stack.enter_context(io.BufferedReader(gz, buffer_size=READ_BUFFER))
+            try:
+                magic = stream.peek(4)[:4]
+            except (OSError, EOFError) as exc:
+                issues.add("unreadable_file", None, None, f"gzip: {exc}")
+                yield Source(None, compression, iter(()))
+                return
+            if not magic:
+                issues.add("empty_file", None)
+                yield Source(None, compression, iter(()))
+                return
+        if magic == PARQUET_MAGIC:
+            if compression:
+                # Parquet needs random access: spill the decompressed bytes to a temporary file
+                spill = stack.enter_context(tempfile.TemporaryFile())
+                shutil.copyfileobj(stream, spill, READ_BUFFER)
+                spill.seek(0)
+                target: Any = spill
+            else:
+                target = path
+            try:
+                pfile = pq.ParquetFile(target)
+            except (pa.ArrowException, OSError) as exc:
+                issues.add("unreadable_file", None, None, f"parquet: {exc}")
+                yield Source(None, compression, iter(()))
+                return
+            yield Source("parquet", compression, _guarded(_parquet_rows(pfile), issues), pfile.schema_arrow.names)
+            return
+        container = _guess_container(stream, name)
+        if container == "json":
+            rows = _json_array_rows(stream, issues)
+        elif container == "jsonl":
+            rows = _jsonl_rows(stream, issues)
+        else:
+            delimiter = "\t" if name.lower().endswith(".tsv") else ","
+            rows = _csv_rows(stream, issues, delimiter)
+        yield Source(container, compression, _guarded(rows, issues))
+
+
+def _guarded(rows: Iterator[tuple[int, Any]], issues: IssueCollector) -> Iterator[tuple[int, Any]]:
+    """Turn a mid-stream read failure (truncated gzip, corrupt Parquet page) into a report entry."""
+    last = 0
+    try:
+        for item in rows:
+            last = item[0]
+            yield item
+    except (OSError, EOFError, pa.ArrowException, gzip.BadGzipFile) as exc:
+        issues.add("unreadable_file", last + 1, None, f"{type(exc).__name__}: {exc}")

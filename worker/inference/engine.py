@@ -1,0 +1,91 @@
+"""Generation with a model cache: one base model stays loaded and serves its adapters by switching between them."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from worker.training.data import render_prompt
+
+
+@dataclass
+class _Loaded:
+    model: PreTrainedModel | PeftModel
+    tokenizer: PreTrainedTokenizerBase
+    adapters: dict[str, str] = field(default_factory=dict)  # adapter path -> adapter name
+
+
+class GenerationEngine:
+    """Keeps up to `max_bases` base models in memory (least recently used is dropped)."""
+
+    def __init__(self, device: str = "cpu", max_bases: int = 2) -> None:
+        self.device = device
+        self.max_bases = max_bases
+        self._bases: OrderedDict[str, _Loaded] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _base(self, path: str) -> _Loaded:
+        if path in self._bases:
+            self._bases.move_to_end(path)
+            return self._bases[path]
+        dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(self.device).eval()
+        loaded = _Loaded(model=model, tokenizer=AutoTokenizer.from_pretrained(path))
+        self._bases[path] = loaded
+        while len(self._bases) > self.max_bases:
+            self._bases.popitem(last=False)
+            if self.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+        return loaded
+
+    def _adapter(self, loaded: _Loaded, adapter_path: str) -> str:
+        name = loaded.adapters.get(adapter_path)
+        if name is None:
+            name = f"a{len(loaded.adapters)}"
+            if isinstance(loaded.model, PeftModel):
+                loaded.model.load_adapter(adapter_path, adapter_name=name)
+            else:
+                loaded.model = PeftModel.from_pretrained(loaded.model, adapter_path, adapter_name=name).eval()
+            loaded.adapters[adapter_path] = name
+        return name
+
+    @torch.inference_mode()
+    def generate(self, model: dict, messages: list[dict], params: dict, chat_template: str = "model") -> dict:
+        """Answer `messages` with one registry model (a base, a full model, or an adapter on its base)."""
+        with self._lock:
+            loaded = self._base(model["base_path"] if model["is_adapter"] else model["path"])
+            tokenizer = loaded.tokenizer
+            prompt = render_prompt(messages, tokenizer, template=chat_template)
+            inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.device)
+            kwargs = {
+                "max_new_tokens": params["max_new_tokens"],
+                "do_sample": params["do_sample"],
+                "repetition_penalty": params.get("repetition_penalty", 1.0),
+                "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None
+                else tokenizer.eos_token_id,
+            }
+            if params["do_sample"]:
+                kwargs.update(temperature=params["temperature"], top_k=params["top_k"], top_p=params["top_p"])
+            if params.get("seed") is not None:
+                torch.manual_seed(params["seed"])
+            net = loaded.model
+            if model["is_adapter"]:
+                net.set_adapter(self._adapter(loaded, model["path"]))
+                output = net.generate(**inputs, **kwargs)
+            elif isinstance(net, PeftModel):
+                with net.disable_adapter():
+                    output = net.generate(**inputs, **kwargs)
+            else:
+                output = net.generate(**inputs, **kwargs)
+            new_tokens = output[0, inputs["input_ids"].shape[1]:]
+            return {
+                "model_id": model["id"],
+                "name": model["name"],
+                "text": tokenizer.decode(new_tokens, skip_special_tokens=True).strip(),
+                "new_tokens": int(new_tokens.shape[0]),
+            }

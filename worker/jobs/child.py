@@ -1,0 +1,112 @@
+"""The training process of one job: load its spec and data, train, write the outcome for the supervisor.
+
+Run as `python -m worker.jobs.child --job-id N` by worker.jobs.supervisor. Exit code 0 with outcome.json means
+succeeded or paused; anything else is a failure whose readable reason is in error.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import traceback
+from pathlib import Path
+
+from backend.config import get_settings
+from backend.db import session_scope
+from backend.models.datasets import DatasetVersion
+from backend.models.jobs import Job
+from backend.services import registry
+from backend.storage import ArtifactStore
+from worker.jobs.supervisor import ERROR_FILE, OUTCOME_FILE
+from worker.progress import DatabaseReporter
+from worker.training.runner import TrainRequest, run_training
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def mix_rows(parts: list[tuple[list[dict], float]], seed: int) -> list[dict]:
+    """A weighted mixture: the largest set keeps all its rows; the others are sampled to match their weights."""
+    if len(parts) == 1:
+        return list(parts[0][0])
+    rng = random.Random(seed)
+    per_weight = max(len(rows) / weight for rows, weight in parts)
+    mixed = []
+    for rows, weight in parts:
+        want = round(per_weight * weight)
+        mixed.extend(rows if want == len(rows) else rng.choices(rows, k=want))
+    rng.shuffle(mixed)
+    return mixed
+
+
+def _load_inputs(job_id: int, store: ArtifactStore, settings) -> tuple[TrainRequest, Path]:
+    with session_scope(settings.database_url) as session:
+        job = session.get(Job, job_id)
+        start = registry.get_model(session, job.base_model_id)
+        parts = [
+            (_read_jsonl(store.path(session.get(DatasetVersion, ref["version_id"]).path)), ref["weight"])
+            for ref in job.datasets
+        ]
+        eval_rows = (
+            _read_jsonl(store.path(session.get(DatasetVersion, job.eval_dataset_version_id).path))
+            if job.eval_dataset_version_id else None
+        )
+        reward_models = {}
+        for reward in job.spec.get("rewards") or []:
+            if reward.get("kind") == "model":
+                reward_job = session.get(Job, reward["reward_model_job_id"])
+                reward_models[reward_job.id] = str(store.path(reward_job.output_path) / "final")
+        output_dir = store.path(job.output_path)
+        has_checkpoint = any((output_dir / "checkpoints").glob("checkpoint-*"))
+        request = TrainRequest(
+            method=job.method,
+            spec=job.spec,
+            model_path=start.path,
+            train_rows=mix_rows(parts, seed=job.spec["training"]["seed"]),
+            eval_rows=eval_rows,
+            output_dir=str(output_dir),
+            resume_from_checkpoint="latest" if has_checkpoint else None,
+            reward_model_paths=reward_models,
+            reporter=DatabaseReporter(settings, job_id),
+        )
+        if has_checkpoint:
+            request.reporter.log_event("Resuming from the last checkpoint")
+    return request, output_dir
+
+
+def _readable(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    if "out of memory" in str(exc).lower():
+        return ("Out of GPU memory: lower batch_size or max_length, enable gradient_checkpointing, or use "
+                f"LoRA/QLoRA. ({text})")
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--job-id", type=int, required=True)
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    store = ArtifactStore(settings.artifacts_dir)
+    output_dir = store.path(store.job_dir(args.job_id))
+    try:
+        request, output_dir = _load_inputs(args.job_id, store, settings)
+        result = run_training(request)
+    except BaseException as exc:  # noqa: BLE001 - the supervisor needs every failure in words
+        traceback.print_exc()
+        (output_dir / ERROR_FILE).write_text(_readable(exc))
+        return 1
+    if request.reporter.should_stop() == "pause":
+        outcome = {"status": "paused"}
+    else:
+        outcome = {"status": "succeeded", "result": result.to_dict()}
+    (output_dir / OUTCOME_FILE).write_text(json.dumps(outcome))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

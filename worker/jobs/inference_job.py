@@ -1,0 +1,66 @@
+"""Answer one inference request (generation, template preview, dataset profile) and store the result."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+
+from sqlalchemy import update
+
+from backend.config import Settings
+from backend.db import session_scope, utcnow
+from backend.models.inference import InferenceRequest, InferenceStatus
+from worker.device import detect_device
+from worker.inference.engine import GenerationEngine
+
+log = logging.getLogger(__name__)
+_engine: GenerationEngine | None = None
+
+
+def engine(settings: Settings) -> GenerationEngine:
+    global _engine
+    if _engine is None:
+        _engine = GenerationEngine(device=detect_device(settings.worker_device)["device"])
+    return _engine
+
+
+def _generate(payload: dict, settings: Settings) -> dict:
+    messages = [m for m in payload.get("messages") or [] if m]
+    if payload.get("prompt") is not None:
+        messages = [{"role": "user", "content": payload["prompt"]}]
+    if payload.get("system_prompt"):
+        messages = [{"role": "system", "content": payload["system_prompt"]}, *messages]
+    outputs = []
+    for model in payload["models"]:
+        started = time.perf_counter()
+        answer = engine(settings).generate(model, messages, payload, payload.get("chat_template", "model"))
+        answer["seconds"] = round(time.perf_counter() - started, 3)
+        outputs.append(answer)
+    return {"outputs": outputs}
+
+
+HANDLERS = {"generate": _generate}
+
+
+def execute_inference_request(request_id: int, *, settings: Settings) -> None:
+    with session_scope(settings.database_url) as session:
+        claimed = session.execute(
+            update(InferenceRequest)
+            .where(InferenceRequest.id == request_id, InferenceRequest.status == InferenceStatus.queued)
+            .values(status=InferenceStatus.running)
+        ).rowcount
+        request = session.get(InferenceRequest, request_id) if claimed else None
+        kind, payload = (request.kind, request.payload) if request else (None, None)
+    if not claimed:
+        return
+    try:
+        result, error, status = HANDLERS[kind](payload, settings), None, InferenceStatus.succeeded
+    except Exception as exc:  # noqa: BLE001 - a bad request must not kill the inference worker
+        log.error("inference request %s failed:\n%s", request_id, traceback.format_exc())
+        result, error, status = None, f"{type(exc).__name__}: {exc}", InferenceStatus.failed
+    with session_scope(settings.database_url) as session:
+        session.execute(
+            update(InferenceRequest).where(InferenceRequest.id == request_id)
+            .values(status=status, result=result, error=error, finished_at=utcnow())
+        )

@@ -91,7 +91,9 @@ def dedup_near(src: str | os.PathLike, dest: str | os.PathLike, threshold: float
     if not 0.0 < threshold <= 1.0:
         raise ValueError("threshold must be in (0, 1]")
     stats = CleanStats("dedup_near", params={"threshold": threshold, "num_perm": num_perm, "shingle": shingle})
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    # weight missed pairs far above false candidates: every candidate is verified by its Jaccard estimate
+    # below, so a false candidate costs one comparison while a miss leaves a duplicate in the data
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(0.05, 0.95))
     kept: dict[int, MinHash] = {}
     with atomic_output(dest) as out:
         for n, (line, row) in enumerate(iter_jsonl(src), 1):

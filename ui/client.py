@@ -1,0 +1,155 @@
+"""A small httpx client of the Afina REST API: one method per route the UI uses.
+
+    client = AfinaClient("http://127.0.0.1:7860")
+    token = client.login("admin", "secret")          # the client now sends it with every request
+    jobs = client.list_jobs()["items"]
+
+Errors:
+
+    ApiError                 any answer that is not 2xx, or no answer at all
+        .status              the HTTP status (0 when the server could not be reached)
+        .message             the server's message, meant for a person
+        .code                the server's machine-readable code ("invalid", "not_found", ...)
+        .details             the server's details: the validation report of a refused upload, the fields
+                             of a refused job spec, ...
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+# Generation waits on the server (?wait=) up to this long per call; the client allows a margin on top.
+GENERATION_WAIT_S = 120.0
+_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
+class ApiError(Exception):
+    """The REST API refused a request (4xx/5xx) or could not be reached (status 0)."""
+
+    def __init__(self, status: int, message: str, details: Any = None, code: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details
+        self.code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AfinaClient:
+    """A client of the REST API for one user: cheap to create, holds nothing but the URL and the token."""
+
+    def __init__(self, base_url: str, token: str | None = None, *, timeout: httpx.Timeout | float = _TIMEOUT,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self._timeout = timeout
+        self._transport = transport
+
+    # -- plumbing ----------------------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            with httpx.Client(base_url=self.base_url, timeout=timeout or self._timeout,
+                              transport=self._transport) as http:
+                response = http.request(method, path, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(0, f"The Afina server at {self.base_url} could not be reached ({exc}).") from exc
+        if response.is_success:
+            return response.json() if response.content else None
+        raise _error_from(response)
+
+    # -- auth --------------------------------------------------------------------------------------------------
+
+    def login(self, username: str, password: str) -> str:
+        """Exchange a username and password for a token; the client keeps and sends it from now on."""
+        data = self._request("POST", "/api/auth/login", json={"username": username, "password": password})
+        self.token = data["token"]
+        return self.token
+
+    def me(self) -> dict:
+        return self._request("GET", "/api/auth/me")
+
+    def openapi(self) -> dict:
+        """The API's OpenAPI document: the job spec schema (fields, ranges, descriptions) drives the Train form."""
+        return self._request("GET", "/openapi.json")
+
+    # -- models ------------------------------------------------------------------------------------------------
+
+    def list_models(self) -> list[dict]:
+        return self._request("GET", "/api/models")
+
+    # -- datasets ----------------------------------------------------------------------------------------------
+
+    def upload_dataset(self, path: str | Path, *, name: str | None = None, description: str = "",
+                       format: str | None = None, mapping: dict | None = None,
+                       options: dict | None = None) -> dict:
+        """Upload a file; a refused file raises ApiError whose details are the validation report."""
+        path = Path(path)
+        form = {"description": description}
+        if name:
+            form["name"] = name
+        if format:
+            form["format"] = format
+        if mapping:
+            form["mapping"] = json.dumps(mapping)
+        if options:
+            form["options"] = json.dumps(options)
+        with path.open("rb") as fh:
+            return self._request("POST", "/api/datasets", data=form, files={"file": (path.name, fh)},
+                                 timeout=300.0)
+
+    def list_datasets(self) -> list[dict]:
+        return self._request("GET", "/api/datasets")
+
+    def version_rows(self, version_id: int, *, offset: int = 0, limit: int = 20) -> dict:
+        return self._request("GET", f"/api/datasets/versions/{version_id}/rows",
+                             params={"offset": offset, "limit": limit})
+
+    # -- jobs --------------------------------------------------------------------------------------------------
+
+    def create_job(self, body: dict) -> dict:
+        return self._request("POST", "/api/jobs", json=body)
+
+    def list_jobs(self, *, offset: int = 0, limit: int = 50) -> dict:
+        return self._request("GET", "/api/jobs", params={"offset": offset, "limit": limit})
+
+    def get_job(self, job_id: int) -> dict:
+        return self._request("GET", f"/api/jobs/{job_id}")
+
+    def job_events(self, job_id: int, *, after_id: int = 0) -> list[dict]:
+        return self._request("GET", f"/api/jobs/{job_id}/events", params={"after_id": after_id})
+
+    def job_action(self, job_id: int, action: str) -> dict:
+        """cancel, pause or resume a job."""
+        if action not in ("cancel", "pause", "resume"):
+            raise ValueError(f"unknown job action {action!r}")
+        return self._request("POST", f"/api/jobs/{job_id}/{action}")
+
+    # -- generation --------------------------------------------------------------------------------------------
+
+    def generate(self, body: dict, *, wait: float = GENERATION_WAIT_S) -> dict:
+        """Submit a generation and wait (on the server) up to `wait` seconds for the answers."""
+        return self._request("POST", "/api/generations", json=body, params={"wait": wait}, timeout=wait + 30)
+
+    def get_generation(self, request_id: int, *, wait: float = GENERATION_WAIT_S) -> dict:
+        return self._request("GET", f"/api/generations/{request_id}", params={"wait": wait}, timeout=wait + 30)
+
+
+def _error_from(response: httpx.Response) -> ApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "message" in body:
+        return ApiError(response.status_code, str(body["message"]), body.get("details"), str(body.get("code", "")))
+    if isinstance(body, dict) and "detail" in body:  # FastAPI's own answers (404 of an unknown route, ...)
+        return ApiError(response.status_code, str(body["detail"]))
+    text = response.text.strip()[:300] or response.reason_phrase
+    return ApiError(response.status_code, f"The server answered {response.status_code}: {text}")

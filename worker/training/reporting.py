@@ -1,0 +1,134 @@
+"""How training code talks to the outside world: a Reporter protocol and the Trainer callback that feeds it."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Protocol, runtime_checkable
+
+import psutil
+import torch
+from transformers import TrainerCallback
+
+#: Trainer log keys renamed to Afina's metric names; everything else numeric passes through unchanged
+_RENAMES = {"train_tokens_per_second": "tokens_per_s", "num_input_tokens_seen": "tokens_seen"}
+#: bookkeeping the Trainer logs that is noise on a chart
+_DROP = {"epoch", "total_flos", "train_runtime", "train_samples_per_second", "train_steps_per_second",
+         "step", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second"}
+
+
+@runtime_checkable
+class Reporter(Protocol):
+    """What the worker implements (worker.progress.DatabaseReporter) and training code calls."""
+
+    def log_metrics(self, step: int, metrics: dict[str, float]) -> None: ...
+
+    def log_event(self, message: str, level: str = "info") -> None: ...
+
+    def set_progress(self, step: int, total_steps: int) -> None: ...
+
+    def should_stop(self) -> str | None:
+        """None to go on, "cancel" to stop without saving, "pause" to checkpoint and stop."""
+
+
+class NullReporter:
+    """Reports nowhere and never stops: for scripts and tests."""
+
+    def log_metrics(self, step: int, metrics: dict[str, float]) -> None:
+        pass
+
+    def log_event(self, message: str, level: str = "info") -> None:
+        pass
+
+    def set_progress(self, step: int, total_steps: int) -> None:
+        pass
+
+    def should_stop(self) -> str | None:
+        return None
+
+
+class RecordingReporter(NullReporter):
+    """Keeps everything in lists, and can ask for a stop at a given step: for tests."""
+
+    def __init__(self, stop_at: int | None = None, stop_with: str = "pause") -> None:
+        self.metrics: list[tuple[int, dict[str, float]]] = []
+        self.events: list[tuple[str, str]] = []
+        self.progress: list[tuple[int, int]] = []
+        self.stop_at, self.stop_with = stop_at, stop_with
+
+    def log_metrics(self, step, metrics):
+        self.metrics.append((step, dict(metrics)))
+
+    def log_event(self, message, level="info"):
+        self.events.append((message, level))
+
+    def set_progress(self, step, total_steps):
+        self.progress.append((step, total_steps))
+
+    def should_stop(self):
+        done = self.progress[-1][0] if self.progress else 0
+        return self.stop_with if self.stop_at is not None and done >= self.stop_at else None
+
+    def series(self, name: str) -> list[float]:
+        return [m[name] for _, m in self.metrics if name in m]
+
+
+def memory_metrics() -> dict[str, float]:
+    """Peak accelerator memory on CUDA, resident process memory otherwise (GB)."""
+    if torch.cuda.is_available():
+        return {"memory_gb": torch.cuda.max_memory_allocated() / 1e9}
+    return {"memory_gb": psutil.Process().memory_info().rss / 1e9}
+
+
+def clean_logs(logs: dict) -> dict[str, float]:
+    """Finite numeric Trainer logs under Afina's names ("rewards/margins" etc. keep TRL's names)."""
+    out = {}
+    for key, value in logs.items():
+        if key in _DROP or isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if math.isfinite(value):
+            out[_RENAMES.get(key, key)] = float(value)
+    return out
+
+
+class ReporterCallback(TrainerCallback):
+    """Forwards Trainer logs and progress to a Reporter; obeys its pause (checkpoint, stop) and cancel (stop)."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+        self.stopped: str | None = None  # "pause" or "cancel" once the reporter asked
+        self._last_tokens: tuple[float, int] | None = None  # (time, tokens seen) at the previous log
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._last_tokens = (time.perf_counter(), state.num_input_tokens_seen or 0)
+        self.reporter.set_progress(state.global_step, state.max_steps)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.reporter.set_progress(state.global_step, state.max_steps)
+        request = self.reporter.should_stop()
+        if request in ("pause", "cancel"):
+            self.stopped = request
+            control.should_training_stop = True
+            # a pause writes a checkpoint right now (the Trainer saves after on_step_end); a cancel writes nothing
+            control.should_save = request == "pause"
+            self.reporter.log_event(f"training {'paused' if request == 'pause' else 'cancelled'} at step "
+                                    f"{state.global_step}", "warning")
+        return control
+
+    def on_save(self, args, state, control, **kwargs):
+        if self.stopped == "cancel":  # a scheduled save can coincide with the cancel step; it is harmless
+            return
+        self.reporter.log_event(f"checkpoint saved at step {state.global_step}")
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        metrics = clean_logs(logs or {})
+        seen = state.num_input_tokens_seen or 0
+        now = time.perf_counter()
+        # tokens/s over the last logging window (non-padding tokens), steadier than the Trainer's since-start figure
+        if self._last_tokens is not None and seen > self._last_tokens[1] and "loss" in metrics:
+            metrics["tokens_per_s"] = (seen - self._last_tokens[1]) / max(now - self._last_tokens[0], 1e-9)
+            self._last_tokens = (now, seen)
+        if "loss" in metrics or any(k.startswith("eval_") for k in metrics):
+            metrics.update(memory_metrics())
+        if metrics:
+            self.reporter.log_metrics(state.global_step, metrics)

@@ -63,7 +63,7 @@ def _add_version(
     version = DatasetVersion(
         dataset_id=dataset.id, version=number, parent_id=parent.id if parent else None, operation=operation,
         format=fmt or data["format"], split=split, row_count=data["row_count"], size_bytes=dest.stat().st_size,
-        sha256=data.get("sha256") or "", path=relative, report=data,
+        sha256=data.get("sha256") or data.get("stats", {}).get("sha256") or "", path=relative, report=data,
     )
     session.add(version)
     try:

@@ -10,7 +10,7 @@ import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from worker.training.data import render_prompt
+from worker.training.data import render
 
 
 @dataclass
@@ -60,7 +60,7 @@ class GenerationEngine:
         with self._lock:
             loaded = self._base(model["base_path"] if model["is_adapter"] else model["path"])
             tokenizer = loaded.tokenizer
-            prompt = render_prompt(messages, tokenizer, template=chat_template)
+            prompt = render(messages, tokenizer, chat_template, add_generation_prompt=True)
             inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.device)
             kwargs = {
                 "max_new_tokens": params["max_new_tokens"],

@@ -101,7 +101,7 @@ def assistant_spans(messages: list[dict], tokenizer, template: str, text: str) -
         through = render(messages[: i + 1], tokenizer, template)
         if not (text.startswith(before) and text.startswith(through)):
             # a template that rewrites earlier turns (e.g. drops past reasoning): fall back to the reply text
-            start = text.find(message["content"], len(spans and text[: spans[-1][1]] or ""))
+            start = text.find(message["content"], spans[-1][1] if spans else 0)
             if start >= 0:
                 spans.append((start, start + len(message["content"])))
             continue

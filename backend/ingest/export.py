@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -46,14 +45,15 @@ def export(src_jsonl: str | os.PathLike, dest: str | os.PathLike, fmt: str = "js
                 if line.strip():
                     rows += 1
             f.seek(0)
-            shutil.copyfileobj(f, out.file, 1 << 20)  # already normalised: a byte copy is an exact export
+            while chunk := f.read(1 << 22):  # already normalised: a byte copy is an exact export
+                out.write(chunk)
         return rows
     if fmt != "parquet":
         raise ValueError("fmt must be 'jsonl' or 'parquet'")
     schema = _schema(src_jsonl)
     rows = 0
     with atomic_output(dest) as out:
-        writer = pq.ParquetWriter(out.file, schema)
+        writer = pq.ParquetWriter(out.tmp, schema)  # pyarrow writes the temp file itself
         batch: list[dict] = []
         for _, row in iter_jsonl(src_jsonl):
             batch.append(row)

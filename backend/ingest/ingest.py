@@ -68,8 +68,8 @@ def ingest_file(
             _run(source.rows, out, mapper, issues, state, max_chars)
             if issues.error_count:
                 out.abandon()
-            else:
-                output["bytes"], output["sha256"] = out.bytes_written, out.sha256
+        if not issues.error_count:
+            output["bytes"], output["sha256"] = out.bytes_written, out.sha256
     report = _report(filename, state, issues, source_bytes, output, time.perf_counter() - started)
     if not report.valid:
         raise DatasetInvalid(report)
@@ -141,8 +141,8 @@ def _run(rows, out, mapper, issues: IssueCollector, state: dict, max_chars: int 
             if not issues.error_count:  # once invalid, keep validating but stop writing
                 batch.append(line)
                 if len(batch) >= WRITE_BATCH:
-                    out.write_lines(batch)
-                    batch.clear()
+                    out.write_lines(batch)  # handed to the writer thread: start a new list
+                    batch = []
     if batch and not issues.error_count:
         out.write_lines(batch)
     if source_rows and not row_count and not issues.error_count:

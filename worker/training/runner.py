@@ -1,0 +1,42 @@
+"""Entry point of pure training: validate the spec, dispatch to the method's trainer, return artifacts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import TypeAdapter
+
+from backend.schemas.job_specs import JobSpec
+from worker.training.common import TrainRequest, TrainResult
+from worker.training.models import merge_adapter
+from worker.training.online_rl import train_grpo, train_rloo
+from worker.training.ppo import train_ppo
+from worker.training.preference import train_dpo, train_kto, train_orpo
+from worker.training.reward import train_reward
+from worker.training.sft import train_pretrain, train_sft
+
+__all__ = ["TrainRequest", "TrainResult", "run_training", "merge_adapter", "METHODS"]
+
+#: method name -> trainer; each takes the request and the validated spec as a dict
+METHODS: dict[str, Callable[[TrainRequest, dict], TrainResult]] = {
+    "sft": train_sft,
+    "pretrain": train_pretrain,
+    "reward": train_reward,
+    "dpo": train_dpo,
+    "kto": train_kto,
+    "orpo": train_orpo,
+    "grpo": train_grpo,
+    "rloo": train_rloo,
+    "ppo": train_ppo,
+}
+
+_SPEC = TypeAdapter(JobSpec)
+
+
+def run_training(req: TrainRequest) -> TrainResult:
+    """Train as req.spec says; see TrainResult for what comes back and where it is on disk."""
+    spec = _SPEC.validate_python({**req.spec, "method": req.method}).model_dump()
+    if not req.train_rows:
+        raise ValueError("the training set is empty")
+    req.reporter.log_event(f"{req.method} training starts on {len(req.train_rows)} rows")
+    return METHODS[req.method](req, spec)

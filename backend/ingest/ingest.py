@@ -22,7 +22,9 @@ WARNING_KINDS = {"duplicate_row", "system_not_first", "empty_response", "blank_l
 DETECT_ROWS = 20  # rows sampled to guess the format: a vote, so one odd first row does not decide it
 # exact-duplicate warnings keep one 64-bit hash per row; the cap bounds that memory (~70 MB) on huge files
 DUPLICATE_CHECK_ROWS = 1_000_000
-WRITE_BATCH = 4096  # rows per write() call: fewer syscalls and sha256 updates
+# bytes per hand-over to the writer thread: large enough to amortise the queue, small enough that the few
+# batches in flight (and allocator fragmentation across threads) stay a few MB
+WRITE_BATCH_BYTES = 1 << 20
 
 
 def ingest_file(
@@ -103,6 +105,7 @@ def _run(rows, out, mapper, issues: IssueCollector, state: dict, max_chars: int 
     seen: set[int] = set()
     seen_add = seen.add
     batch: list[bytes] = []
+    batch_bytes = 0
     source_rows = row_count = 0
     min_chars, max_seen, total_chars = None, 0, 0
     last_keys: tuple = ()
@@ -140,9 +143,10 @@ def _run(rows, out, mapper, issues: IssueCollector, state: dict, max_chars: int 
             row_count += 1
             if not issues.error_count:  # once invalid, keep validating but stop writing
                 batch.append(line)
-                if len(batch) >= WRITE_BATCH:
+                batch_bytes += len(line)
+                if batch_bytes >= WRITE_BATCH_BYTES:
                     out.write_lines(batch)  # handed to the writer thread: start a new list
-                    batch = []
+                    batch, batch_bytes = [], 0
     if batch and not issues.error_count:
         out.write_lines(batch)
     if source_rows and not row_count and not issues.error_count:

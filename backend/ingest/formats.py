@@ -182,7 +182,31 @@ def normalise_instruction(obj: dict, row: int, issues: IssueCollector) -> list[d
     return [] if norm is None else [norm]
 
 
+_CANONICAL_ROLES = frozenset(("user", "assistant"))
+
+
+def _canonical_chat(msgs: Any) -> bool:
+    """True when messages are already normalised and valid, so they can be reused without rebuilding.
+
+    The common case of a large upload; anything unusual (a system turn, ShareGPT keys, extra keys, blank
+    content) takes the full path in _messages, which also reports it.
+    """
+    if type(msgs) is not list or not msgs:
+        return False
+    roles = _CANONICAL_ROLES
+    for m in msgs:
+        if type(m) is not dict or len(m) != 2:
+            return False
+        c = m.get("content")
+        if m.get("role") not in roles or type(c) is not str or not c.strip():
+            return False
+    return msgs[-1]["role"] == "assistant"
+
+
 def normalise_chat(obj: dict, row: int, issues: IssueCollector) -> list[dict]:
+    msgs = obj.get("messages")
+    if _canonical_chat(msgs):
+        return [{"messages": msgs}]
     field = "messages" if "messages" in obj or "conversations" not in obj else "conversations"
     msgs = _messages(obj.get(field), row, field, issues)
     if msgs is None:
@@ -340,7 +364,7 @@ NORMALISERS: dict[str, Normaliser] = {
 # ---- length of a normalised row (the API has no tokenizer: characters stand in for tokens) ------
 
 def _msgs_chars(msgs: list[dict]) -> int:
-    return sum(len(m["content"]) for m in msgs)
+    return sum([len(m["content"]) for m in msgs])  # a list comprehension beats a generator here
 
 
 ROW_CHARS: dict[str, Callable[[dict], int]] = {

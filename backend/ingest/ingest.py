@@ -15,7 +15,7 @@ import xxhash
 from backend.ingest.atomic import atomic_output
 from backend.ingest.formats import FORMATS, NORMALISERS, ROW_CHARS, detect_format
 from backend.ingest.mapping import compile_mapping
-from backend.ingest.readers import open_source
+from backend.ingest.readers import READ_ERRORS, open_source
 from backend.ingest.report import DatasetInvalid, IngestReport, IssueCollector
 
 WARNING_KINDS = {"duplicate_row", "system_not_first", "empty_response", "blank_line", "duplicate_check_capped"}
@@ -80,7 +80,12 @@ def ingest_file(
 
 def _run(rows, out, mapper, issues: IssueCollector, state: dict, max_chars: int | None) -> None:
     """The hot loop. Kept flat, with locals bound up front, because it runs once per row of a 1 GB file."""
-    head = list(itertools.islice(rows, DETECT_ROWS))
+    head: list = []
+    try:
+        head.extend(itertools.islice(rows, DETECT_ROWS))
+    except READ_ERRORS as exc:
+        issues.add("unreadable_file", head[-1][0] + 1 if head else 1, None, f"{type(exc).__name__}: {exc}")
+        return
     if not head:
         if "empty_file" not in issues.counts and not issues.error_count:
             issues.add("no_rows", None)

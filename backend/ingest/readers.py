@@ -50,11 +50,11 @@ class Source:
 
 def _jsonl_rows(stream: BinaryIO, issues: IssueCollector) -> Iterator[tuple[int, Any]]:
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    if stream.peek(3)[:3] == BOM:
+        stream.read(3)
     lineno = 0
     for line in stream:
         lineno += 1
-        if lineno == 1 and line.startswith(BOM):
-            line = line[len(BOM):]
         try:
             yield lineno, loads(line)
         except decode_error:
@@ -200,15 +200,20 @@ def open_source(path: Path, filename: str, issues: IssueCollector) -> Iterator[S
         else:
             delimiter = "\t" if name.lower().endswith(".tsv") else ","
             rows = _csv_rows(stream, issues, delimiter)
-        yield Source(container, compression, _guarded(rows, issues))
+        # a plain file cannot fail mid-stream in practice; skip the guard's per-row cost there
+        yield Source(container, compression, _guarded(rows, issues) if compression else rows)
+
+
+# what a row iterator can raise mid-stream (truncated gzip, corrupt Parquet page): reported, not crashed on
+READ_ERRORS = (OSError, EOFError, pa.ArrowException, gzip.BadGzipFile)
 
 
 def _guarded(rows: Iterator[tuple[int, Any]], issues: IssueCollector) -> Iterator[tuple[int, Any]]:
-    """Turn a mid-stream read failure (truncated gzip, corrupt Parquet page) into a report entry."""
+    """Turn a mid-stream read failure into an ``unreadable_file`` entry at the row it stopped at."""
     last = 0
     try:
         for item in rows:
             last = item[0]
             yield item
-    except (OSError, EOFError, pa.ArrowException, gzip.BadGzipFile) as exc:
+    except READ_ERRORS as exc:
         issues.add("unreadable_file", last + 1, None, f"{type(exc).__name__}: {exc}")

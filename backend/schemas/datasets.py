@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
 
 from backend.schemas.common import ReadModel
 
@@ -37,3 +39,33 @@ class RowsPage(ReadModel):
     offset: int
     total: int
     rows: list[dict[str, Any]]
+
+
+class VersionOperation(BaseModel):
+    """A cleaning or splitting step; it makes new immutable version(s) that name this one as parent."""
+
+    op: Literal["dedup_exact", "dedup_near", "filter_length", "split"] = Field(
+        ..., description="dedup_exact: drop exact repeats; dedup_near: drop rows whose MinHash Jaccard similarity "
+        "to a kept row is >= threshold; filter_length: keep rows within [min_chars, max_chars]; split: seeded "
+        "train/validation split (two new versions)."
+    )
+    threshold: float = Field(0.9, gt=0.0, le=1.0, description="dedup_near: similarity at which rows are dupes.")
+    min_chars: int = Field(0, ge=0, description="filter_length: shortest row kept, in characters.")
+    max_chars: int | None = Field(None, ge=1, description="filter_length: longest row kept, in characters.")
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="split: share of rows for validation.")
+    seed: int = Field(0, ge=0, description="split: seed of the shuffle.")
+
+
+class TemplatePreviewCreate(BaseModel):
+    model_id: int = Field(..., ge=1, description="Whose tokenizer (and own chat template) to use.")
+    row: int = Field(0, ge=0, description="0-based row index in the version.")
+    chat_template: Literal["model", "chatml", "alpaca", "llama3", "gemma"] = "model"
+    max_length: int = Field(1024, ge=16, le=131072)
+    loss_on: Literal["assistant", "all"] = "assistant"
+    system_prompt: str | None = None
+
+
+class ProfileCreate(BaseModel):
+    model_id: int = Field(..., ge=1, description="Whose tokenizer counts the tokens.")
+    max_length: int = Field(1024, ge=16, le=131072, description="Rows over this many tokens are counted.")
+    chat_template: Literal["model", "chatml", "alpaca", "llama3", "gemma"] = "model"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from backend import ingest
 from backend.models.datasets import Dataset, DatasetVersion
 from backend.models.users import User
+from backend.schemas.datasets import VersionOperation
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.storage import ArtifactStore
 
@@ -106,3 +108,60 @@ def delete_dataset(session: Session, store: ArtifactStore, dataset_id: int) -> N
     session.delete(dataset)
     session.commit()
     shutil.rmtree(store.path(f"datasets/{dataset_id}"), ignore_errors=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def apply_operation(session: Session, store: ArtifactStore, version_id: int, op: VersionOperation
+                    ) -> list[DatasetVersion]:
+    """Run a cleaning or split step on a version; the output is new version(s), the parent is untouched."""
+    parent = get_version(session, version_id)
+    src = store.path(parent.path)
+    outputs = {"train": store.new_temp(".jsonl"), "validation": store.new_temp(".jsonl")}
+    runners = {
+        "dedup_exact": lambda: ingest.dedup_exact(src, outputs["train"]),
+        "dedup_near": lambda: ingest.dedup_near(src, outputs["train"], op.threshold),
+        "filter_length": lambda: ingest.filter_length(src, outputs["train"], op.min_chars, op.max_chars),
+        "split": lambda: ingest.split(src, outputs["train"], outputs["validation"], op.val_fraction, op.seed),
+    }
+    created: list[DatasetVersion] = []
+    try:
+        stats = runners[op.op]().to_dict()
+        parts = [("train", "train"), ("validation", "validation")] if op.op == "split" else [("train", None)]
+        for key, split_name in parts:
+            rows = ingest.count_rows(outputs[key])
+            if rows == 0:
+                raise Invalid(f"'{op.op}' would leave the {split_name or 'dataset'} with no rows",
+                              details={"field": "op", "value": op.op})
+            report = {"format": parent.format, "row_count": rows, "sha256": _sha256(outputs[key])}
+            created.append(_add_version(
+                session, store, parent.dataset, outputs[key], report, parent=parent, fmt=parent.format,
+                split=split_name or parent.split, operation={"op": op.op, "params": op.model_dump(), "stats": stats},
+            ))
+        session.commit()
+        return created
+    except Exception:
+        session.rollback()
+        for version in created:
+            store.delete(version.path)
+        raise
+    finally:
+        for leftover in outputs.values():
+            leftover.unlink(missing_ok=True)
+
+
+def export_version(store: ArtifactStore, version: DatasetVersion, fmt: str) -> Path:
+    dest = store.new_temp(f".{fmt}")
+    ingest.export(store.path(version.path), dest, fmt=fmt)
+    return dest
+
+
+def save_profile(session: Session, version_id: int, profile: dict) -> None:
+    get_version(session, version_id).profile = profile
+    session.commit()

@@ -9,7 +9,8 @@ from backend.models.inference import InferenceRequest
 from backend.models.users import User
 from backend.queue import RUN_INFERENCE_TASK, enqueue
 from backend.schemas.inference import GenerationCreate
-from backend.services import registry
+from backend.storage import ArtifactStore
+from backend.services import datasets, registry
 from backend.services.errors import Invalid, NotFound
 
 
@@ -43,3 +44,13 @@ def get_request(session: Session, request_id: int) -> InferenceRequest:
     if request is None:
         raise NotFound(f"inference request {request_id} not found")
     return request
+
+
+def submit_dataset_request(session: Session, settings: Settings, kind: str, version_id: int, params: dict,
+                           user: User | None) -> InferenceRequest:
+    """A template preview or a profile of a dataset version, with the tokenizer of `params['model_id']`."""
+    version = datasets.get_version(session, version_id)
+    model = registry.root_model(session, registry.get_model(session, params["model_id"]))
+    payload = {**params, "version_id": version.id, "format": version.format,
+               "rows_path": str(ArtifactStore(settings.artifacts_dir).path(version.path)), "tokenizer_path": model.path}
+    return submit(session, settings, kind, payload, user)

@@ -100,10 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         (output_dir / ERROR_FILE).write_text(_readable(exc))
         return 1
-    if request.reporter.should_stop() == "pause":
+    if result.status != "completed":
         outcome = {"status": "paused"}
     else:
-        outcome = {"status": "succeeded", "result": result.to_dict()}
+        outcome = {"status": "succeeded", "result": {
+            "model_dir": str(result.final_dir), "is_adapter": result.is_adapter, "global_step": result.total_steps,
+            "metrics": result.metrics,
+        }}
     (output_dir / OUTCOME_FILE).write_text(json.dumps(outcome))
     return 0
 

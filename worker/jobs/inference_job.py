@@ -11,7 +11,9 @@ from sqlalchemy import update
 from backend.config import Settings
 from backend.db import session_scope, utcnow
 from backend.models.inference import InferenceRequest, InferenceStatus
+from backend.services import datasets
 from worker.device import detect_device
+from worker.inference import dataset_views
 from worker.inference.engine import GenerationEngine
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,18 @@ def _generate(payload: dict, settings: Settings) -> dict:
     return {"outputs": outputs}
 
 
-HANDLERS = {"generate": _generate}
+def _profile(payload: dict, settings: Settings) -> dict:
+    result = dataset_views.profile(payload)
+    with session_scope(settings.database_url) as session:
+        datasets.save_profile(session, payload["version_id"], result)
+    return result
+
+
+HANDLERS = {
+    "generate": _generate,
+    "preview": lambda payload, _settings: dataset_views.template_preview(payload),
+    "profile": _profile,
+}
 
 
 def execute_inference_request(request_id: int, *, settings: Settings) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import EarlyStoppingCallback
+from transformers import EarlyStoppingCallback, PrinterCallback
 from transformers.trainer_utils import get_last_checkpoint
 
 from worker.training.reporting import NullReporter, Reporter, ReporterCallback, clean_logs
@@ -76,6 +76,7 @@ def training_kwargs(spec: dict, output_dir: str | Path, *, precision: str, has_e
         save_strategy="steps", save_steps=t["save_steps"], save_total_limit=t["save_total_limit"],
         logging_steps=t["logging_steps"], report_to="none", disable_tqdm=True,
         include_num_input_tokens_seen="non_padding", dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
     )
     if spec["adapter"]["type"] == "qlora":
         kwargs["optim"] = "paged_adamw_8bit"  # optimizer states paged to CPU on memory spikes
@@ -115,6 +116,7 @@ def fit(trainer, req: TrainRequest, progress: ReporterCallback, *, tokenizer, is
         extra_record: dict | None = None) -> TrainResult:
     """Train (resuming if asked), then save the final model, tokenizer and a record of the run."""
     out = Path(req.output_dir)
+    trainer.remove_callback(PrinterCallback)  # metrics go to the reporter, not stdout
     resume = resolve_resume(req)
     if resume:
         req.reporter.log_event(f"resuming from {resume}")

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 import shutil
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
 
-from backend.api.deps import Engineer, SessionDep, StoreDep
-from backend.schemas.datasets import DatasetRead, DatasetVersionRead, RowsPage
+from backend.api.deps import Engineer, SessionDep, SettingsDep, StoreDep
+from backend.api.routes.generations import WAIT, submit_and_wait
+from backend.schemas.datasets import (
+    DatasetRead,
+    DatasetVersionRead,
+    ProfileCreate,
+    RowsPage,
+    TemplatePreviewCreate,
+    VersionOperation,
+)
+from backend.schemas.inference import InferenceRead
 from backend.services import datasets
 from backend.services.errors import Invalid
 
@@ -92,3 +103,38 @@ def version_rows(
     version = datasets.get_version(session, version_id)
     rows = datasets.read_rows(store, version, offset, limit)
     return RowsPage(version_id=version_id, offset=offset, total=version.row_count, rows=rows)
+
+
+@router.post("/versions/{version_id}/operations", response_model=list[DatasetVersionRead], status_code=201)
+def apply_operation(version_id: int, body: VersionOperation, _: Engineer, session: SessionDep, store: StoreDep):
+    """Clean or split a version. Each step makes new immutable version(s) recording the parent and the stats
+    (counts and examples of what was removed)."""
+    return datasets.apply_operation(session, store, version_id, body)
+
+
+@router.get("/versions/{version_id}/export")
+def export_version(
+    version_id: int, _: Engineer, session: SessionDep, store: StoreDep,
+    fmt: Annotated[Literal["jsonl", "parquet"], Query(description="jsonl or parquet")] = "jsonl",
+):
+    """Download a version as JSONL or Parquet (`datasets.load_dataset` reads either back unchanged)."""
+    version = datasets.get_version(session, version_id)
+    path = datasets.export_version(store, version, fmt)
+    filename = f"{version.dataset.name}-v{version.version}.{fmt}"
+    return FileResponse(path, filename=filename, background=BackgroundTask(path.unlink, missing_ok=True))
+
+
+@router.post("/versions/{version_id}/preview", response_model=InferenceRead, status_code=202)
+async def template_preview(version_id: int, body: TemplatePreviewCreate, user: Engineer, settings: SettingsDep,
+                           wait: float = WAIT):
+    """Render one row exactly as the trainer tokenizes it, marking the tokens that carry the loss (on a worker,
+    which has the tokenizer)."""
+    return await submit_and_wait(settings, user, "preview", version_id, body.model_dump(), wait)
+
+
+@router.post("/versions/{version_id}/profile", response_model=InferenceRead, status_code=202)
+async def profile_version(version_id: int, body: ProfileCreate, user: Engineer, settings: SettingsDep,
+                          wait: float = WAIT):
+    """Token-length histogram, share over max_length and samples, computed by a worker with the model's
+    tokenizer; the result is also stored on the version."""
+    return await submit_and_wait(settings, user, "profile", version_id, body.model_dump(), wait)

@@ -15,7 +15,7 @@ from backend.services import inference
 
 router = APIRouter(tags=["generation"])
 
-_WAIT = Query(0.0, ge=0.0, le=600.0, description="Seconds to wait for the answer before returning (0 = at once).")
+WAIT = Query(0.0, ge=0.0, le=600.0, description="Seconds to wait for the answer before returning (0 = at once).")
 
 
 async def wait_for(settings, request_id: int, wait: float) -> InferenceRead:
@@ -36,8 +36,18 @@ async def wait_for(settings, request_id: int, wait: float) -> InferenceRead:
         await asyncio.sleep(0.2)
 
 
+async def submit_and_wait(settings, user, kind: str, version_id: int, params: dict, wait: float) -> InferenceRead:
+    """Queue a dataset request (template preview or profile) for a worker and wait for its answer."""
+
+    def submit():
+        with get_sessionmaker(settings.database_url)() as session:
+            return inference.submit_dataset_request(session, settings, kind, version_id, params, user).id
+
+    return await wait_for(settings, await run_in_threadpool(submit), wait)
+
+
 @router.post("/generations", response_model=InferenceRead, status_code=202)
-async def create_generation(body: GenerationCreate, user: Engineer, settings: SettingsDep, wait: float = _WAIT):
+async def create_generation(body: GenerationCreate, user: Engineer, settings: SettingsDep, wait: float = WAIT):
     def submit():
         with get_sessionmaker(settings.database_url)() as session:
             return inference.submit_generation(session, settings, body, user).id
@@ -46,5 +56,5 @@ async def create_generation(body: GenerationCreate, user: Engineer, settings: Se
 
 
 @router.get("/generations/{request_id}", response_model=InferenceRead)
-async def get_generation(request_id: int, _: Engineer, settings: SettingsDep, wait: float = _WAIT):
+async def get_generation(request_id: int, _: Engineer, settings: SettingsDep, wait: float = WAIT):
     return await wait_for(settings, request_id, wait)

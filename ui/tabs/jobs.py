@@ -1,0 +1,228 @@
+"""Jobs tab: every job, and the chosen one live: status, progress, loss curve, events, cancel / pause / resume.
+
+Polling is a gr.Timer that ticks only while this tab is open; the job itself lives on the server, so closing the
+browser never touches it.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import partial
+
+import gradio as gr
+import pandas as pd
+
+from ui.client import ApiError
+from ui.tabs.common import client_for, error_md, error_text, when
+
+POLL_SECONDS = 2.0
+ACTIVE = ("validating", "queued", "running", "paused")
+TABLE_COLUMNS = ["ID", "Name", "Method", "Status", "Progress", "Step", "Created", "Finished", "Output model"]
+EVENT_COLUMNS = ["Time", "Level", "Message"]
+PLOT_COLUMNS = ["step", "value", "metric"]
+STATUS_COLOURS = {"succeeded": "#15803d", "failed": "#b91c1c", "cancelled": "#6b7280", "running": "#1d4ed8",
+                  "paused": "#b45309", "queued": "#6d28d9", "validating": "#6d28d9"}
+EVENTS_SHOWN = 200
+
+
+# -- handlers (plain functions) -------------------------------------------------------------------------------
+
+
+def jobs_table(api_url: str, token: str) -> tuple[pd.DataFrame, list[tuple[str, int]], str]:
+    """(table of recent jobs, choices for the job picker, message)."""
+    if not token:
+        return pd.DataFrame([], columns=TABLE_COLUMNS), [], ""
+    try:
+        page = client_for(api_url, token).list_jobs(limit=100)
+    except ApiError as exc:
+        return pd.DataFrame([], columns=TABLE_COLUMNS), [], error_md(exc)
+    lines, choices = [], []
+    for job in page["items"]:
+        step = f"{job['current_step']}/{job['total_steps']}" if job.get("total_steps") else str(job["current_step"])
+        lines.append([job["id"], job["name"], job["method"], job["status"], f"{job['progress'] * 100:.0f}%", step,
+                      when(job.get("created_at")), when(job.get("finished_at")),
+                      job.get("output_model_id") or ""])
+        choices.append((f"#{job['id']} {job['name']} ({job['status']})", job["id"]))
+    note = "" if lines else "No jobs yet: launch one from the Train tab."
+    return pd.DataFrame(lines, columns=TABLE_COLUMNS), choices, note
+
+
+def progress_html(progress: float, status: str) -> str:
+    """A progress bar with its percentage, coloured by status."""
+    pct = max(0.0, min(1.0, progress or 0.0)) * 100
+    colour = STATUS_COLOURS.get(status, "#1d4ed8")
+    return (
+        f'<div data-progress="{pct:.0f}" style="display:flex;align-items:center;gap:12px;width:100%">'
+        f'<div style="flex:1;height:14px;background:#e5e7eb;border-radius:7px;overflow:hidden">'
+        f'<div style="width:{pct:.1f}%;height:100%;background:{colour};transition:width .5s"></div></div>'
+        f'<span class="afina-progress-text" style="font-weight:600;min-width:3.5em;text-align:right">'
+        f'{pct:.0f}%</span></div>'
+    )
+
+
+def metric_frame(metrics: dict[str, list], names: list[str]) -> pd.DataFrame:
+    """Long-format points (step, value, metric) of the named metrics, for gr.LinePlot."""
+    lines = [(int(step), float(value), name) for name in names for step, value in metrics.get(name, [])]
+    return pd.DataFrame(lines, columns=PLOT_COLUMNS)
+
+
+def overfitting_warning(metrics: dict[str, list], *, tolerance: float = 0.01) -> str:
+    """A warning when validation loss has risen since its best point while training continues, else ''.
+
+    Rising for two evaluations in a row, or more than 5% above the best, is a signal rather than noise.
+    """
+    points = metrics.get("eval_loss") or []
+    if len(points) < 3:
+        return ""
+    values = [v for _, v in points]
+    best_i = min(range(len(values)), key=values.__getitem__)
+    best, latest = values[best_i], values[-1]
+    rises = 0
+    for previous, current in zip(values[-3::-1][::-1] + values[-2:-1], values[-2:], strict=False):
+        rises += current > previous * (1 + tolerance)
+    if best_i == len(values) - 1 or not (rises >= 2 or latest > best * 1.05):
+        return ""
+    return (f"⚠️ **Possible overfitting:** validation loss rose from its best {best:.4f} (step {points[best_i][0]}) "
+            f"to {latest:.4f} (step {points[-1][0]}). Consider fewer epochs, a lower learning rate, more data, "
+            "or early stopping (Training → early stopping patience).")
+
+
+def _status_md(job: dict) -> str:
+    colour = STATUS_COLOURS.get(job["status"], "#374151")
+    step = f"step {job['current_step']}" + (f" of {job['total_steps']}" if job.get("total_steps") else "")
+    lines = [f"### #{job['id']} {html.escape(job['name'])}",
+             f"<span style='color:{colour};font-weight:700;text-transform:uppercase'>{job['status']}</span>"
+             f" · {step} · method **{job['method']}** · base model #{job['base_model_id']}"
+             + (f" · attempt {job['attempt']}" if job.get("attempt", 1) > 1 else "")]
+    times = [f"created {when(job.get('created_at'))}"]
+    if job.get("started_at"):
+        times.append(f"started {when(job['started_at'])}")
+    if job.get("finished_at"):
+        times.append(f"finished {when(job['finished_at'])}")
+    lines.append(" · ".join(times) + " (UTC)")
+    if job.get("output_model_id"):
+        lines.append(f"Output model **#{job['output_model_id']}**: try it in the **Compare** tab.")
+    if job.get("error"):
+        lines.append(f"<span style='color:#b91c1c'>**Error:** {html.escape(job['error'])}</span>")
+    latest = {name: points[-1][1] for name, points in (job.get("metrics") or {}).items() if points}
+    if latest:
+        lines.append("Latest: " + " · ".join(f"{name} **{value:.4g}**" for name, value in sorted(latest.items())))
+    return "\n\n".join(lines)
+
+
+def job_view(api_url: str, token: str, job_id: int | None) -> dict:
+    """Everything the detail panel shows for one job, by part name (plain data: the wiring turns it into updates)."""
+    empty = {"status": "Pick a job above to follow it.", "progress": progress_html(0, ""),
+             "loss": metric_frame({}, []), "lr": metric_frame({}, []), "warning": "",
+             "events": pd.DataFrame([], columns=EVENT_COLUMNS), "can": set(), "signature": None}
+    if not token or not job_id:
+        return empty
+    try:
+        client = client_for(api_url, token)
+        job = client.get_job(int(job_id))
+        events = client.job_events(int(job_id))
+    except ApiError as exc:
+        return {**empty, "status": error_md(exc)}
+    metrics = job.get("metrics") or {}
+    loss_names = sorted((n for n in metrics if "loss" in n), key=lambda n: (n != "loss", n))
+    can = set()
+    if job["status"] in ACTIVE:
+        can.add("cancel")
+    if job["status"] in ("queued", "running"):
+        can.add("pause")
+    if job["status"] == "paused":
+        can.add("resume")
+    shown = events[-EVENTS_SHOWN:][::-1]
+    return {
+        "status": _status_md(job),
+        "progress": progress_html(job.get("progress", 0.0), job["status"]),
+        "loss": metric_frame(metrics, loss_names),
+        "lr": metric_frame(metrics, ["learning_rate"] if "learning_rate" in metrics else []),
+        "warning": overfitting_warning(metrics),
+        "events": pd.DataFrame([[when(e["created_at"]), e["level"], e["message"]] for e in shown],
+                               columns=EVENT_COLUMNS),
+        "can": can,
+        "signature": (job["id"], job["status"], job["current_step"], job.get("progress"),
+                      sum(len(p) for p in metrics.values()), events[-1]["id"] if events else 0),
+    }
+
+
+def job_action(api_url: str, token: str, job_id: int | None, action: str) -> str:
+    """Cancel, pause or resume; returns a markdown line for the user."""
+    if not job_id:
+        return "**Pick a job first.**"
+    try:
+        job = client_for(api_url, token).job_action(int(job_id), action)
+    except ApiError as exc:
+        return f"**Could not {action} job #{job_id}:** {html.escape(error_text(exc))}"
+    return f"Job #{job['id']} is now **{job['status']}**."
+
+
+# -- layout and wiring ----------------------------------------------------------------------------------------
+
+
+def build_jobs_tab(api_url: str, token: gr.State) -> tuple[gr.Tab, gr.Timer]:
+    with gr.Tab("Jobs", id="jobs", elem_id="tab-jobs") as tab:
+        with gr.Row():
+            note = gr.Markdown("", elem_id="jobs-message")
+            refresh = gr.Button("Refresh", size="sm", scale=0, elem_id="jobs-refresh")
+        table = gr.Dataframe(pd.DataFrame([], columns=TABLE_COLUMNS), interactive=False, max_height=260,
+                             elem_id="jobs-table", show_label=False)
+        with gr.Row(equal_height=True):
+            picker = gr.Dropdown([], value=None, label="Job", elem_id="jobs-select", scale=3,
+                                 info="Or click a row of the table.")
+            cancel = gr.Button("Cancel", variant="stop", interactive=False, elem_id="jobs-cancel", scale=0)
+            pause = gr.Button("Pause", interactive=False, elem_id="jobs-pause", scale=0)
+            resume = gr.Button("Resume", interactive=False, elem_id="jobs-resume", scale=0)
+        action_result = gr.Markdown("", elem_id="jobs-action-result")
+        status = gr.Markdown("Pick a job above to follow it.", elem_id="jobs-status")
+        progress = gr.HTML(progress_html(0, ""), elem_id="jobs-progress")
+        warning = gr.Markdown("", elem_id="jobs-warning")
+        with gr.Row():
+            loss_plot = gr.LinePlot(metric_frame({}, []), x="step", y="value", color="metric", title="Loss",
+                                    x_title="Step", y_title="Loss", color_title="Metric", height=320, scale=3,
+                                    elem_id="jobs-loss-plot", show_label=False)
+            lr_plot = gr.LinePlot(metric_frame({}, []), x="step", y="value", color="metric",
+                                  title="Learning rate", x_title="Step", y_title="LR", height=320, scale=2,
+                                  elem_id="jobs-lr-plot", show_label=False)
+        events = gr.Dataframe(pd.DataFrame([], columns=EVENT_COLUMNS), label="Events (newest first)",
+                              interactive=False, wrap=True, max_height=300, elem_id="jobs-events")
+        timer = gr.Timer(POLL_SECONDS, active=False)
+    signature = gr.State(None)
+
+    def _view(token_value, job_id, last_signature=None, force=True):
+        view = job_view(api_url, token_value, job_id)
+        if not force and view["signature"] is not None and view["signature"] == last_signature:
+            return [gr.skip()] * 10
+        return [view["status"], view["progress"], view["warning"], view["loss"], view["lr"], view["events"],
+                gr.Button(interactive="cancel" in view["can"]), gr.Button(interactive="pause" in view["can"]),
+                gr.Button(interactive="resume" in view["can"]), view["signature"]]
+
+    view_outputs = [status, progress, warning, loss_plot, lr_plot, events, cancel, pause, resume, signature]
+
+    def _table(token_value, job_id):
+        frame, choices, message = jobs_table(api_url, token_value)
+        ids = [c for _, c in choices]
+        return frame, gr.Dropdown(choices=choices, value=job_id if job_id in ids else (ids[0] if ids else None)), \
+            message
+
+    def _tick(token_value, job_id, last_signature):
+        return [*_table(token_value, job_id), *_view(token_value, job_id, last_signature, force=False)]
+
+    table_outputs = [table, picker, note]
+    token.change(_table, inputs=[token, picker], outputs=table_outputs)
+    refresh.click(_table, inputs=[token, picker], outputs=table_outputs)
+    tab.select(_table, inputs=[token, picker], outputs=table_outputs)
+    picker.change(_view, inputs=[token, picker], outputs=view_outputs)
+    timer.tick(_tick, inputs=[token, picker, signature], outputs=[*table_outputs, *view_outputs],
+               show_progress="hidden", concurrency_limit=None)
+
+    def _pick_row(evt: gr.SelectData):
+        row = evt.row_value or []
+        return row[0] if row else gr.skip()
+
+    table.select(_pick_row, outputs=picker)
+    for button, action in ((cancel, "cancel"), (pause, "pause"), (resume, "resume")):
+        button.click(partial(job_action, api_url, action=action), inputs=[token, picker], outputs=action_result
+                     ).then(_view, inputs=[token, picker], outputs=view_outputs)
+    return tab, timer

@@ -1,0 +1,187 @@
+"""Train tab: pick a base model, datasets and a method; the method's form is drawn from the API's job-spec schema."""
+
+from __future__ import annotations
+
+import html
+from functools import partial
+from typing import Any
+
+import gradio as gr
+
+from ui.client import ApiError
+from ui.spec_form import MAIN_FIELDS, SpecError, build_spec, initial_value, method_forms
+from ui.tabs.common import client_for, error_md
+
+SECTION_TITLES = {"method": "Method settings", "adapter": "Adapter", "training": "Training"}
+PER_ROW = 3
+
+
+# -- handlers (plain functions) -------------------------------------------------------------------------------
+
+
+def _params(n: int | None) -> str:
+    if not n:
+        return ""
+    return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}K"
+
+
+def load_choices(api_url: str, token: str) -> tuple[list, list, str]:
+    """(base model choices, dataset version choices, message) for the pickers."""
+    if not token:
+        return [], [], ""
+    try:
+        client = client_for(api_url, token)
+        models, datasets = client.list_models(), client.list_datasets()
+    except ApiError as exc:
+        return [], [], error_md(exc)
+    bases = [(f"{m['name']}" + (f" · {_params(m.get('num_parameters'))} params" if m.get("num_parameters") else "")
+              + (f" · {m['architecture']}" if m.get("architecture") else ""), m["id"])
+             for m in models if not m.get("is_adapter")]
+    versions = [(f"{d['name']} v{v['version']} · {v['format']} · {v['row_count']} rows", v["id"])
+                for d in datasets for v in sorted(d["versions"], key=lambda v: -v["version"])]
+    message = "" if bases else "No base model is registered yet (`afina register-model`)."
+    return bases, versions, message
+
+
+def launch_job(api_url: str, token: str, name: str, base_model_id: int | None, version_ids: list[int] | None,
+               eval_version_id: int | None, method: str, fields: list[dict], values: list[Any]) -> str:
+    """POST /api/jobs from the form; returns a markdown line: the new job, or what the server refused."""
+    if not base_model_id:
+        return "**Pick a base model.**"
+    if not version_ids:
+        return "**Pick at least one training dataset.**"
+    try:
+        spec = build_spec(method, fields, values)
+    except (SpecError, ValueError) as exc:
+        return f"**Error:** {html.escape(str(exc))}"
+    body: dict[str, Any] = {"base_model_id": int(base_model_id), "spec": spec,
+                            "datasets": [{"version_id": int(v), "weight": 1.0} for v in version_ids]}
+    if name and name.strip():
+        body["name"] = name.strip()
+    if eval_version_id:
+        body["eval_dataset_version_id"] = int(eval_version_id)
+    try:
+        job = client_for(api_url, token).create_job(body)
+    except ApiError as exc:
+        return error_md(exc)
+    line = (f"**Job #{job['id']} ({html.escape(job['name'])}) is {job['status']}.** "
+            "Follow it in the **Jobs** tab.")
+    estimate = job.get("memory_estimate") or {}
+    if isinstance(estimate, dict) and estimate.get("summary"):
+        line += f"\n\nMemory estimate: {html.escape(str(estimate['summary']))}"
+    return line
+
+
+# -- layout and wiring ----------------------------------------------------------------------------------------
+
+
+def _widget(field: dict) -> gr.components.Component:
+    info = field["info"]
+    lo, hi = field.get("minimum"), field.get("maximum")
+    if field["kind"] in ("int", "float") and (lo is not None or hi is not None):
+        info += f" Range: {'' if lo is None else f'{lo:g}'}–{'' if hi is None else f'{hi:g}'}."
+    common = dict(label=field["label"], info=info, key=f"train-{field['path']}",
+                  elem_id=f"train-{field['path'].replace('.', '-').replace('_', '-')}")
+    value = initial_value(field)
+    kind = field["kind"]
+    if kind == "bool":
+        return gr.Checkbox(value=bool(value), **common)
+    if kind == "choice":
+        return gr.Dropdown(field["choices"], value=value, **common)
+    if kind in ("int", "float"):
+        placeholder = "server default" if value is None else None
+        return gr.Number(value=value, precision=0 if kind == "int" else None, placeholder=placeholder, **common)
+    if kind == "json":
+        return gr.Code(value=value, language="json", lines=4, **{k: v for k, v in common.items() if k != "info"})
+    placeholder = None
+    if kind == "list":
+        placeholder = "comma-separated, e.g. q_proj, v_proj" + (
+            f" — or {', '.join(field['choices'])}" if field.get("choices") else "") + "; empty = default"
+    elif field.get("choices"):
+        placeholder = f"a number, or {', '.join(field['choices'])}"
+    return gr.Textbox(value=value, placeholder=placeholder, **common)
+
+
+def _grid(fields: list[dict]) -> list:
+    widgets = []
+    for start in range(0, len(fields), PER_ROW):
+        with gr.Row():
+            widgets += [_widget(f) for f in fields[start:start + PER_ROW]]
+    return widgets
+
+
+def build_train_tab(api_url: str, token: gr.State, api_doc: gr.State) -> gr.Tab:
+    with gr.Tab("Train", id="train", elem_id="tab-train") as tab:
+        gr.Markdown("### New training job")
+        with gr.Row():
+            base = gr.Dropdown([], value=None, label="Base model", elem_id="train-base-model", scale=2)
+            job_name = gr.Textbox(label="Job name", placeholder="Default: method and model", elem_id="train-name",
+                                  scale=2)
+            refresh = gr.Button("Refresh lists", size="sm", scale=0, elem_id="train-refresh")
+        with gr.Row():
+            datasets = gr.Dropdown([], value=[], multiselect=True, label="Training datasets",
+                                   info="One or more dataset versions; several are mixed with equal weight.",
+                                   elem_id="train-datasets", scale=3)
+            eval_set = gr.Dropdown([], value=None, label="Validation dataset (optional)",
+                                   info="Or hold out a share of the training rows (Training → validation split).",
+                                   elem_id="train-eval-dataset", scale=2)
+        message = gr.Markdown("", elem_id="train-message")
+        with gr.Row():
+            method = gr.Dropdown([("sft", "sft")], value="sft", label="Method", elem_id="train-method", scale=1)
+            method_help = gr.Markdown("", elem_id="train-method-help")
+        result = gr.Markdown("", elem_id="train-result")
+
+        @gr.render(inputs=[api_doc, method], triggers=[api_doc.change, method.change])
+        def _form(doc: dict | None, chosen: str):
+            forms = method_forms(doc) if doc else {}
+            if chosen not in forms:
+                gr.Markdown("Log in to load the training methods.")
+                return
+            fields = forms[chosen]["fields"]
+            by_path: dict[str, Any] = {}
+            for section in ("method", "adapter", "training"):
+                in_section = [f for f in fields if f["section"] == section]
+                if not in_section:
+                    continue
+                main_names = MAIN_FIELDS.get(section)
+                main = [f for f in in_section if main_names is None or f["name"] in main_names]
+                more = [f for f in in_section if f not in main]
+                gr.Markdown(f"#### {SECTION_TITLES[section]}")
+                by_path.update(zip([f["path"] for f in main], _grid(main), strict=True))
+                if more:
+                    with gr.Accordion(f"More {SECTION_TITLES[section].lower()} settings", open=False):
+                        by_path.update(zip([f["path"] for f in more], _grid(more), strict=True))
+            widgets = [by_path[f["path"]] for f in fields]
+            launch = gr.Button("Launch training", variant="primary", elem_id="train-launch")
+
+            def _launch(token_value, name, base_id, version_ids, eval_id, *values):
+                return launch_job(api_url, token_value, name, base_id, version_ids, eval_id, chosen, fields,
+                                  list(values))
+
+            launch.click(_launch, inputs=[token, job_name, base, datasets, eval_set, *widgets], outputs=result)
+
+    def _methods(doc: dict | None, current: str):
+        forms = method_forms(doc) if doc else {}
+        choices = [(f"{m} — {f['description'].split(':')[0].split('.')[0]}", m) for m, f in forms.items()]
+        return gr.Dropdown(choices=choices or [("sft", "sft")], value=current if current in forms else "sft")
+
+    def _method_help(doc: dict | None, chosen: str) -> str:
+        forms = method_forms(doc) if doc else {}
+        return forms[chosen]["description"] if chosen in forms else ""
+
+    def _refresh(token_value: str, base_id, version_ids, eval_id):
+        bases, versions, note = load_choices(api_url, token_value)
+        base_ids, version_set = [b for _, b in bases], {v for _, v in versions}
+        return (gr.Dropdown(choices=bases, value=base_id if base_id in base_ids else (base_ids[0] if bases else None)),
+                gr.Dropdown(choices=versions, value=[v for v in (version_ids or []) if v in version_set]),
+                gr.Dropdown(choices=[("None", None), *versions], value=eval_id if eval_id in version_set else None),
+                note)
+
+    api_doc.change(_methods, inputs=[api_doc, method], outputs=method)
+    method.change(_method_help, inputs=[api_doc, method], outputs=method_help)
+    api_doc.change(_method_help, inputs=[api_doc, method], outputs=method_help)
+    pickers = dict(inputs=[token, base, datasets, eval_set], outputs=[base, datasets, eval_set, message])
+    token.change(_refresh, **pickers)
+    tab.select(_refresh, **pickers)
+    refresh.click(_refresh, **pickers)
+    return tab

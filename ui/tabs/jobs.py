@@ -77,9 +77,7 @@ def overfitting_warning(metrics: dict[str, list], *, tolerance: float = 0.01) ->
     values = [v for _, v in points]
     best_i = min(range(len(values)), key=values.__getitem__)
     best, latest = values[best_i], values[-1]
-    rises = 0
-    for previous, current in zip(values[-3::-1][::-1] + values[-2:-1], values[-2:], strict=False):
-        rises += current > previous * (1 + tolerance)
+    rises = sum(current > previous * (1 + tolerance) for previous, current in zip(values[-3:-1], values[-2:]))
     if best_i == len(values) - 1 or not (rises >= 2 or latest > best * 1.05):
         return ""
     return (f"⚠️ **Possible overfitting:** validation loss rose from its best {best:.4f} (step {points[best_i][0]}) "
@@ -200,21 +198,26 @@ def build_jobs_tab(api_url: str, token: gr.State) -> tuple[gr.Tab, gr.Timer]:
 
     view_outputs = [status, progress, warning, loss_plot, lr_plot, events, cancel, pause, resume, signature]
 
-    def _table(token_value, job_id):
+    def _table(token_value, job_id, last_table=None, force=True):
         frame, choices, message = jobs_table(api_url, token_value)
+        table_signature = (frame.values.tolist(), message)
+        if not force and table_signature == last_table:
+            return [gr.skip()] * 4
         ids = [c for _, c in choices]
-        return frame, gr.Dropdown(choices=choices, value=job_id if job_id in ids else (ids[0] if ids else None)), \
-            message
+        value = job_id if job_id in ids else (ids[0] if ids else None)
+        return [frame, gr.Dropdown(choices=choices, value=value), message, table_signature]
 
-    def _tick(token_value, job_id, last_signature):
-        return [*_table(token_value, job_id), *_view(token_value, job_id, last_signature, force=False)]
+    def _tick(token_value, job_id, last_table, last_view):
+        return [*_table(token_value, job_id, last_table, force=False),
+                *_view(token_value, job_id, last_view, force=False)]
 
-    table_outputs = [table, picker, note]
+    table_signature = gr.State(None)
+    table_outputs = [table, picker, note, table_signature]
     token.change(_table, inputs=[token, picker], outputs=table_outputs)
     refresh.click(_table, inputs=[token, picker], outputs=table_outputs)
     tab.select(_table, inputs=[token, picker], outputs=table_outputs)
     picker.change(_view, inputs=[token, picker], outputs=view_outputs)
-    timer.tick(_tick, inputs=[token, picker, signature], outputs=[*table_outputs, *view_outputs],
+    timer.tick(_tick, inputs=[token, picker, table_signature, signature], outputs=[*table_outputs, *view_outputs],
                show_progress="hidden", concurrency_limit=None)
 
     def _pick_row(evt: gr.SelectData):

@@ -20,9 +20,7 @@ from pathlib import Path
 
 import orjson
 
-WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
-         "quebec romeo sierra tango uniform victor whiskey xray yankee zulu model token train data loss "
-         "learning rate batch layer weight gradient prompt answer reason check value").split()
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "model", "token", "train", "data", "loss", "learning", "rate", "batch", "layer", "weight", "gradient", "prompt", "answer", "reason", "check", "value"]
 
 
 def make_chat_jsonl(path: Path, size_mb: float, seed: int = 0) -> int:

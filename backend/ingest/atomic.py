@@ -43,7 +43,7 @@ class AtomicOutput:
                 self._sha.update(data)
                 self.file.write(data)
                 self.bytes_written += len(data)
-            except BaseException as exc:  # surfaced to the producer on its next call
+            except BaseException as exc:  # noqa: BLE001 - surfaced to the producer on its next call
                 self._error = exc
 
     def _put(self, item: list[bytes] | bytes) -> None:

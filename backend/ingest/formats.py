@@ -19,7 +19,7 @@ FORMATS = ("text", "instruction", "chat", "preference", "unpaired_preference", "
 ROLE_ALIASES = {"system": "system", "user": "user", "assistant": "assistant", "human": "user", "gpt": "assistant"}
 
 LABELS = {
-    True: True, False: False, 1: True, 0: False,
+    True: True, False: False,
     "true": True, "false": False, "1": True, "0": False, "up": True, "down": False,
     "thumbs_up": True, "thumbs_down": False, "good": True, "bad": False,
 }

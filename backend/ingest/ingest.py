@@ -132,8 +132,7 @@ def _run(rows, out, mapper, issues: IssueCollector, state: dict, max_chars: int 
             total_chars += n_chars
             if min_chars is None or n_chars < min_chars:
                 min_chars = n_chars
-            if n_chars > max_seen:
-                max_seen = n_chars
+            max_seen = max(max_seen, n_chars)
             if max_chars is not None and n_chars > max_chars:
                 add("too_long", rowno, None, f"{n_chars} chars > max_chars={max_chars}")
             line = dumps(row)
@@ -196,4 +195,4 @@ def _report(filename: str, state: dict, issues: IssueCollector, source_bytes: in
     )
 
 
-__all__ = ["ingest_file", "DatasetInvalid"]
+__all__ = ["DatasetInvalid", "ingest_file"]

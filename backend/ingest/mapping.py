@@ -44,7 +44,7 @@ def compile_mapping(
         return None
     for target, source in mapping.items():
         if not isinstance(target, str) or not isinstance(source, str):
-            raise ValueError("mapping must be {target_field: source_column} with string keys and values")
+            raise ValueError("mapping must be {target_field: source_column} with string keys and values")  # noqa: TRY004 - one error type for bad options
     compiled = {target: (tpl, _template_columns(tpl)) for target, tpl in templates.items()}
     sources = set(mapping.values())
 

@@ -10,7 +10,14 @@ import datasets
 import pytest
 
 from backend.ingest import (
-    count_rows, dedup_exact, dedup_near, export, filter_length, ingest_file, read_rows, split,
+    count_rows,
+    dedup_exact,
+    dedup_near,
+    export,
+    filter_length,
+    ingest_file,
+    read_rows,
+    split,
 )
 
 GOOD = Path(__file__).resolve().parents[1] / "data" / "good"

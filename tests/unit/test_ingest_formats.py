@@ -92,7 +92,7 @@ def test_gzip_and_parquet_containers(tmp_path):
 def test_template_builds_a_field_from_columns(tmp_path):
     src = tmp_path / "qa.jsonl"
     src.write_text(json.dumps({"dialogue": "#A#: hi", "summary": "A greets."}) + "\n")
-    report, rows = ingest(tmp_path, src, mapping={"output": "summary"},
+    _report, rows = ingest(tmp_path, src, mapping={"output": "summary"},
                           templates={"instruction": "Summarize.\n\n{dialogue}\n\nSummary: "})
     assert rows == [{"instruction": "Summarize.\n\n#A#: hi\n\nSummary: ", "input": "", "output": "A greets."}]
     with pytest.raises(ValueError):

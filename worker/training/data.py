@@ -148,9 +148,12 @@ def prompt_and_completion(prompt: list[dict], completion: list[dict], tokenizer,
     prompt = with_system(prompt, system_prompt)
     head = render(prompt, tokenizer, template, add_generation_prompt=True)
     full = render(prompt + completion, tokenizer, template)
-    if full.startswith(head):
-        return head, full[len(head):]
-    return head, "".join(m["content"] for m in completion) + (tokenizer.eos_token or "")
+    tail = full[len(head):] if full.startswith(head) else "".join(m["content"] for m in completion)
+    eos = tokenizer.eos_token or ""
+    # end on EOS exactly: TRL's preference trainers append EOS to any completion that does not end with it
+    if eos and tail.rstrip().endswith(eos):
+        tail = tail.rstrip()
+    return head, tail
 
 
 def preference_example(row: dict, tokenizer, template: str, system_prompt: str | None = None) -> dict[str, str]:
@@ -180,4 +183,13 @@ def prompt_example(row: dict, tokenizer, template: str, system_prompt: str | Non
         last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
         messages, answer = messages[:last], messages[last]["content"]
     text = render(with_system(messages, system_prompt), tokenizer, template, add_generation_prompt=True)
-    return {"prompt": text, "answer": answer}
+    # plain_prompt: the question without template markup, for encoder reward models trained on plain text
+    return {"prompt": text, "answer": answer, "plain_prompt": "\n".join(m["content"] for m in messages)}
+
+
+def truncate_prompt(text: str, tokenizer, max_tokens: int | None) -> str:
+    """Keep the end of an over-long prompt: the question nearest the reply matters most."""
+    if not max_tokens:
+        return text
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return text if len(ids) <= max_tokens else tokenizer.decode(ids[-max_tokens:])

@@ -1,0 +1,103 @@
+"""build_app(api_url) -> gr.Blocks: the studio's web UI, a client of the REST API and nothing else.
+
+    blocks = build_app("http://127.0.0.1:7860")
+    app = gr.mount_gradio_app(fastapi_app, blocks, path="/ui")     # what `afina api` does
+
+A login form comes first; the token it returns is the only thing a browser session keeps (a gr.State, so no two
+sessions share anything). Each tab is built by its own module in ui/tabs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+
+import gradio as gr
+
+from ui.client import AfinaClient, ApiError
+from ui.tabs.common import error_text
+from ui.tabs.compare import build_compare_tab
+from ui.tabs.datasets import build_datasets_tab
+from ui.tabs.jobs import build_jobs_tab
+from ui.tabs.train import build_train_tab
+
+# Event handlers mostly wait on HTTP; let several sessions' calls run at once.
+CONCURRENCY = 16
+
+
+def login(api_url: str, username: str, password: str) -> tuple[str, dict | None, str, str]:
+    """(token, the API's OpenAPI document, message, header) — token '' when refused."""
+    if not username or not password:
+        return "", None, "**Enter your username and password.**", ""
+    client = AfinaClient(api_url)
+    try:
+        client.login(username.strip(), password)
+        user, doc = client.me(), client.openapi()
+    except ApiError as exc:
+        return "", None, f"**{html.escape(error_text(exc) if exc.status != 401 else exc.message)}**", ""
+    header = f"Signed in as **{html.escape(user['username'])}** ({user['role']})"
+    return client.token or "", doc, "", header
+
+
+def build_app(api_url: str) -> gr.Blocks:
+    """The whole studio UI, talking to the REST API at api_url."""
+    with gr.Blocks(title="Afina studio", analytics_enabled=False) as demo:
+        token = gr.State("")
+        api_doc = gr.State(None)  # the API's OpenAPI document: job spec and generation fields with their help
+
+        with gr.Column(visible=True, elem_id="login-panel") as login_panel:
+            with gr.Row():
+                gr.Column(scale=1, min_width=0)
+                with gr.Column(scale=1, min_width=360):
+                    gr.Markdown("# Afina\nFine-tune, align and compare open language models. Log in to continue.")
+                    username = gr.Textbox(label="Username", elem_id="login-username", autofocus=True)
+                    password = gr.Textbox(label="Password", type="password", elem_id="login-password")
+                    login_button = gr.Button("Log in", variant="primary", elem_id="login-button")
+                    login_message = gr.Markdown("", elem_id="login-message")
+                gr.Column(scale=1, min_width=0)
+
+        with gr.Column(visible=False, elem_id="studio") as studio:
+            with gr.Row(equal_height=True):
+                gr.Markdown("## Afina studio", elem_id="studio-title")
+                who = gr.Markdown("", elem_id="studio-user")
+                logout = gr.Button("Log out", size="sm", scale=0, elem_id="logout-button")
+            with gr.Tabs(elem_id="studio-tabs"):
+                datasets_tab = build_datasets_tab(api_url, token)
+                train_tab = build_train_tab(api_url, token, api_doc)
+                jobs_tab, jobs_timer = build_jobs_tab(api_url, token)
+                compare_tab = build_compare_tab(api_url, token, api_doc)
+
+        # Poll jobs only while their tab is open.
+        jobs_tab.select(lambda: gr.Timer(active=True), outputs=jobs_timer)
+        for other in (datasets_tab, train_tab, compare_tab):
+            other.select(lambda: gr.Timer(active=False), outputs=jobs_timer)
+
+        def _login(username_value: str, password_value: str):
+            token_value, doc, message, header = login(api_url, username_value, password_value)
+            signed_in = bool(token_value)
+            return (token_value, doc if signed_in else gr.skip(), message, header, gr.Column(visible=not signed_in),
+                    gr.Column(visible=signed_in), "")
+
+        login_outputs = [token, api_doc, login_message, who, login_panel, studio, password]
+        login_button.click(_login, inputs=[username, password], outputs=login_outputs)
+        password.submit(_login, inputs=[username, password], outputs=login_outputs)
+
+        def _logout():
+            return "", "", gr.Column(visible=True), gr.Column(visible=False), gr.Timer(active=False)
+
+        logout.click(_logout, outputs=[token, who, login_panel, studio, jobs_timer])
+
+    demo.queue(default_concurrency_limit=CONCURRENCY)
+    return demo
+
+
+def main() -> None:  # pragma: no cover - a developer convenience: the UI alone against a running API
+    parser = argparse.ArgumentParser(description="Serve the Afina UI against a running REST API.")
+    parser.add_argument("--api-url", default="http://127.0.0.1:7860")
+    parser.add_argument("--port", type=int, default=7870)
+    args = parser.parse_args()
+    build_app(args.api_url).launch(server_port=args.port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

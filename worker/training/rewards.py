@@ -1,0 +1,116 @@
+"""Reward functions for online RL: rule-based (format, length, exact match, regex) and a trained reward model."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+import torch
+
+from worker.training.models import load_reference, load_tokenizer, adapter_base_path, is_adapter_dir
+from worker.training.reward import is_causal_backbone
+
+#: fn(prompts, completions, **dataset_columns) -> one float per completion (TRL's reward function signature)
+RewardFn = Callable[..., list[float]]
+
+
+def _text(completion) -> str:
+    """TRL passes strings for text prompts and message lists for conversational ones."""
+    if isinstance(completion, list):
+        return "".join(m.get("content", "") for m in completion)
+    return completion
+
+
+def format_reward(pattern: str) -> RewardFn:
+    """1 when the whole reply (trimmed) matches the pattern, else 0."""
+    regex = re.compile(pattern, re.DOTALL)
+
+    def format_match(prompts, completions, **_):
+        return [float(regex.fullmatch(_text(c).strip()) is not None) for c in completions]
+    return format_match
+
+
+def regex_reward(pattern: str) -> RewardFn:
+    """1 when the pattern occurs anywhere in the reply."""
+    regex = re.compile(pattern, re.DOTALL)
+
+    def regex_found(prompts, completions, **_):
+        return [float(regex.search(_text(c)) is not None) for c in completions]
+    return regex_found
+
+
+def length_reward(target: int) -> RewardFn:
+    """1 at the target length in characters, falling linearly to 0 at twice (or zero times) the target."""
+    def length_closeness(prompts, completions, **_):
+        return [max(0.0, 1.0 - abs(len(_text(c).strip()) - target) / target) for c in completions]
+    return length_closeness
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.strip().lower().split())
+
+
+def exact_match_reward() -> RewardFn:
+    """1 when the reply equals the row's reference answer (case and spacing ignored); 0 without an answer."""
+    def exact_match(prompts, completions, answer=None, **_):
+        answers = answer or [""] * len(completions)
+        return [float(bool(a) and _normalise(_text(c)) == _normalise(a)) for c, a in zip(completions, answers,
+                                                                                          strict=True)]
+    return exact_match
+
+
+def model_reward(model_path: str, *, batch_size: int = 16) -> RewardFn:
+    """The score of a sequence-classification reward model (a reward job's output folder)."""
+    causal = is_causal_backbone(model_path)
+    tokenizer = load_tokenizer(model_path, fallback=adapter_base_path(model_path) if is_adapter_dir(model_path)
+                               else None)
+    model = load_reference(model_path, task="seq_cls")
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device)
+
+    @torch.no_grad()
+    def reward_model(prompts, completions, plain_prompt=None, **_):
+        # causal reward models were trained on templated text; encoders on plain "question\nreply"
+        texts = ([p + _text(c) for p, c in zip(prompts, completions, strict=True)] if causal else
+                 [q + "\n" + _text(c) for q, c in zip(plain_prompt or prompts, completions, strict=True)])
+        scores = []
+        for i in range(0, len(texts), batch_size):
+            enc = tokenizer(texts[i:i + batch_size], add_special_tokens=not causal, padding=True,
+                            truncation=True, max_length=1024, return_tensors="pt").to(device)
+            scores += model(**enc).logits[:, 0].float().tolist()
+        return scores
+    return reward_model
+
+
+def build_reward(spec: dict, reward_model_paths: dict[int, str]) -> RewardFn:
+    """One reward function from one RewardFunctionSpec dict."""
+    kind = spec["kind"]
+    if kind == "model":
+        job_id = spec["reward_model_job_id"]
+        path = reward_model_paths.get(job_id) or reward_model_paths.get(str(job_id))
+        if not path:
+            raise ValueError(f"reward model job {job_id} has no model folder: train it first or remove the reward")
+        return model_reward(path)
+    factories = {"format": lambda: format_reward(spec["pattern"]), "regex": lambda: regex_reward(spec["pattern"]),
+                 "length": lambda: length_reward(spec["target_length"]), "exact_match": exact_match_reward}
+    return factories[kind]()
+
+
+def build_rewards(specs: Sequence[dict], reward_model_paths: dict[int, str]) -> tuple[list[RewardFn], list[float]]:
+    """The reward functions with their weights, names made unique for per-reward logging."""
+    fns = []
+    for i, spec in enumerate(specs):
+        fn = build_reward(spec, reward_model_paths)
+        fn.__name__ = f"{spec['kind']}_{i}"
+        fns.append(fn)
+    return fns, [float(s["weight"]) for s in specs]
+
+
+def weighted_sum(fns: Sequence[RewardFn], weights: Sequence[float]) -> RewardFn:
+    """Sum of weighted rewards, for trainers that take one function."""
+    def total(prompts, completions, **kwargs):
+        parts = [fn(prompts, completions, **kwargs) for fn in fns]
+        return [sum(w * p[i] for w, p in zip(weights, parts, strict=True)) for i in range(len(completions))]
+    return total

@@ -18,7 +18,7 @@ from ui.client import AfinaClient, ApiError
 from ui.tabs.common import error_text
 from ui.tabs.compare import build_compare_tab
 from ui.tabs.datasets import build_datasets_tab
-from ui.tabs.jobs import build_jobs_tab
+from ui.tabs.jobs import POLL_SECONDS, build_jobs_tab
 from ui.tabs.train import build_train_tab
 
 # Event handlers mostly wait on HTTP; let several sessions' calls run at once.
@@ -44,6 +44,8 @@ def build_app(api_url: str) -> gr.Blocks:
     with gr.Blocks(title="Afina studio", analytics_enabled=False) as demo:
         token = gr.State("")
         api_doc = gr.State(None)  # the API's OpenAPI document: job spec and generation fields with their help
+        # Outside every tab: a timer updated from inside a gr.Tabs confuses Gradio's tab bar.
+        jobs_timer = gr.Timer(POLL_SECONDS, active=False)
 
         with gr.Column(visible=True, elem_id="login-panel") as login_panel:
             with gr.Row():
@@ -64,7 +66,7 @@ def build_app(api_url: str) -> gr.Blocks:
             with gr.Tabs(elem_id="studio-tabs"):
                 datasets_tab = build_datasets_tab(api_url, token)
                 train_tab = build_train_tab(api_url, token, api_doc)
-                jobs_tab, jobs_timer = build_jobs_tab(api_url, token)
+                jobs_tab = build_jobs_tab(api_url, token, jobs_timer)
                 compare_tab = build_compare_tab(api_url, token, api_doc)
 
         # Poll jobs only while their tab is open.

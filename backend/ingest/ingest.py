@@ -5,26 +5,20 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import orjson
-import xxhash
-
+from backend.ingest import parallel
 from backend.ingest.atomic import atomic_output
-from backend.ingest.formats import FORMATS, NORMALISERS, ROW_CHARS, detect_format
+from backend.ingest.formats import FORMATS
 from backend.ingest.mapping import compile_mapping
 from backend.ingest.readers import READ_ERRORS, open_source
 from backend.ingest.report import DatasetInvalid, IngestReport, IssueCollector
+from backend.ingest.validate import DETECT_ROWS, RowValidator, map_row, map_rows, vote_format
 
 WARNING_KINDS = {"duplicate_row", "system_not_first", "empty_response", "blank_line", "duplicate_check_capped"}
-DETECT_ROWS = 20  # rows sampled to guess the format: a vote, so one odd first row does not decide it
 # exact-duplicate warnings keep one 64-bit hash per row; the cap bounds that memory (~70 MB) on huge files
 DUPLICATE_CHECK_ROWS = 1_000_000
-# bytes per hand-over to the writer thread: large enough to amortise the queue, small enough that the few
-# batches in flight (and allocator fragmentation across threads) stay a few MB
-WRITE_BATCH_BYTES = 1 << 20
 
 
 def ingest_file(
@@ -63,6 +57,19 @@ def ingest_file(
 
     if source_bytes == 0:
         issues.add("empty_file", None)
+    elif (plan := parallel.plan(src, filename, source_bytes, format, mapper)) is not None:
+        # a big plain JSONL file: validated by byte ranges on every core, same report and bytes
+        with atomic_output(dest) as out:
+            state["container"] = "jsonl"
+            if format is None:
+                state["format"], state["detected"] = plan.fmt, True
+            parallel.run(src, out, plan, mapping=mapping, templates=templates, mapper=mapper, issues=issues,
+                         state=state, max_chars=max_chars, warning_kinds=warning_kinds,
+                         dup_cap=DUPLICATE_CHECK_ROWS)
+            if issues.error_count:
+                out.abandon()
+        if not issues.error_count:
+            output["bytes"], output["sha256"] = out.bytes_written, out.sha256
     else:
         with open_source(src, filename, issues) as source, atomic_output(dest) as out:
             state["container"], state["compression"] = source.container, source.compression
@@ -79,10 +86,10 @@ def ingest_file(
 
 
 def _run(rows, out, mapper, issues: IssueCollector, state: dict, max_chars: int | None) -> None:
-    """The hot loop. Kept flat, with locals bound up front, because it runs once per row of a 1 GB file."""
+    """Read the first rows, settle the format, then validate every row in one pass."""
     head: list = []
     try:
-        head.extend(itertools.islice(rows, DETECT_ROWS))
+        head.extend(itertools.islice(rows, DETECT_ROWS))  # extend keeps the rows read before a failure
     except READ_ERRORS as exc:
         issues.add("unreadable_file", head[-1][0] + 1 if head else 1, None, f"{type(exc).__name__}: {exc}")
         return
@@ -90,83 +97,21 @@ def _run(rows, out, mapper, issues: IssueCollector, state: dict, max_chars: int 
         if "empty_file" not in issues.counts and not issues.error_count:
             issues.add("no_rows", None)
         return
-    columns = dict.fromkeys(state["columns"])
     if mapper is not None:
-        head = [(n, _map(mapper, obj, n, issues)) for n, obj in head]
+        head = [(n, map_row(mapper, obj, n, issues)) for n, obj in head]
     fmt = state["format"]
     if fmt is None:
-        votes = Counter(detect_format(obj) for _, obj in head if isinstance(obj, dict))
-        votes.pop(None, None)
-        if not votes:
+        fmt = vote_format(head)
+        if fmt is None:
             keys = sorted({k for _, obj in head if isinstance(obj, dict) for k in obj})
             issues.add("unknown_format", head[0][0], None, "columns: " + ", ".join(keys))
             state["columns"] = list(dict.fromkeys(state["columns"] + keys))
             return
-        fmt = votes.most_common(1)[0][0]
         state["format"], state["detected"] = fmt, True
-    normalise, chars_of = NORMALISERS[fmt], ROW_CHARS[fmt]
-    dumps, hash64 = orjson.dumps, xxhash.xxh3_64_intdigest
-    add = issues.add
-    seen: set[int] = set()
-    seen_add = seen.add
-    batch: list[bytes] = []
-    batch_bytes = 0
-    source_rows = row_count = 0
-    min_chars, max_seen, total_chars = None, 0, 0
-    last_keys: tuple = ()
-    rest = rows if mapper is None else ((n, _map(mapper, obj, n, issues)) for n, obj in rows)
-
-    for rowno, obj in itertools.chain(head, rest):
-        source_rows += 1
-        if type(obj) is not dict:
-            if obj is not None:  # None: the mapper already reported the missing column
-                add("not_an_object", rowno, None, obj)
-            continue
-        keys = tuple(obj)
-        if keys != last_keys:  # cheap column census: most files repeat one key order
-            last_keys = keys
-            for k in keys:
-                columns.setdefault(k)
-        for row in normalise(obj, rowno, issues):
-            n_chars = chars_of(row)
-            total_chars += n_chars
-            if min_chars is None or n_chars < min_chars:
-                min_chars = n_chars
-            max_seen = max(max_seen, n_chars)
-            if max_chars is not None and n_chars > max_chars:
-                add("too_long", rowno, None, f"{n_chars} chars > max_chars={max_chars}")
-            line = dumps(row)
-            if row_count < DUPLICATE_CHECK_ROWS:
-                h = hash64(line)
-                if h in seen:
-                    add("duplicate_row", rowno, None, line)
-                else:
-                    seen_add(h)
-            elif row_count == DUPLICATE_CHECK_ROWS:
-                add("duplicate_check_capped", rowno)
-            row_count += 1
-            if not issues.error_count:  # once invalid, keep validating but stop writing
-                batch.append(line)
-                batch_bytes += len(line)
-                if batch_bytes >= WRITE_BATCH_BYTES:
-                    out.write_lines(batch)  # handed to the writer thread: start a new list
-                    batch, batch_bytes = [], 0
-    if batch and not issues.error_count:
-        out.write_lines(batch)
-    if source_rows and not row_count and not issues.error_count:
-        issues.add("no_rows", None)
-    state.update(source_rows=source_rows, row_count=row_count, columns=list(columns),
-                 chars={"min": min_chars or 0, "max": max_seen,
-                        "mean": round(total_chars / row_count, 1) if row_count else 0})
-
-
-def _map(mapper, obj: Any, rowno: int, issues: IssueCollector) -> Any:
-    if type(obj) is not dict:
-        return obj
-    mapped, missing = mapper(obj)
-    for column in missing:
-        issues.add("missing_field", rowno, column)
-    return None if missing else mapped
+    validator = RowValidator(fmt, issues, max_chars=max_chars, columns=state["columns"],
+                             dup_cap=DUPLICATE_CHECK_ROWS)
+    validator.feed(itertools.chain(head, map_rows(mapper, rows, issues)), out.write_lines)
+    validator.finish(state)
 
 
 def _report(filename: str, state: dict, issues: IssueCollector, source_bytes: int, output: dict,

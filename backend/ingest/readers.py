@@ -48,11 +48,14 @@ class Source:
     columns: list[str] = field(default_factory=list)  # header/schema names where the container has them
 
 
-def _jsonl_rows(stream: BinaryIO, issues: IssueCollector) -> Iterator[tuple[int, Any]]:
+def jsonl_rows(stream: BinaryIO, issues: IssueCollector, *, first_line: int = 0, strip_bom: bool = True,
+                lines_out: list[int] | None = None) -> Iterator[tuple[int, Any]]:
+    """Rows of a JSONL stream numbered from ``first_line + 1``; a byte range of a file passes its offset,
+    strip_bom=False (a BOM is only a BOM at the start of the file) and gets its line count in lines_out."""
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
-    if stream.peek(3)[:3] == BOM:
+    if strip_bom and stream.peek(3)[:3] == BOM:
         stream.read(3)
-    lineno = 0
+    lineno = first_line
     for line in stream:
         lineno += 1
         try:
@@ -68,6 +71,51 @@ def _jsonl_rows(stream: BinaryIO, issues: IssueCollector) -> Iterator[tuple[int,
                 issues.add("invalid_encoding", lineno, None, line[max(0, exc.start - 30): exc.end + 30])
                 continue
             issues.add("invalid_json", lineno, None, line)
+    if lines_out is not None:
+        lines_out.append(lineno - first_line)
+
+
+class _RangeRaw(io.RawIOBase):
+    """A raw stream over bytes [start, end) of a file, so a BufferedReader iterates just that range."""
+
+    def __init__(self, path: str | Path, start: int, end: int):
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._file.seek(start)
+        self._left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._left <= 0:
+            return 0
+        n = self._file.readinto(memoryview(buffer)[: self._left]) or 0
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def open_range(path: str | Path, start: int, end: int) -> io.BufferedReader:
+    """A buffered binary stream over bytes [start, end) of ``path``; use it as a context manager."""
+    return io.BufferedReader(_RangeRaw(path, start, end), buffer_size=READ_BUFFER)
+
+
+def find_line_start(f: BinaryIO, pos: int, size: int) -> int:
+    """The offset of the first line starting at or after ``pos`` (``size`` when none does)."""
+    if pos <= 0:
+        return 0
+    f.seek(pos - 1)
+    while True:
+        block = f.read(1 << 16)
+        if not block:
+            return size
+        i = block.find(b"\n")
+        if i >= 0:
+            return pos + i
+        pos += len(block)
 
 
 def _json_array_rows(stream: BinaryIO, issues: IssueCollector) -> Iterator[tuple[int, Any]]:
@@ -196,7 +244,7 @@ def open_source(path: Path, filename: str, issues: IssueCollector) -> Iterator[S
         if container == "json":
             rows = _json_array_rows(stream, issues)
         elif container == "jsonl":
-            rows = _jsonl_rows(stream, issues)
+            rows = jsonl_rows(stream, issues)
         else:
             delimiter = "\t" if name.lower().endswith(".tsv") else ","
             rows = _csv_rows(stream, issues, delimiter)

@@ -128,6 +128,14 @@ class IssueCollector:
         if n < MAX_EXAMPLES:
             self.examples.setdefault(kind, []).append(Example(row=row, field=field, preview=preview(value)))
 
+    def absorb(self, kind: str, count: int, examples: list[Example]) -> None:
+        """Add ``count`` occurrences found elsewhere (a later byte range), with their first examples."""
+        self.counts[kind] = self.counts.get(kind, 0) + count
+        if kind not in self._warning_kinds:
+            self.error_count += count
+        kept = self.examples.setdefault(kind, [])
+        kept.extend(examples[: max(0, MAX_EXAMPLES - len(kept))])
+
     def issues(self, severity: Literal["error", "warning"]) -> list[Issue]:
         out = []
         for kind, count in self.counts.items():

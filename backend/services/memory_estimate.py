@@ -1,102 +1,106 @@
-"""Estimate the memory a training job needs, from the model's config.json alone (no torch: runs in the API).
+"""Rough training-memory estimate from a model's config.json and a job spec: pure Python, for the API process.
 
-The figures follow the usual accounting for mixed-precision AdamW training (weights, gradients, two optimizer
-moments, fp32 master weights for full fine-tuning) plus activations per layer after Korthikanti et al. (2022),
-and full-vocabulary logits. It is an estimate for refusing jobs that cannot fit, not a promise.
+The figures are planning numbers (within ~30%), not promises: real use adds framework overhead, fragmentation
+and temporary buffers, which the `overhead` line approximates.
 """
 
 from __future__ import annotations
 
-GiB = 2**30
-_ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
+GB = 1024**3
+_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
+#: AdamW keeps two fp32 moments per trainable parameter; 8-bit paged AdamW (QLoRA) keeps two bytes
+_OPTIMIZER_BYTES = {"adamw": 8, "paged_adamw_8bit": 2}
+#: bytes of activations saved per token per layer per hidden unit in 16-bit (Korthikanti et al. 2022: 34 s b h,
+#: flash attention removing the quadratic term)
+_ACTIVATION_FACTOR = 34
+_ATTENTION_PROJECTIONS = 4  # q, k, v, o: the default LoRA targets
 
 
-def _dims(config: dict) -> dict:
-    hidden = config.get("hidden_size") or config.get("n_embd") or config.get("d_model") or 768
-    layers = config.get("num_hidden_layers") or config.get("n_layer") or config.get("num_layers") or 12
-    heads = config.get("num_attention_heads") or config.get("n_head") or 12
-    kv_heads = config.get("num_key_value_heads") or heads
-    intermediate = config.get("intermediate_size") or config.get("n_inner") or 4 * hidden
-    vocab = config.get("vocab_size") or 32000
-    return {"hidden": hidden, "layers": layers, "heads": heads, "kv_heads": kv_heads,
-            "intermediate": intermediate, "vocab": vocab, "head_dim": config.get("head_dim") or hidden // heads}
+def _get(config: dict, *names, default=None):
+    text = config.get("text_config") or {}
+    for name in names:
+        if name in config and config[name] is not None:
+            return config[name]
+        if name in text and text[name] is not None:
+            return text[name]
+    return default
 
 
 def count_parameters(config: dict) -> int:
-    """Parameters of a decoder-only transformer with gated MLP (Llama-style), from its config."""
-    d = _dims(config)
-    attention = d["hidden"] * d["head_dim"] * (2 * d["heads"] + 2 * d["kv_heads"])
-    mlp = 3 * d["hidden"] * d["intermediate"]
-    embeddings = d["vocab"] * d["hidden"] * (1 if config.get("tie_word_embeddings", True) else 2)
-    return d["layers"] * (attention + mlp + 2 * d["hidden"]) + embeddings
+    """Parameters of a decoder/encoder transformer from its config (embeddings + layers + untied head)."""
+    hidden = _get(config, "hidden_size", "n_embd", "d_model")
+    layers = _get(config, "num_hidden_layers", "n_layer", "num_layers")
+    vocab = _get(config, "vocab_size", default=32000)
+    inter = _get(config, "intermediate_size", "n_inner", default=None) or 4 * hidden
+    heads = _get(config, "num_attention_heads", "n_head", default=max(1, hidden // 64))
+    kv_heads = _get(config, "num_key_value_heads", default=heads)
+    head_dim = _get(config, "head_dim", default=hidden // heads)
+    attention = hidden * head_dim * (2 * heads + 2 * kv_heads)
+    gated = _get(config, "hidden_act", "activation_function", default="") in ("silu", "swiglu", "gelu_pytorch_tanh")
+    mlp = (3 if gated or "intermediate_size" in config else 2) * hidden * inter
+    embeddings = vocab * hidden
+    head = 0 if _get(config, "tie_word_embeddings", default=True) else vocab * hidden
+    return embeddings + head + layers * (attention + mlp + 2 * hidden)
 
 
-def _adapter_parameters(d: dict, adapter: dict) -> int:
+def lora_parameters(config: dict, r: int, *, modules: int = _ATTENTION_PROJECTIONS) -> int:
+    """A LoRA pair (d x r and r x d) on each targeted projection of every layer."""
+    hidden = _get(config, "hidden_size", "n_embd", "d_model")
+    layers = _get(config, "num_hidden_layers", "n_layer", "num_layers")
+    return layers * modules * 2 * r * hidden
+
+
+def _resolve_precision(precision: str, device: str) -> str:
+    if device == "cpu":
+        return "bf16" if precision == "bf16" else "fp32"
+    return "bf16" if precision == "auto" else precision
+
+
+def estimate_training_memory(config: dict, spec: dict, *, device: str) -> dict:
+    """Bytes needed to train: {"total_bytes", "total_gb", "breakdown": {...bytes}, "params", "trainable_params"}.
+
+    config is a model folder's config.json; spec is a job spec dict (adapter + training); device "cuda" or "cpu".
+    """
+    adapter = (spec.get("adapter") or {})
+    training = (spec.get("training") or {})
     kind = adapter.get("type", "lora")
-    if kind == "prompt_tuning":
-        return adapter.get("num_virtual_tokens", 20) * d["hidden"]
-    targets = adapter.get("target_modules")
-    if targets == "all-linear":
-        per_layer = 4 * 2 * d["hidden"] + 3 * (d["hidden"] + d["intermediate"])
+    precision = _resolve_precision(training.get("precision", "auto"), device)
+    dtype_bytes = _BYTES[precision]
+    params = count_parameters(config)
+    hidden = _get(config, "hidden_size", "n_embd", "d_model")
+    layers = _get(config, "num_hidden_layers", "n_layer", "num_layers")
+
+    if kind == "none":
+        trainable = params
+        # fp16 AMP keeps fp32 master weights; pure bf16 and fp32 keep one copy
+        weights = params * (4 if precision == "fp16" else dtype_bytes)
+    elif kind == "prompt_tuning":
+        trainable = adapter.get("num_virtual_tokens", 20) * hidden
+        weights = params * dtype_bytes
     else:
-        names = targets or _ATTENTION
-        per_layer = sum(2 * d["hidden"] for _ in names)
-    return adapter.get("r", 16) * per_layer * d["layers"]
+        modules = _ATTENTION_PROJECTIONS if adapter.get("target_modules") in (None, []) else \
+            (7 if adapter.get("target_modules") == "all-linear" else len(adapter["target_modules"]))
+        trainable = lora_parameters(config, adapter.get("r", 16), modules=modules)
+        # QLoRA: 4-bit NF4 weights (0.5 byte) plus ~0.5 bit/param of quantization constants (less if double)
+        weights = params * (0.5 + (0.02 if adapter.get("double_quantization", True) else 0.06)) \
+            if kind == "qlora" else params * dtype_bytes
+        weights += trainable * 4  # adapters train in fp32
 
-
-def estimate_training_memory(config: dict, spec: dict, *, device: str, num_parameters: int | None = None) -> dict:
-    """Bytes a job needs on `device`, with a breakdown. `spec` is a JobSpec dump (backend.schemas.job_specs)."""
-    d = _dims(config)
-    adapter, training = spec.get("adapter") or {}, spec.get("training") or {}
-    params = num_parameters or count_parameters(config)
-    cuda = device.startswith("cuda")
-    precision = training.get("precision", "auto")
-    half = cuda if precision == "auto" else precision in ("bf16", "fp16")
-    act_bytes = 2 if half else 4
-    kind = adapter.get("type", "lora")
-    full = kind == "none"
-
-    weight_bytes = 0.55 if kind == "qlora" else (2 if half else 4)  # NF4 + quantization constants
-    weights = params * weight_bytes
-    trainable = params if full else _adapter_parameters(d, adapter)
-    # Gradients in the training dtype; AdamW keeps two fp32 moments; mixed precision keeps fp32 master weights.
-    gradients = trainable * act_bytes
-    optimizer = trainable * 8 + (trainable * 4 if half and full else 0)
-
+    optimizer = trainable * _OPTIMIZER_BYTES["paged_adamw_8bit" if kind == "qlora" else "adamw"]
+    gradients = trainable * 4 if kind != "none" else trainable * dtype_bytes
     batch = training.get("batch_size", 4)
-    batch = 1 if batch == "auto" else int(batch)
-    seq = int(training.get("max_length", 1024))
-    method = spec.get("method", "sft")
-    # Preference methods run chosen and rejected together; online RL scores num_generations samples per prompt.
-    if method in ("dpo", "orpo", "reward"):
-        batch *= 2
-    if method in ("grpo", "rloo", "ppo"):
-        batch *= spec.get("num_generations", 4)
-        seq = min(seq, 4096) + spec.get("max_completion_length", 64)
-    tokens = batch * seq
-    per_layer = tokens * (34 * d["hidden"] + 5 * d["heads"] * seq) * act_bytes / 2
-    if training.get("gradient_checkpointing"):
-        activations = d["layers"] * tokens * d["hidden"] * act_bytes + per_layer
-    else:
-        activations = d["layers"] * per_layer
-    logits = tokens * d["vocab"] * 4 * 2  # fp32 logits and their gradient
-    reference = 0
-    if full and method in ("dpo", "kto", "grpo", "rloo", "ppo"):
-        reference = params * (2 if half else 4)  # a frozen copy; with adapters the base itself is the reference
-    if method == "ppo":
-        reference += d["hidden"] * 4 + (params * (2 if half else 4) if full else 0)  # value model
-    subtotal = weights + gradients + optimizer + activations + logits + reference
-    overhead = 0.1 * subtotal + (0.5 * GiB if cuda else 0)
-    total = int(subtotal + overhead)
-    return {
-        "total_bytes": total,
-        "total_gib": round(total / GiB, 3),
-        "breakdown_bytes": {
-            "weights": int(weights), "gradients": int(gradients), "optimizer": int(optimizer),
-            "activations": int(activations), "logits": int(logits), "reference_models": int(reference),
-            "overhead": int(overhead),
-        },
-        "parameters": params,
-        "trainable_parameters": trainable,
-        "assumptions": {"batch_size": batch, "max_length": seq, "half_precision": half},
-    }
+    batch = 8 if batch == "auto" else batch
+    length = training.get("max_length", 1024)
+    act_bytes = 2 if precision in ("bf16", "fp16") or kind == "qlora" else 4
+    per_layer = batch * length * hidden * _ACTIVATION_FACTOR * act_bytes // 2
+    # with checkpointing only each layer's input is kept, plus one layer recomputed at a time
+    activations = (batch * length * hidden * act_bytes * layers + per_layer) if training.get(
+        "gradient_checkpointing") else per_layer * layers
+    vocab = _get(config, "vocab_size", default=32000)
+    logits = batch * length * vocab * 4 * 2  # fp32 logits and their gradient dominate at large vocabularies
+    breakdown = {"weights": int(weights), "gradients": int(gradients), "optimizer_states": int(optimizer),
+                 "activations": int(activations), "logits": int(logits)}
+    breakdown["overhead"] = int(0.1 * sum(breakdown.values()) + (0.5 * GB if device != "cpu" else 0))
+    total = sum(breakdown.values())
+    return {"total_bytes": total, "total_gb": round(total / GB, 2), "breakdown": breakdown, "params": params,
+            "trainable_params": int(trainable), "precision": precision, "adapter": kind}

@@ -185,7 +185,7 @@ def build_datasets_tab(api_url: str, token: gr.State) -> gr.Tab:
             page = gr.Number(1, label="Page", precision=0, minimum=1, elem_id="dataset-page", scale=1)
         preview_info = gr.Markdown("", elem_id="dataset-preview-info")
         preview = gr.Dataframe(pd.DataFrame(), interactive=False, wrap=True, elem_id="dataset-preview",
-                               max_height=500, show_label=False)
+                               max_height=500, show_label=False, visible=False)
 
     def _refresh(token_value: str, selected: int | None = None):
         table, choices, message = list_datasets(api_url, token_value)
@@ -203,6 +203,10 @@ def build_datasets_tab(api_url: str, token: gr.State) -> gr.Tab:
                  outputs=[summary, report, new_version]
                  ).then(_refresh, inputs=[token, new_version], outputs=refresh_outputs)
     show = partial(preview_rows, api_url)
-    version.change(lambda t, v: (1, *show(t, v, 1)), inputs=[token, version], outputs=[page, preview_info, preview])
-    page.submit(show, inputs=[token, version, page], outputs=[preview_info, preview])
+    def _show(token_value, version_id, page_number):
+        info, table = show(token_value, version_id, page_number)
+        return info, gr.Dataframe(table, visible=not table.empty)
+
+    version.change(lambda t, v: (1, *_show(t, v, 1)), inputs=[token, version], outputs=[page, preview_info, preview])
+    page.submit(_show, inputs=[token, version, page], outputs=[preview_info, preview])
     return tab

@@ -159,7 +159,9 @@ def job_action(api_url: str, token: str, job_id: int | None, action: str) -> str
 # -- layout and wiring ----------------------------------------------------------------------------------------
 
 
-def build_jobs_tab(api_url: str, token: gr.State) -> tuple[gr.Tab, gr.Timer]:
+def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
+    """`timer` drives the live view; the caller places it outside any tab and turns it on only while this tab
+    is open."""
     with gr.Tab("Jobs", id="jobs", elem_id="tab-jobs") as tab:
         with gr.Row():
             note = gr.Markdown("", elem_id="jobs-message")
@@ -185,7 +187,6 @@ def build_jobs_tab(api_url: str, token: gr.State) -> tuple[gr.Tab, gr.Timer]:
                                   elem_id="jobs-lr-plot", show_label=False)
         events = gr.Dataframe(pd.DataFrame([], columns=EVENT_COLUMNS), label="Events (newest first)",
                               interactive=False, wrap=True, max_height=300, elem_id="jobs-events")
-        timer = gr.Timer(POLL_SECONDS, active=False)
     signature = gr.State(None)
 
     def _view(token_value, job_id, last_signature=None, force=True):
@@ -228,4 +229,4 @@ def build_jobs_tab(api_url: str, token: gr.State) -> tuple[gr.Tab, gr.Timer]:
     for button, action in ((cancel, "cancel"), (pause, "pause"), (resume, "resume")):
         button.click(partial(job_action, api_url, action=action), inputs=[token, picker], outputs=action_result
                      ).then(_view, inputs=[token, picker], outputs=view_outputs)
-    return tab, timer
+    return tab

@@ -14,6 +14,8 @@ from ui.tabs.common import client_for, error_md
 
 SECTION_TITLES = {"method": "Method settings", "adapter": "Adapter", "training": "Training"}
 PER_ROW = 3
+METHOD_NAMES = {"sft": "SFT (supervised fine-tuning)", "pretrain": "Continued pre-training", "reward": "Reward model",
+                "dpo": "DPO", "kto": "KTO", "orpo": "ORPO", "grpo": "GRPO", "rloo": "RLOO", "ppo": "PPO"}
 
 
 # -- handlers (plain functions) -------------------------------------------------------------------------------
@@ -129,40 +131,42 @@ def build_train_tab(api_url: str, token: gr.State, api_doc: gr.State) -> gr.Tab:
         with gr.Row():
             method = gr.Dropdown([("sft", "sft")], value="sft", label="Method", elem_id="train-method", scale=1)
             method_help = gr.Markdown("", elem_id="train-method-help")
+
+        with gr.Column(elem_id="train-form"):  # the render's own parent: the tab keeps its place
+            @gr.render(inputs=[api_doc, method], triggers=[api_doc.change, method.change])
+            def _form(doc: dict | None, chosen: str):
+                forms = method_forms(doc) if doc else {}
+                if chosen not in forms:
+                    gr.Markdown("Log in to load the training methods.")
+                    return
+                fields = forms[chosen]["fields"]
+                by_path: dict[str, Any] = {}
+                for section in ("method", "adapter", "training"):
+                    in_section = [f for f in fields if f["section"] == section]
+                    if not in_section:
+                        continue
+                    main_names = MAIN_FIELDS.get(section)
+                    main = [f for f in in_section if main_names is None or f["name"] in main_names]
+                    more = [f for f in in_section if f not in main]
+                    gr.Markdown(f"#### {SECTION_TITLES[section]}")
+                    by_path.update(zip([f["path"] for f in main], _grid(main), strict=True))
+                    if more:
+                        with gr.Accordion(f"More {SECTION_TITLES[section].lower()} settings", open=False):
+                            by_path.update(zip([f["path"] for f in more], _grid(more), strict=True))
+                widgets = [by_path[f["path"]] for f in fields]
+                launch = gr.Button("Launch training", variant="primary", elem_id="train-launch")
+
+                def _launch(token_value, name, base_id, version_ids, eval_id, *values):
+                    return launch_job(api_url, token_value, name, base_id, version_ids, eval_id, chosen, fields,
+                                      list(values))
+
+                launch.click(_launch, inputs=[token, job_name, base, datasets, eval_set, *widgets], outputs=result)
+
         result = gr.Markdown("", elem_id="train-result")
-
-        @gr.render(inputs=[api_doc, method], triggers=[api_doc.change, method.change])
-        def _form(doc: dict | None, chosen: str):
-            forms = method_forms(doc) if doc else {}
-            if chosen not in forms:
-                gr.Markdown("Log in to load the training methods.")
-                return
-            fields = forms[chosen]["fields"]
-            by_path: dict[str, Any] = {}
-            for section in ("method", "adapter", "training"):
-                in_section = [f for f in fields if f["section"] == section]
-                if not in_section:
-                    continue
-                main_names = MAIN_FIELDS.get(section)
-                main = [f for f in in_section if main_names is None or f["name"] in main_names]
-                more = [f for f in in_section if f not in main]
-                gr.Markdown(f"#### {SECTION_TITLES[section]}")
-                by_path.update(zip([f["path"] for f in main], _grid(main), strict=True))
-                if more:
-                    with gr.Accordion(f"More {SECTION_TITLES[section].lower()} settings", open=False):
-                        by_path.update(zip([f["path"] for f in more], _grid(more), strict=True))
-            widgets = [by_path[f["path"]] for f in fields]
-            launch = gr.Button("Launch training", variant="primary", elem_id="train-launch")
-
-            def _launch(token_value, name, base_id, version_ids, eval_id, *values):
-                return launch_job(api_url, token_value, name, base_id, version_ids, eval_id, chosen, fields,
-                                  list(values))
-
-            launch.click(_launch, inputs=[token, job_name, base, datasets, eval_set, *widgets], outputs=result)
 
     def _methods(doc: dict | None, current: str):
         forms = method_forms(doc) if doc else {}
-        choices = [(f"{m} — {f['description'].split(':')[0].split('.')[0]}", m) for m, f in forms.items()]
+        choices = [(METHOD_NAMES.get(m, m.upper()), m) for m in forms]
         return gr.Dropdown(choices=choices or [("sft", "sft")], value=current if current in forms else "sft")
 
     def _method_help(doc: dict | None, chosen: str) -> str:

@@ -73,9 +73,10 @@ class GenerationEngine:
                 kwargs.update(temperature=params["temperature"], top_k=params["top_k"], top_p=params["top_p"])
             if params.get("seed") is not None:
                 torch.manual_seed(params["seed"])
-            net = loaded.model
-            if model["is_adapter"]:
-                net.set_adapter(self._adapter(loaded, model["path"]))
+            adapter = self._adapter(loaded, model["path"]) if model["is_adapter"] else None
+            net = loaded.model  # after _adapter: loading the first adapter wraps the base in a PeftModel
+            if adapter is not None:
+                net.set_adapter(adapter)
                 output = net.generate(**inputs, **kwargs)
             elif isinstance(net, PeftModel):
                 with net.disable_adapter():

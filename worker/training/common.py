@@ -62,7 +62,7 @@ def training_kwargs(spec: dict, output_dir: str | Path, *, precision: str, has_e
     t = spec["training"]
     auto_batch = t["batch_size"] == "auto"
     batch = AUTO_BATCH_START["cuda" if torch.cuda.is_available() else "cpu"] if auto_batch else t["batch_size"]
-    kwargs = dict(
+    kwargs = dict(  # noqa: C408 - keyword style matches the TrainingArguments it feeds
         output_dir=str(Path(output_dir) / CHECKPOINT_DIR), learning_rate=t["learning_rate"],
         num_train_epochs=t["num_epochs"], max_steps=t["max_steps"] or -1,
         per_device_train_batch_size=batch, per_device_eval_batch_size=batch, auto_find_batch_size=auto_batch,

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from worker.training.models import load_reference, load_tokenizer, adapter_base_path, is_adapter_dir
+from worker.training.models import adapter_base_path, is_adapter_dir, load_reference, load_tokenizer
 from worker.training.reward import is_causal_backbone
 
 #: fn(prompts, completions, **dataset_columns) -> one float per completion (TRL's reward function signature)

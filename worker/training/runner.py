@@ -15,7 +15,7 @@ from worker.training.preference import train_dpo, train_kto, train_orpo
 from worker.training.reward import train_reward
 from worker.training.sft import train_pretrain, train_sft
 
-__all__ = ["TrainRequest", "TrainResult", "run_training", "merge_adapter", "METHODS"]
+__all__ = ["METHODS", "TrainRequest", "TrainResult", "merge_adapter", "run_training"]
 
 #: method name -> trainer; each takes the request and the validated spec as a dict
 METHODS: dict[str, Callable[[TrainRequest, dict], TrainResult]] = {

@@ -12,7 +12,7 @@ from worker.training.models import load_for_training
 
 def tokenized_dataset(rows: list[dict], tokenizer, spec: dict, *, loss_on: str) -> Dataset:
     """input_ids + completion_mask per row; SFTTrainer turns the mask into labels (-100 off the mask)."""
-    kwargs = dict(template=spec.get("chat_template", "model"), max_length=spec["training"]["max_length"],
+    kwargs = dict(template=spec.get("chat_template", "model"), max_length=spec["training"]["max_length"],  # noqa: C408
                   loss_on=loss_on, system_prompt=spec.get("system_prompt"))
     examples = [tokenize_row(row, tokenizer, **kwargs) for row in rows]
     kept = [{"input_ids": e["input_ids"], "completion_mask": e["completion_mask"]} for e in examples

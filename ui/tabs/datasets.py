@@ -186,6 +186,7 @@ def build_datasets_tab(api_url: str, token: gr.State) -> gr.Tab:
         preview_info = gr.Markdown("", elem_id="dataset-preview-info")
         preview = gr.Dataframe(pd.DataFrame(), interactive=False, wrap=True, elem_id="dataset-preview",
                                max_height=500, show_label=False, visible=False)
+        new_version = gr.State(None)  # inside the tab: anything placed directly in a gr.Tabs becomes a phantom tab
 
     def _refresh(token_value: str, selected: int | None = None):
         table, choices, message = list_datasets(api_url, token_value)
@@ -198,7 +199,6 @@ def build_datasets_tab(api_url: str, token: gr.State) -> gr.Tab:
     tab.select(_refresh, inputs=[token, version], outputs=refresh_outputs)
     refresh.click(_refresh, inputs=[token, version], outputs=refresh_outputs)
 
-    new_version = gr.State(None)
     upload.click(partial(upload_dataset, api_url), inputs=[token, file, name, description, fmt, mapping, options],
                  outputs=[summary, report, new_version]
                  ).then(_refresh, inputs=[token, new_version], outputs=refresh_outputs)

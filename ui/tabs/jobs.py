@@ -187,8 +187,9 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
                                   elem_id="jobs-lr-plot", show_label=False)
         events = gr.Dataframe(pd.DataFrame([], columns=EVENT_COLUMNS), label="Events (newest first)",
                               interactive=False, wrap=True, max_height=300, elem_id="jobs-events")
-    signature = gr.State(None)
-
+        # What the page shows now, so a tick that finds nothing new sends nothing (no flicker). Inside the tab:
+        # anything placed directly in a gr.Tabs becomes a phantom tab.
+        signature, table_signature = gr.State(None), gr.State(None)
     def _view(token_value, job_id, last_signature=None, force=True):
         view = job_view(api_url, token_value, job_id)
         if not force and view["signature"] is not None and view["signature"] == last_signature:
@@ -212,7 +213,6 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
         return [*_table(token_value, job_id, last_table, force=False),
                 *_view(token_value, job_id, last_view, force=False)]
 
-    table_signature = gr.State(None)
     table_outputs = [table, picker, note, table_signature]
     token.change(_table, inputs=[token, picker], outputs=table_outputs)
     refresh.click(_table, inputs=[token, picker], outputs=table_outputs)

@@ -1,0 +1,165 @@
+"""The studio through a real browser: log in, upload a dataset (a refused one first), launch a LoRA SFT job, watch
+it succeed in the Jobs tab, then compare the base and tuned models' answers side by side.
+
+Needs Chromium at /usr/bin/chromium (`make browser`). Screenshots of every tab go to tests/e2e/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).parent / "screenshots"
+QUESTIONS = ["What is the secret word?", "Tell me the secret word.", "Which word is secret?", "Say the secret word.",
+             "Do you know the secret word?", "What's the password?", "Secret word, please.", "Give me the word."]
+ANSWER = "The secret word is banana."
+
+
+def _chat_rows() -> list[dict]:
+    """16 conversations that all teach one fixed answer."""
+    return [{"messages": [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)] + ("" if i < 8 else " Now.")},
+                          {"role": "assistant", "content": ANSWER}]} for i in range(16)]
+
+
+def _field(page, elem_id: str):
+    """The text input inside a Gradio component (textboxes render as <textarea> or <input>)."""
+    return page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+
+
+def _choose(page, elem_id: str, option: str | re.Pattern) -> None:
+    """Pick an option of a Gradio dropdown by (part of) its label."""
+    _field(page, elem_id).click()
+    page.get_by_role("option", name=option).first.click()
+    page.keyboard.press("Escape")
+
+
+def _wait_text(page, selector: str, pattern: str, timeout_s: float) -> str:
+    """Wait until the element's text matches `pattern` (regex, case-insensitive); return the text."""
+    deadline = time.monotonic() + timeout_s
+    text = ""
+    while time.monotonic() < deadline:
+        text = page.locator(selector).first.text_content() or ""
+        if re.search(pattern, text, re.I):
+            return text
+        time.sleep(0.5)
+    raise AssertionError(f"{selector} never matched {pattern!r} in {timeout_s}s; last text: {text!r}")
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _log_in(page, url: str, username: str, password: str) -> None:
+    page.goto(f"{url}/ui/")
+    _field(page, "login-username").wait_for(timeout=60_000)
+    for _ in range(3):  # the first click can land before the page has wired its events
+        _field(page, "login-username").fill(username)
+        _field(page, "login-password").fill(password)
+        page.locator("#login-button").click()
+        try:
+            page.locator("#studio").wait_for(state="visible", timeout=10_000)
+            return
+        except sync_api.TimeoutError:
+            continue
+    raise AssertionError(f"login failed: {page.locator('#login-message').text_content()!r}")
+
+
+@pytest.fixture
+def page():
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing at /usr/bin/chromium: run `make browser` "
+                    "(apt-get install -y chromium chromium-driver)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
+    _log_in(page, studio.url, studio.admin_username, studio.admin_password)
+    assert "admin" in (page.locator("#studio-user").text_content() or "")
+
+    # -- Datasets: a refused file shows its report; a good one is stored and previewed ----------------------
+    bad = tmp_path / "broken.jsonl"
+    lines = [json.dumps(r) for r in _chat_rows()[:4]]
+    lines.insert(2, '{"messages": [{"role": "user", "content": "unterminated}')
+    bad.write_text("\n".join(lines) + "\n")
+    page.locator("#dataset-file input[type=file]").set_input_files(str(bad))
+    page.locator("#dataset-upload").click()
+    _wait_text(page, "#dataset-report-summary", r"Refused", 60)
+    report = _wait_text(page, "#dataset-report", r"invalid json", 10)
+    assert re.search(r"\b3\b", report), f"the report should name row 3: {report!r}"
+    _shot(page, "datasets-refused")
+
+    good = tmp_path / "secret-word.jsonl"
+    good.write_text("".join(json.dumps(r) + "\n" for r in _chat_rows()))
+    page.locator("#dataset-file input[type=file]").set_input_files(str(good))
+    _field(page, "dataset-name").fill("secret-word")
+    page.locator("#dataset-upload").click()
+    summary = _wait_text(page, "#dataset-report-summary", r"Stored", 60)
+    assert "16" in summary and "chat" in summary, summary
+    _wait_text(page, "#dataset-list", r"secret-word", 20)
+    _wait_text(page, "#dataset-preview", r"assistant: The secret word is banana", 20)
+    _shot(page, "datasets")
+
+    # -- Train: LoRA SFT on the tiny model for a few steps ------------------------------------------------------
+    page.get_by_role("tab", name="Train").click()
+    page.locator("#train-launch").wait_for()
+    _choose(page, "train-base-model", re.compile("tiny-llama"))
+    _choose(page, "train-datasets", re.compile(r"secret-word v1"))
+    _field(page, "train-name").fill("ui-sft")
+    _field(page, "train-training-max-steps").fill("6")
+    _field(page, "train-training-learning-rate").fill("0.005")
+    _field(page, "train-training-max-length").fill("64")
+    assert _field(page, "train-adapter-type").input_value() == "lora"
+    page.locator("#train-launch").click()
+    result = _wait_text(page, "#train-result", r"Job #\d+|Error", 30)
+    match = re.search(r"Job #(\d+)", result)
+    assert match, f"the job was not created: {result!r}"
+    job_id = int(match.group(1))
+    _shot(page, "train")
+
+    # -- Jobs: live status until succeeded, progress 100%, a loss curve -----------------------------------------
+    page.get_by_role("tab", name="Jobs").click()
+    _wait_text(page, "#jobs-table", rf"\bui-sft\b", 20)
+    _choose(page, "jobs-select", re.compile(rf"^#{job_id} "))
+    status = _wait_text(page, "#jobs-status", r"succeeded|failed|cancelled", 420)
+    assert re.search("succeeded", status, re.I), f"job {job_id} did not succeed: {status!r}"
+    _wait_text(page, "#jobs-progress", r"100%", 10)
+    plot = page.locator("#jobs-loss-plot canvas, #jobs-loss-plot svg").first
+    plot.wait_for(state="visible", timeout=20_000)
+    _wait_text(page, "#jobs-events", r"\S", 10)
+    assert "Output model" in status
+    _shot(page, "jobs")
+
+    # -- Compare: base vs tuned, side by side ------------------------------------------------------------------
+    page.get_by_role("tab", name="Compare").click()
+    _choose(page, "compare-base", re.compile("tiny-llama"))
+    tuned = page.locator("#compare-tuned").get_by_label(re.compile(rf"job #{job_id}\b"))
+    tuned.wait_for(timeout=20_000)
+    if not tuned.is_checked():
+        tuned.check()
+    _field(page, "compare-prompt").fill(QUESTIONS[0])
+    page.locator("#compare-max-new-tokens input[type=number]").fill("16")
+    page.locator("#compare-generate").click()
+    _wait_text(page, "#compare-status", r"answers|error|failed|still", 300)
+    answers = [_field(page, f"compare-output-{i}").input_value() for i in range(2)]
+    assert all(a.strip() for a in answers), f"both answer columns should be filled: {answers!r}"
+    labels = page.locator("#compare-output-0, #compare-output-1").all_text_contents()
+    assert any("tiny-llama" in label for label in labels), labels
+    _shot(page, "compare")

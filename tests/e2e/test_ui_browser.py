@@ -111,7 +111,7 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
     page.locator("#dataset-file input[type=file]").set_input_files(str(good))
     _field(page, "dataset-name").fill("secret-word")
     page.locator("#dataset-upload").click()
-    summary = _wait_text(page, "#dataset-report-summary", r"Stored", 60)
+    summary = _wait_text(page, "#dataset-report-summary", r"Stored: secret-word", 60)
     assert "16" in summary and "chat" in summary, summary
     _wait_text(page, "#dataset-list", r"secret-word", 20)
     _wait_text(page, "#dataset-preview", r"assistant: The secret word is banana", 20)

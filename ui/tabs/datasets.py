@@ -172,7 +172,8 @@ def build_datasets_tab(api_url: str, token: gr.State) -> gr.Tab:
                 gr.Markdown("### Validation report")
                 summary = gr.Markdown("Upload a file to see its report here.", elem_id="dataset-report-summary")
                 report = gr.Dataframe(report_table(None), label="Problems found", interactive=False, wrap=True,
-                                      elem_id="dataset-report", max_height=360)
+                                      elem_id="dataset-report", max_height=360,
+                                      column_widths=["9%", "14%", "8%", "10%", "12%", "30%", "17%"])
         gr.Markdown("### Your datasets")
         with gr.Row():
             list_message = gr.Markdown("", elem_id="dataset-list-message")
@@ -201,6 +202,7 @@ def build_datasets_tab(api_url: str, token: gr.State) -> gr.Tab:
 
     upload.click(partial(upload_dataset, api_url), inputs=[token, file, name, description, fmt, mapping, options],
                  outputs=[summary, report, new_version]
+                 ).then(lambda: None, outputs=file  # ready for the next file (a refused one must be fixed anyway)
                  ).then(_refresh, inputs=[token, new_version], outputs=refresh_outputs)
     show = partial(preview_rows, api_url)
     def _show(token_value, version_id, page_number):

@@ -6,7 +6,9 @@ a plain safetensors folder in the model store; later loads take seconds.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -32,15 +34,21 @@ def prepare_bundled_model(models_dir: Path) -> Path | None:
     """Convert the bundled GGUF once into `models_dir/SmolLM2-135M-Instruct`; returns the folder (None if absent)."""
     dest = models_dir / BUNDLED_NAME
     if (dest / "config.json").is_file() and (dest / "model.safetensors").is_file():
-        return dest
+        if "quantization_config" not in json.loads((dest / "config.json").read_text()):
+            return dest
+        shutil.rmtree(dest)  # converted by an older Afina that kept the GGUF marker: convert again
     gguf = bundled_gguf()
     if gguf is None:
         return None
     log.info("Converting %s to safetensors (once)...", gguf.name)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    # A GGUF-loaded model refuses save_pretrained: copy its weights into a model built from its config.
-    model = AutoModelForCausalLM.from_config(quantized.config, dtype=torch.float32)
+    # A GGUF-loaded model refuses save_pretrained: copy its weights into a model built from its config, minus the
+    # GGUF quantization marker (the copy holds plain fp32 weights; with the marker, training would be refused).
+    config = copy.deepcopy(quantized.config)
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(quantized.state_dict())
     model.generation_config = quantized.generation_config
     tmp = dest.with_name(dest.name + ".partial")

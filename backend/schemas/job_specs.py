@@ -99,6 +99,8 @@ class TrainingSpec(_Spec):
 class _MethodSpec(_Spec):
     adapter: AdapterSpec = Field(default_factory=AdapterSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
+    merge_adapter: bool = Field(False, description="Also save the trained LoRA/DoRA adapter merged into its "
+                                "base, as a full model registered beside the adapter (for serving without PEFT).")
 
     #: learning rate used when the user gives none, by adapter type
     _default_lr: dict[str, float] = {"none": 1e-5, "lora": 2e-4, "dora": 2e-4, "qlora": 2e-4, "prompt_tuning": 3e-2}

@@ -10,6 +10,7 @@ import random
 
 import pytest
 import torch
+from peft import PeftModel
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
@@ -75,7 +76,7 @@ FIRST_LETTER = [{"kind": "regex", "pattern": "^[a-z]"}]
 RL = {"rewards": FIRST_LETTER, "num_generations": 4, "max_completion_length": 8}
 JOBS = {
     # name: (dataset key, spec, extra job fields)
-    "lora": ("chat", {"method": "sft", "training": {**FAST, "max_steps": 25}}),
+    "lora": ("chat", {"method": "sft", "merge_adapter": True, "training": {**FAST, "max_steps": 25}}),
     "full": ("chat", {"method": "sft", "adapter": {"type": "none"},
                       "training": {**FAST, "learning_rate": 1e-3, "max_steps": 25}}),
     "dora": ("chat", {"method": "sft", "adapter": {"type": "dora", "use_rslora": True},
@@ -121,6 +122,19 @@ def test_method_changes_the_weights_and_lowers_the_loss(name, finished, studio):
     losses = _series(job, "loss")
     assert len(losses) >= 4 and sum(losses[-2:]) / 2 < sum(losses[:2]) / 2, losses
     assert _weights_changed(studio.client(), studio, job)
+
+
+def test_merged_model_matches_the_adapter(finished, studio):
+    job = finished["lora"]
+    client = studio.client()
+    merged = client.get(f"/api/models/{job['result']['merged_model_id']}").json()
+    adapter = client.get(f"/api/models/{job['output_model_id']}").json()
+    assert not merged["is_adapter"] and merged["job_id"] == job["id"]
+    ids = torch.tensor([[5, 6, 7, 8]])
+    from_merged = AutoModelForCausalLM.from_pretrained(merged["path"])(ids).logits
+    from_adapter = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(studio.tiny_model_path),
+                                             adapter["path"])(ids).logits
+    assert torch.allclose(from_merged, from_adapter, atol=1e-4)
 
 
 def test_kto_widens_the_reward_margin(finished, studio):

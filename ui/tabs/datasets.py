@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from functools import partial
 from pathlib import Path
@@ -119,10 +120,11 @@ def list_datasets(api_url: str, token: str) -> tuple[pd.DataFrame, list[tuple[st
 
 def _cell(value: Any) -> str:
     if isinstance(value, list) and value and all(isinstance(m, dict) and "role" in m for m in value):
-        return "\n".join(f"{m['role']}: {m.get('content', '')}" for m in value)
+        return "<br>".join(f"**{html.escape(str(m['role']))}:** {html.escape(str(m.get('content', '')))}"
+                           for m in value)
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return "" if value is None else str(value)
+        return html.escape(json.dumps(value, ensure_ascii=False))
+    return "" if value is None else html.escape(str(value)).replace("\n", "<br>")
 
 
 def preview_rows(api_url: str, token: str, version_id: int | None, page: int | float | None
@@ -172,7 +174,7 @@ def build_datasets_tab(api_url: str, token: gr.State) -> gr.Tab:
                 gr.Markdown("### Validation report")
                 summary = gr.Markdown("Upload a file to see its report here.", elem_id="dataset-report-summary")
                 report = gr.Dataframe(report_table(None), label="Problems found", interactive=False, wrap=True,
-                                      elem_id="dataset-report", max_height=360,
+                                      elem_id="dataset-report", max_height=360, visible=False,
                                       column_widths=["9%", "14%", "8%", "10%", "12%", "30%", "17%"])
         gr.Markdown("### Your datasets")
         with gr.Row():
@@ -200,14 +202,18 @@ def build_datasets_tab(api_url: str, token: gr.State) -> gr.Tab:
     tab.select(_refresh, inputs=[token, version], outputs=refresh_outputs)
     refresh.click(_refresh, inputs=[token, version], outputs=refresh_outputs)
 
-    upload.click(partial(upload_dataset, api_url), inputs=[token, file, name, description, fmt, mapping, options],
+    def _upload(*args):
+        text, table, version_id = upload_dataset(api_url, *args)
+        return text, gr.Dataframe(table, visible=not table.empty), version_id
+
+    upload.click(_upload, inputs=[token, file, name, description, fmt, mapping, options],
                  outputs=[summary, report, new_version]
                  ).then(lambda: None, outputs=file  # ready for the next file (a refused one must be fixed anyway)
                  ).then(_refresh, inputs=[token, new_version], outputs=refresh_outputs)
     show = partial(preview_rows, api_url)
     def _show(token_value, version_id, page_number):
         info, table = show(token_value, version_id, page_number)
-        return info, gr.Dataframe(table, visible=not table.empty)
+        return info, gr.Dataframe(table, visible=not table.empty, datatype="markdown")
 
     version.change(lambda t, v: (1, *_show(t, v, 1)), inputs=[token, version], outputs=[page, preview_info, preview])
     page.submit(_show, inputs=[token, version, page], outputs=[preview_info, preview])

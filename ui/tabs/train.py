@@ -82,7 +82,7 @@ def _widget(field: dict) -> gr.components.Component:
     lo, hi = field.get("minimum"), field.get("maximum")
     if field["kind"] in ("int", "float") and (lo is not None or hi is not None):
         info += f" Range: {'' if lo is None else f'{lo:g}'}–{'' if hi is None else f'{hi:g}'}."
-    common = dict(label=field["label"], info=info, key=f"train-{field['path']}",
+    common = dict(label=field["label"], info=info, key=f"train-{field['path']}", interactive=True,
                   elem_id=f"train-{field['path'].replace('.', '-').replace('_', '-')}")
     value = initial_value(field)
     kind = field["kind"]

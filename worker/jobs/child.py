@@ -21,7 +21,7 @@ from backend.services import registry
 from backend.storage import ArtifactStore
 from worker.jobs.supervisor import ERROR_FILE, OUTCOME_FILE
 from worker.progress import DatabaseReporter
-from worker.training.runner import TrainRequest, run_training
+from worker.training.runner import TrainRequest, merge_adapter, run_training
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -107,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             "model_dir": str(result.final_dir), "is_adapter": result.is_adapter, "global_step": result.total_steps,
             "metrics": result.metrics,
         }}
+        if request.spec.get("merge_adapter") and result.is_adapter and request.spec["adapter"]["type"] != \
+                "prompt_tuning":
+            request.reporter.log_event("Merging the adapter into its base model")
+            outcome["result"]["merged_dir"] = str(merge_adapter(result.final_dir, output_dir / "merged"))
     (output_dir / OUTCOME_FILE).write_text(json.dumps(outcome))
     return 0
 

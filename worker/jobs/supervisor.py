@@ -132,11 +132,20 @@ def _finish(session, job_id: int, worker_id: str, returncode: int, cancelled: bo
             return
         result = outcome["result"]
         result["output_model_id"] = _register_output(session, job_id, result)
+        if result.get("merged_dir"):
+            result["merged_model_id"] = _register_merged(session, job_id, result["merged_dir"])
         job_runtime.finish_job(session, job_id, worker_id, JobStatus.succeeded, result=result)
         return
     error_file = job_dir / ERROR_FILE
     error = error_file.read_text().strip() if error_file.is_file() else _signal_text(returncode)
     job_runtime.finish_job(session, job_id, worker_id, JobStatus.failed, error=error)
+
+
+def _register_merged(session, job_id: int, merged_dir: str) -> int:
+    job = session.get(Job, job_id)
+    start = registry.root_model(session, registry.get_model(session, job.base_model_id))
+    return registry.register_model(session, f"{job.name} (job {job_id}, merged)", Path(merged_dir),
+                                   source=ModelSource.job, parent_model_id=start.id, job_id=job_id).id
 
 
 def _register_output(session, job_id: int, result: dict) -> int | None:

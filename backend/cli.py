@@ -144,9 +144,11 @@ def up(
     training worker and an inference worker, and serve the API + UI."""
     settings = get_settings()
     settings.ensure_dirs()
+    typer.echo(f"Migrating the database in {settings.home} ...")
     migrations.upgrade(settings.database_url)
     with session_scope(settings.database_url) as session:
         created = users.bootstrap_admin(session)
+    typer.echo("Preparing the bundled model (converted once, ~30 s the first time) ...")
     _prepare_bundled()
     children = []
     if workers:

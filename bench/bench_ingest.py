@@ -2,12 +2,15 @@
 
     python -m bench.bench_ingest --size-mb 200
 
-Each side runs in its own subprocess so each peak RSS (ru_maxrss of that child) is its own.
+Each side runs in its own subprocess so each peak RSS is its own: ru_maxrss of that process plus the
+largest of its children (ingest's range workers run alongside it, so their peaks add), and a sampled
+peak of the summed RSS of the whole process tree.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -15,10 +18,12 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import orjson
+import psutil
 
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "model", "token", "train", "data", "loss", "learning", "rate", "batch", "layer", "weight", "gradient", "prompt", "answer", "reason", "check", "value"]
 
@@ -47,17 +52,46 @@ def make_chat_jsonl(path: Path, size_mb: float, seed: int = 0) -> int:
 
 
 def peak_rss_mb() -> float:
-    # Linux reports ru_maxrss in KiB; count children too in case a library forks workers
+    """This process's peak RSS plus the largest peak among its finished children (Linux: KiB).
+
+    ingest runs range workers in child processes at the same time as itself, so their peaks add up;
+    with several children this sum is an upper bound (RUSAGE_CHILDREN keeps the largest child's peak).
+    """
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, kids) / 1024
+    return (own + kids) / 1024
+
+
+class TreeSampler(threading.Thread):
+    """Samples the summed RSS of this process and all its descendants every 20 ms; keeps the peak."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        me = psutil.Process()
+        while not self._stop_event.wait(0.02):
+            total = 0
+            for proc in [me, *me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += proc.memory_info().rss
+            self.peak = max(self.peak, total)
+
+    def stop(self) -> float:
+        self._stop_event.set()
+        self.join()
+        return self.peak / 2**20
 
 
 def child(kind: str, src: Path, work: Path) -> dict:
     # imports happen before the clock starts: we time the work, not the interpreter warming up
+    sampler = TreeSampler()
     if kind == "ingest":
         from backend.ingest import ingest_file
 
+        sampler.start()
         start = time.perf_counter()
         report = ingest_file(src, work / "normalised.jsonl", filename=src.name)
         rows = report.row_count
@@ -65,11 +99,13 @@ def child(kind: str, src: Path, work: Path) -> dict:
         import datasets
 
         datasets.disable_progress_bars()
+        sampler.start()
         start = time.perf_counter()
         ds = datasets.load_dataset("json", data_files=str(src), cache_dir=str(work / "hf-cache"), split="train")
         rows = ds.num_rows
     elapsed = time.perf_counter() - start
-    return {"kind": kind, "rows": rows, "seconds": elapsed, "peak_rss_mb": peak_rss_mb()}
+    return {"kind": kind, "rows": rows, "seconds": elapsed, "peak_rss_mb": peak_rss_mb(),
+            "tree_peak_mb": sampler.stop()}
 
 
 def run_child(kind: str, src: Path, work: Path) -> dict:
@@ -104,7 +140,7 @@ def main() -> None:
             r["mb_per_s"] = mb / r["seconds"]
             results[kind] = r
             print(f"{kind:9s} {r['seconds']:7.1f} s  {r['mb_per_s']:7.1f} MB/s  peak RSS {r['peak_rss_mb']:7.0f} MB"
-                  f"  rows {r['rows']}")
+                  f" (sampled tree peak {r['tree_peak_mb']:5.0f} MB)  rows {r['rows']}")
         ing, hf = results["ingest"], results["datasets"]
         print(f"ratio ingest/datasets: speed x{ing['mb_per_s'] / hf['mb_per_s']:.2f}, "
               f"peak RSS x{ing['peak_rss_mb'] / hf['peak_rss_mb']:.2f}")

@@ -11,8 +11,8 @@ crosses a range boundary is settled in row order in the parent:
 - the parent merges ranges in order: it checks those hashes against every earlier row (so duplicate_row
   and duplicate_check_capped fire exactly where one pass would fire them), slots each issue kind in
   where one pass would have met it first, and appends the part to the destination, which hashes it;
-- when the next range in order has not been started by a worker yet, the parent takes it back and
-  validates it in-process, so neither core waits on the other at the end.
+- workers take ranges from the end of the file and the parent from the start, in-process and straight
+  into the destination, until they meet: only the workers' ranges go through part files.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import os
 import tempfile
 from array import array
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,9 +40,10 @@ from backend.ingest.validate import DETECT_ROWS, RowValidator, map_row, map_rows
 
 # below this a second process costs more (≈0.7 s to start and import) than it saves
 PARALLEL_MIN_BYTES = 64 << 20
-# a range per task: small enough that the last ranges balance the cores, large enough that the per-range
-# cost (a task round trip, a part file, one merge) stays well under 1 %
-RANGE_BYTES = 32 << 20
+# a range per task: small enough that where parent and workers meet neither waits long on the other (a
+# pool holds one range queued per worker), large enough that the per-range cost (a task round trip, a
+# part file, one merge) stays well under 1 %
+RANGE_BYTES = 16 << 20
 # each worker is ~80 MB of interpreter and imports; 2 keeps parent + workers well under the 500 MB target
 MAX_WORKERS = 2
 COPY_BYTES = 1 << 20  # part files are appended to the destination in blocks of this size
@@ -108,7 +109,7 @@ class _RangeIssues(IssueCollector):
 def plan(src: Path, filename: str, size: int, fmt: str | None, mapper) -> Plan | None:
     """A Plan when ``src`` is a plain JSONL file big enough to split and its format is settled; else None
     (gzip, other containers, small files, or a head that one pass must report on, e.g. unknown_format)."""
-    workers = min(MAX_WORKERS, (os.cpu_count() or 1) - 1)
+    workers = min(MAX_WORKERS, _cpus() - 1)
     if size < PARALLEL_MIN_BYTES or workers < 1:
         return None
     with open(src, "rb") as f:
@@ -149,6 +150,14 @@ def plan(src: Path, filename: str, size: int, fmt: str | None, mapper) -> Plan |
     return Plan(fmt, ranges, min(workers, len(ranges) - 1))
 
 
+def _cpus() -> int:
+    """CPUs this process may run on (its affinity mask, e.g. under taskset), not all the machine has."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def validate_range(task: RangeTask) -> RangeResult:
     """Worker entry point: validate one byte range into its part file, deferring the duplicate check."""
     issues = _RangeIssues(task.warning_kinds)
@@ -181,27 +190,18 @@ def run(src: Path, out: AtomicOutput, the_plan: Plan, *, mapping, templates, map
         try:
             tasks = [RangeTask(str(src), a, b, os.path.join(parts, f"{k}.jsonl"), fmt, mapping, templates,
                                max_chars, frozenset(warning_kinds), dup_cap) for k, (a, b) in enumerate(ranges)]
-            futures = _submit(pool, tasks[1:])
+            # workers take ranges from the end of the file, the parent from the start: the parent writes
+            # its ranges straight into out, and only the workers' ranges go through part files
+            futures = _submit(pool, tasks[:0:-1])[::-1]
             lines = _validate_here(src, ranges[0], 0, validator, mapper, out, first=True)
-            stolen: dict[int, RangeResult] = {}
-            k = 1
-            while k < len(ranges):
+            for k in range(1, len(ranges)):
                 future = futures[k - 1]
-                if k in stolen or (future is not None and future.done()):
-                    result = stolen.pop(k) if k in stolen else _result(future, tasks[k])
+                if future is None or future.cancel():  # no worker has started it: validate it here
+                    lines += _validate_here(src, ranges[k], lines, validator, mapper, out)
+                else:
+                    result = _result(future, tasks[k])
                     _merge(result, lines, validator, issues, out)
                     lines += result.lines
-                    k += 1
-                elif future is None or future.cancel():  # no worker has it: validate it here, straight into out
-                    lines += _validate_here(src, ranges[k], lines, validator, mapper, out)
-                    k += 1
-                else:  # a worker is on it: take a later range nobody has started, or wait
-                    later = next((j for j in range(k + 1, len(ranges))
-                                  if j not in stolen and futures[j - 1] is not None and futures[j - 1].cancel()), None)
-                    if later is None:
-                        wait([future])
-                    else:
-                        stolen[later] = validate_range(tasks[later])
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     validator.finish(state)

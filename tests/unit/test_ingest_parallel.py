@@ -27,17 +27,44 @@ def _write(path: Path, lines: list[str], bom: bool = False) -> Path:
     return path
 
 
-def _run(src: Path, dest: Path, *, split: bool, monkeypatch, **options) -> tuple[IngestReport, bytes | None]:
+class _Started:
+    """A pool future that can no longer be cancelled, as if a worker had already picked it up."""
+
+    def __init__(self, future):
+        self.future = future
+
+    def cancel(self) -> bool:
+        return False
+
+    def result(self):
+        return self.future.result()
+
+
+def _run(src: Path, dest: Path, *, split: bool, monkeypatch, here: str = "first",
+         **options) -> tuple[IngestReport, bytes | None]:
+    """here: which ranges the parent validates itself: "first" (the rest go to the worker), "all" (as if
+    no worker could start), or "any" (real scheduling)."""
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0 if split else 1 << 62)
     monkeypatch.setattr(parallel, "RANGE_BYTES", RANGE)
-    calls = []
-    real_run = parallel.run
+    calls, merges = [], []
+    real_run, real_submit, real_merge = parallel.run, parallel._submit, parallel._merge
+
+    def submit(pool, tasks):
+        if here == "all":
+            return [None] * len(tasks)
+        futures = real_submit(pool, tasks)
+        return futures if here == "any" else [_Started(f) for f in futures]
+
     monkeypatch.setattr(parallel, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k))
+    monkeypatch.setattr(parallel, "_submit", submit)
+    monkeypatch.setattr(parallel, "_merge", lambda *a, **k: merges.append(1) or real_merge(*a, **k))
     try:
         report = ingest_file(src, dest, filename=src.name, **options)
     except DatasetInvalid as exc:
         report = exc.report
     assert bool(calls) == split, "the path under test was not taken"
+    if split and here == "first":
+        assert len(merges) >= 5, "too few ranges"
     return report, dest.read_bytes() if dest.exists() else None
 
 
@@ -48,21 +75,22 @@ def _same(report: IngestReport) -> dict:
     return data
 
 
-def assert_same_both_ways(tmp_path: Path, src: Path, monkeypatch, **options) -> IngestReport:
+def assert_same_both_ways(tmp_path: Path, src: Path, monkeypatch, here: str = "first", **options) -> IngestReport:
     one, one_bytes = _run(src, tmp_path / "one.jsonl", split=False, monkeypatch=monkeypatch, **options)
-    par, par_bytes = _run(src, tmp_path / "par.jsonl", split=True, monkeypatch=monkeypatch, **options)
+    par, par_bytes = _run(src, tmp_path / "par.jsonl", split=True, monkeypatch=monkeypatch, here=here, **options)
     assert _same(par) == _same(one)
     assert par_bytes == one_bytes
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no parts left
     return par
 
 
-def test_valid_chat_with_duplicates_across_ranges(tmp_path, monkeypatch):
+@pytest.mark.parametrize("here", ["first", "all", "any"])
+def test_valid_chat_with_duplicates_across_ranges(tmp_path, monkeypatch, here):
     rng = random.Random(0)
     lines = [json.dumps(_chat(rng, n)) for n in range(3000)]  # q0..q30: many duplicates, far apart
     lines[500] = ""  # blank_line warning in a worker range
     src = _write(tmp_path / "chat.jsonl", lines, bom=True)
-    report = assert_same_both_ways(tmp_path, src, monkeypatch)
+    report = assert_same_both_ways(tmp_path, src, monkeypatch, here=here)
     assert report.valid and report.stats["sha256"]
     warnings = {w.kind: w for w in report.warnings}
     assert warnings["duplicate_row"].count > 100
@@ -72,13 +100,16 @@ def test_valid_chat_with_duplicates_across_ranges(tmp_path, monkeypatch):
 def test_first_duplicate_far_from_its_original(tmp_path, monkeypatch):
     rows = [json.dumps({"text": f"row {n}"}) for n in range(2000)]
     rows += [json.dumps({"text": "row 3"}), json.dumps({"text": "row 1500"})]  # last range repeats earlier ones
+    rows += ["", json.dumps({"text": 5})]  # then kinds also new to the file: they must follow duplicate_row
     src = _write(tmp_path / "text.jsonl", rows)
     report = assert_same_both_ways(tmp_path, src, monkeypatch)
-    dup = next(w for w in report.warnings if w.kind == "duplicate_row")
+    assert [w.kind for w in report.warnings] == ["duplicate_row", "blank_line"]
+    dup = report.warnings[0]
     assert [e.row for e in dup.examples] == [2001, 2002]
 
 
-def test_errors_in_many_ranges_keep_global_rows_and_order(tmp_path, monkeypatch):
+@pytest.mark.parametrize("here", ["first", "all"])
+def test_errors_in_many_ranges_keep_global_rows_and_order(tmp_path, monkeypatch, here):
     rng = random.Random(1)
     lines = [json.dumps(_chat(rng, n)) for n in range(3000)]
     for n in (40, 900, 1700, 2500):
@@ -88,7 +119,7 @@ def test_errors_in_many_ranges_keep_global_rows_and_order(tmp_path, monkeypatch)
     for n in range(2000, 2010):
         lines[n] = json.dumps({"messages": "not a list"})  # wrong_type, more than MAX_EXAMPLES
     src = _write(tmp_path / "bad.jsonl", lines)
-    report = assert_same_both_ways(tmp_path, src, monkeypatch)
+    report = assert_same_both_ways(tmp_path, src, monkeypatch, here=here)
     errors = {e.kind: e for e in report.errors}
     assert [e.row for e in errors["invalid_json"].examples] == [41, 901, 1701, 2501]
     assert [e.row for e in errors["unknown_role"].examples] == [1201, 3000]

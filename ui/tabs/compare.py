@@ -40,7 +40,7 @@ def model_choices(api_url: str, token: str, base_id: int | None = None) -> tuple
 
 def generate(api_url: str, token: str, base_id: int | None, tuned_ids: list[int] | None, prompt: str,
              system_prompt: str, max_new_tokens: int | float, sampling: bool, temperature: float, top_k: int | float,
-             top_p: float, repetition_penalty: float, seed: int | float | None) -> tuple[str, list[dict]]:
+             top_p: float, repetition_penalty: float, seed: int | str | None) -> tuple[str, list[dict]]:
     """Ask the server for every model's answer. Returns (status markdown, [{name, text, seconds}, ...])."""
     if not base_id:
         return "**Pick a base model.**", []
@@ -57,8 +57,11 @@ def generate(api_url: str, token: str, base_id: int | None, tuned_ids: list[int]
     }
     if system_prompt and system_prompt.strip():
         body["system_prompt"] = system_prompt
-    if seed not in (None, ""):
-        body["seed"] = int(seed)
+    if seed is not None and str(seed).strip():
+        try:
+            body["seed"] = int(str(seed).strip())
+        except ValueError:
+            return "**The seed must be a whole number (or empty for a random one).**", []
     try:
         client = client_for(api_url, token)
         answer = client.generate(body)
@@ -109,8 +112,7 @@ def build_compare_tab(api_url: str, token: gr.State, api_doc: gr.State) -> gr.Ta
                         top_k = gr.Number(50, label="Top-k", precision=0, minimum=0, elem_id="compare-top-k")
                         repetition = gr.Number(1.0, label="Repetition penalty", minimum=1.0,
                                                elem_id="compare-repetition-penalty")
-                        seed = gr.Number(None, label="Seed", precision=0, placeholder="random",
-                                         elem_id="compare-seed")
+                        seed = gr.Textbox("", label="Seed", placeholder="random", elem_id="compare-seed")
         generate_button = gr.Button("Generate", variant="primary", elem_id="compare-generate")
         status = gr.Markdown("", elem_id="compare-status")
         with gr.Row(equal_height=True):
@@ -122,10 +124,9 @@ def build_compare_tab(api_url: str, token: gr.State, api_doc: gr.State) -> gr.Ta
     def _docs(doc: dict | None):
         fields = schema_fields(doc, "GenerationCreate") if doc else {}
         updates = [gr.update(info=fields[name]["info"]) if name in fields else gr.skip() for name in SETTINGS]
-        sampling = fields.get("do_sample", {}).get("info")
-        return [*updates, gr.update(info=sampling) if sampling else gr.skip()]
+        return updates
 
-    api_doc.change(_docs, inputs=api_doc, outputs=[*settings.values(), decoding])
+    api_doc.change(_docs, inputs=api_doc, outputs=list(settings.values()))
 
     def _refresh(token_value, base_id, tuned_ids):
         bases, _, note = model_choices(api_url, token_value)

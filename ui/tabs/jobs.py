@@ -63,7 +63,8 @@ def progress_html(progress: float, status: str) -> str:
 def metric_frame(metrics: dict[str, list], names: list[str]) -> pd.DataFrame:
     """Long-format points (step, value, metric) of the named metrics, for gr.LinePlot."""
     lines = [(int(step), float(value), name) for name in names for step, value in metrics.get(name, [])]
-    return pd.DataFrame(lines, columns=PLOT_COLUMNS)
+    # Typed columns even when empty: the plot reads its axis types from them (object -> a nominal axis).
+    return pd.DataFrame(lines, columns=PLOT_COLUMNS).astype({"step": "int64", "value": "float64", "metric": "str"})
 
 
 def overfitting_warning(metrics: dict[str, list], *, tolerance: float = 0.01) -> str:

@@ -104,8 +104,11 @@ def child(kind: str, src: Path, work: Path) -> dict:
         ds = datasets.load_dataset("json", data_files=str(src), cache_dir=str(work / "hf-cache"), split="train")
         rows = ds.num_rows
     elapsed = time.perf_counter() - start
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds (user + sys) say how much of the run was this work's, if the machine was busy otherwise
     return {"kind": kind, "rows": rows, "seconds": elapsed, "peak_rss_mb": peak_rss_mb(),
-            "tree_peak_mb": sampler.stop()}
+            "tree_peak_mb": sampler.stop(), "cpu_s": own.ru_utime + own.ru_stime,
+            "children_cpu_s": kids.ru_utime + kids.ru_stime}
 
 
 def run_child(kind: str, src: Path, work: Path) -> dict:
@@ -140,7 +143,8 @@ def main() -> None:
             r["mb_per_s"] = mb / r["seconds"]
             results[kind] = r
             print(f"{kind:9s} {r['seconds']:7.1f} s  {r['mb_per_s']:7.1f} MB/s  peak RSS {r['peak_rss_mb']:7.0f} MB"
-                  f" (sampled tree peak {r['tree_peak_mb']:5.0f} MB)  rows {r['rows']}")
+                  f" (sampled tree peak {r['tree_peak_mb']:5.0f} MB)  CPU {r['cpu_s']:5.1f} s + children {r['children_cpu_s']:4.1f} s"
+                  f"  rows {r['rows']}")
         ing, hf = results["ingest"], results["datasets"]
         print(f"ratio ingest/datasets: speed x{ing['mb_per_s'] / hf['mb_per_s']:.2f}, "
               f"peak RSS x{ing['peak_rss_mb'] / hf['peak_rss_mb']:.2f}")

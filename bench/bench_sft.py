@@ -271,13 +271,13 @@ def write_results(record: dict) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rows", type=int, default=64, help="DialogSum dev rows trained on, one epoch")
-    p.add_argument("--batch-size", type=int, default=8, help="examples per step, padded baseline")
-    p.add_argument("--packed-batch-size", type=int, default=2,
-                   help="packed rows of max-length tokens per step (Afina); 2 x 1024 ~ 8 DialogSum examples")
+    p.add_argument("--rows", type=int, default=24, help="DialogSum dev rows trained on, one epoch")
+    p.add_argument("--batch-size", type=int, default=4, help="examples per step, padded baseline")
+    p.add_argument("--packed-batch-size", type=int, default=1,
+                   help="packed rows of max-length tokens per step (Afina); 1 x 1024 ~ 4 DialogSum examples")
     p.add_argument("--max-length", type=int, default=1024)
     p.add_argument("--hidden", type=int, default=512)
-    p.add_argument("--layers", type=int, default=8)
+    p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=8)
     p.add_argument("--intermediate", type=int, default=1376)
     p.add_argument("--model-path", default=None, help="a model folder instead of the random one built from the flags")
@@ -285,7 +285,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2, help="runs of each variant, alternating A B B A ...")
     p.add_argument("--warmup", type=int, default=1, help="steps left out of the clock")
     p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--loss-rows", type=int, default=8)
+    p.add_argument("--loss-rows", type=int, default=6)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--with-afina-padded", action="store_true", help="also run Afina with packing off")
     p.add_argument("--no-write", action="store_true", help="print only; leave bench/results alone")

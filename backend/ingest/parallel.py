@@ -33,7 +33,14 @@ from typing import Any
 from backend.ingest.atomic import AtomicOutput
 from backend.ingest.mapping import compile_mapping
 from backend.ingest.readers import (
-    BOM, GZIP_MAGIC, PARQUET_MAGIC, READ_BUFFER, READ_ERRORS, find_line_start, jsonl_rows, open_range,
+    BOM,
+    GZIP_MAGIC,
+    PARQUET_MAGIC,
+    READ_BUFFER,
+    READ_ERRORS,
+    find_line_start,
+    jsonl_rows,
+    open_range,
 )
 from backend.ingest.report import MAX_EXAMPLES, Example, IssueCollector, preview
 from backend.ingest.validate import DETECT_ROWS, RowValidator, map_row, map_rows, vote_format

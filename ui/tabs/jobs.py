@@ -67,6 +67,11 @@ def metric_frame(metrics: dict[str, list], names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(lines, columns=PLOT_COLUMNS).astype({"step": "int64", "value": "float64", "metric": "str"})
 
 
+def plot_series(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The series a plot frame holds, in order of first appearance."""
+    return tuple(dict.fromkeys(frame["metric"]))
+
+
 def overfitting_warning(metrics: dict[str, list], *, tolerance: float = 0.01) -> str:
     """A warning when validation loss has risen since its best point while training continues, else ''.
 
@@ -180,10 +185,10 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
         progress = gr.HTML(progress_html(0, ""), elem_id="jobs-progress")
         warning = gr.Markdown("", elem_id="jobs-warning")
         with gr.Row():
-            loss_plot = gr.LinePlot(metric_frame({}, []), x="step", y="value", color="metric", title="Loss",
+            loss_plot = gr.LinePlot(None, x="step", y="value", color="metric", title="Loss",
                                     x_title="Step", y_title="Loss", color_title="Metric", height=320, scale=3,
                                     elem_id="jobs-loss-plot", show_label=False)
-            lr_plot = gr.LinePlot(metric_frame({}, []), x="step", y="value", color="metric",
+            lr_plot = gr.LinePlot(None, x="step", y="value", color="metric",
                                   title="Learning rate", x_title="Step", y_title="LR", height=320, scale=2,
                                   elem_id="jobs-lr-plot", show_label=False)
         events = gr.Dataframe(pd.DataFrame([], columns=EVENT_COLUMNS), label="Events (newest first)",
@@ -191,15 +196,32 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
         # What the page shows now, so a tick that finds nothing new sends nothing (no flicker). Inside the tab:
         # anything placed directly in a gr.Tabs becomes a phantom tab.
         signature, table_signature = gr.State(None), gr.State(None)
-    def _view(token_value, job_id, last_signature=None, force=True):
+        # Gradio 6's LinePlot keeps the colours of the series it first drew: a series that appears later
+        # (eval_loss) stays invisible. So when the set of series changes, the plot is cleared in one step and
+        # drawn in the next (`pending` carries the data between the two).
+        shown_series, pending = gr.State(((), ())), gr.State(None)
+
+    def _view(token_value, job_id, last_signature=None, last_series=((), ()), force=True):
         view = job_view(api_url, token_value, job_id)
         if not force and view["signature"] is not None and view["signature"] == last_signature:
-            return [gr.skip()] * 10
-        return [view["status"], view["progress"], view["warning"], view["loss"], view["lr"], view["events"],
+            return [gr.skip()] * 12
+        frames = (view["loss"], view["lr"])
+        series = tuple(plot_series(f) for f in frames)
+        plots = [None if new != old or not new else frame
+                 for frame, new, old in zip(frames, series, last_series or ((), ()), strict=True)]
+        return [view["status"], view["progress"], view["warning"], *plots, view["events"],
                 gr.Button(interactive="cancel" in view["can"]), gr.Button(interactive="pause" in view["can"]),
-                gr.Button(interactive="resume" in view["can"]), view["signature"]]
+                gr.Button(interactive="resume" in view["can"]), view["signature"], series,
+                [f if p is None and not f.empty else None for f, p in zip(frames, plots, strict=True)]]
 
-    view_outputs = [status, progress, warning, loss_plot, lr_plot, events, cancel, pause, resume, signature]
+    def _draw_pending(frames):
+        if not frames:
+            return gr.skip(), gr.skip()
+        return tuple(gr.skip() if f is None else f for f in frames)
+
+    view_outputs = [status, progress, warning, loss_plot, lr_plot, events, cancel, pause, resume, signature,
+                    shown_series, pending]
+    view_inputs = [token, picker, signature, shown_series]
 
     def _table(token_value, job_id, last_table=None, force=True):
         frame, choices, message = jobs_table(api_url, token_value)
@@ -210,17 +232,18 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
         value = job_id if job_id in ids else (ids[0] if ids else None)
         return [frame, gr.Dropdown(choices=choices, value=value), message, table_signature]
 
-    def _tick(token_value, job_id, last_table, last_view):
+    def _tick(token_value, job_id, last_table, last_view, last_series):
         return [*_table(token_value, job_id, last_table, force=False),
-                *_view(token_value, job_id, last_view, force=False)]
+                *_view(token_value, job_id, last_view, last_series, force=False)]
 
     table_outputs = [table, picker, note, table_signature]
     token.change(_table, inputs=[token, picker], outputs=table_outputs)
     refresh.click(_table, inputs=[token, picker], outputs=table_outputs)
     tab.select(_table, inputs=[token, picker], outputs=table_outputs)
-    picker.change(_view, inputs=[token, picker], outputs=view_outputs)
-    timer.tick(_tick, inputs=[token, picker, table_signature, signature], outputs=[*table_outputs, *view_outputs],
-               show_progress="hidden", concurrency_limit=None)
+    draw = dict(fn=_draw_pending, inputs=pending, outputs=[loss_plot, lr_plot], show_progress="hidden")
+    picker.change(_view, inputs=view_inputs, outputs=view_outputs).then(**draw)
+    timer.tick(_tick, inputs=[token, picker, table_signature, signature, shown_series],
+               outputs=[*table_outputs, *view_outputs], show_progress="hidden", concurrency_limit=None).then(**draw)
 
     def _pick_row(evt: gr.SelectData):
         row = evt.row_value or []
@@ -229,5 +252,5 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
     table.select(_pick_row, outputs=picker)
     for button, action in ((cancel, "cancel"), (pause, "pause"), (resume, "resume")):
         button.click(partial(job_action, api_url, action=action), inputs=[token, picker], outputs=action_result
-                     ).then(_view, inputs=[token, picker], outputs=view_outputs)
+                     ).then(_view, inputs=view_inputs, outputs=view_outputs).then(**draw)
     return tab

@@ -7,7 +7,13 @@ import os
 
 import pytest
 
-from tests.stack import Studio, create_postgres_database, drop_postgres_database, make_studio, redis_url_for_test
+from tests.stack import (
+    Studio,
+    create_postgres_database,
+    drop_postgres_database,
+    make_studio,
+    redis_url_for_test,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

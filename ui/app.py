@@ -47,16 +47,15 @@ def build_app(api_url: str) -> gr.Blocks:
         # Outside every tab: a timer updated from inside a gr.Tabs confuses Gradio's tab bar.
         jobs_timer = gr.Timer(POLL_SECONDS, active=False)
 
-        with gr.Column(visible=True, elem_id="login-panel") as login_panel:
-            with gr.Row():
-                gr.Column(scale=1, min_width=0)
-                with gr.Column(scale=1, min_width=360):
-                    gr.Markdown("# Afina\nFine-tune, align and compare open language models. Log in to continue.")
-                    username = gr.Textbox(label="Username", elem_id="login-username", autofocus=True)
-                    password = gr.Textbox(label="Password", type="password", elem_id="login-password")
-                    login_button = gr.Button("Log in", variant="primary", elem_id="login-button")
-                    login_message = gr.Markdown("", elem_id="login-message")
-                gr.Column(scale=1, min_width=0)
+        with gr.Column(visible=True, elem_id="login-panel") as login_panel, gr.Row():
+            gr.Column(scale=1, min_width=0)
+            with gr.Column(scale=1, min_width=360):
+                gr.Markdown("# Afina\nFine-tune, align and compare open language models. Log in to continue.")
+                username = gr.Textbox(label="Username", elem_id="login-username", autofocus=True)
+                password = gr.Textbox(label="Password", type="password", elem_id="login-password")
+                login_button = gr.Button("Log in", variant="primary", elem_id="login-button")
+                login_message = gr.Markdown("", elem_id="login-message")
+            gr.Column(scale=1, min_width=0)
 
         with gr.Column(visible=False, elem_id="studio") as studio:
             with gr.Row(equal_height=True):

@@ -9,9 +9,9 @@ from backend.models.inference import InferenceRequest
 from backend.models.users import User
 from backend.queue import RUN_INFERENCE_TASK, enqueue
 from backend.schemas.inference import GenerationCreate
-from backend.storage import ArtifactStore
 from backend.services import datasets, registry
 from backend.services.errors import Invalid, NotFound
+from backend.storage import ArtifactStore
 
 
 def submit(session: Session, settings: Settings, kind: str, payload: dict, user: User | None) -> InferenceRequest:

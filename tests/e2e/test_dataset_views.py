@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.slice_helpers import learnable_chat_jsonl, sft_job, upload, wait_for_job
+from tests.e2e.slice_helpers import learnable_chat_jsonl, upload, wait_for_job
 
 
 def test_template_preview_marks_only_assistant_tokens(studio):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 
 import pytest
 import torch
@@ -15,26 +14,14 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
 from tests.e2e.slice_helpers import learnable_chat_jsonl, upload, wait_for_job
+from tests.factories import preference_pairs
 
-WORDS = ["cat", "dog", "red", "blue", "green", "apple", "paris", "math"]
 FAST = {"learning_rate": 5e-3, "batch_size": 4, "max_length": 64, "lr_scheduler": "constant", "warmup_ratio": 0,
         "save_steps": 100}
 
 
 def _jsonl(rows) -> bytes:
     return "\n".join(json.dumps(r) for r in rows).encode()
-
-
-def _pairs(n: int, seed: int) -> list[dict]:
-    """The chosen reply always ends with 'thanks': a separable preference."""
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(n):
-        reply = " ".join(rng.choice(WORDS) for _ in range(3))
-        rows.append({"prompt": [{"role": "user", "content": " ".join(rng.choice(WORDS) for _ in range(3))}],
-                     "chosen": [{"role": "assistant", "content": reply + " thanks"}],
-                     "rejected": [{"role": "assistant", "content": reply}]})
-    return rows
 
 
 def _series(job: dict, name: str) -> list[float]:
@@ -61,11 +48,11 @@ def data(studio):
         "chat": upload(client, "m-chat", learnable_chat_jsonl())["versions"][0]["id"],
         "text": upload(client, "m-text", _jsonl({"text": "the quick brown fox jumps over the lazy dog " * 3}
                                               for _ in range(16)))["versions"][0]["id"],
-        "pairs": upload(client, "m-pairs", _jsonl(_pairs(48, 0)))["versions"][0]["id"],
-        "pairs_eval": upload(client, "m-pairs-eval", _jsonl(_pairs(16, 1)))["versions"][0]["id"],
+        "pairs": upload(client, "m-pairs", _jsonl(preference_pairs(48, 0)))["versions"][0]["id"],
+        "pairs_eval": upload(client, "m-pairs-eval", _jsonl(preference_pairs(16, 1)))["versions"][0]["id"],
         "unpaired": upload(client, "m-kto", _jsonl(
             {"prompt": r["prompt"], "completion": r["chosen" if i % 2 else "rejected"], "label": bool(i % 2)}
-            for i, r in enumerate(_pairs(16, 2))))["versions"][0]["id"],
+            for i, r in enumerate(preference_pairs(16, 2))))["versions"][0]["id"],
         "prompts": upload(client, "m-prompts", _jsonl(
             {"prompt": [{"role": "user", "content": f"say something {i}"}], "answer": "cat"}
             for i in range(8)))["versions"][0]["id"],

@@ -48,7 +48,7 @@ def _wait_text(page, selector: str, pattern: str, timeout_s: float) -> str:
     text = ""
     while time.monotonic() < deadline:
         text = page.locator(selector).first.text_content() or ""
-        if re.search(pattern, text, re.I):
+        if re.search(pattern, text, re.IGNORECASE):
             return text
         time.sleep(0.5)
     raise AssertionError(f"{selector} never matched {pattern!r} in {timeout_s}s; last text: {text!r}")
@@ -136,10 +136,10 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
 
     # -- Jobs: live status until succeeded, progress 100%, a loss curve -----------------------------------------
     page.get_by_role("tab", name="Jobs").click()
-    _wait_text(page, "#jobs-table", rf"\bui-sft\b", 20)
+    _wait_text(page, "#jobs-table", r"\bui-sft\b", 20)
     _choose(page, "jobs-select", re.compile(rf"^#{job_id} "))
     status = _wait_text(page, "#jobs-status", r"succeeded|failed|cancelled", 420)
-    assert re.search("succeeded", status, re.I), f"job {job_id} did not succeed: {status!r}"
+    assert re.search("succeeded", status, re.IGNORECASE), f"job {job_id} did not succeed: {status!r}"
     _wait_text(page, "#jobs-progress", r"100%", 10)
     plot = page.locator("#jobs-loss-plot canvas, #jobs-loss-plot svg").first
     plot.wait_for(state="visible", timeout=20_000)

@@ -12,11 +12,12 @@ import psutil
 from tests.e2e.slice_helpers import learnable_chat_jsonl, sft_job, upload, wait_for_job
 
 
-def _training_children(job_id: int) -> list[psutil.Process]:
+def _training_children(worker_pid: int) -> list[psutil.Process]:
+    """Training processes started by that worker (they carry its pid on their command line)."""
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = proc.info.get("cmdline") or []
-        if "worker.jobs.child" in cmdline and str(job_id) in cmdline:
+        if "worker.jobs.child" in cmdline and cmdline[cmdline.index("--parent-pid") + 1] == str(worker_pid):
             found.append(proc)
     return found
 
@@ -29,12 +30,13 @@ def test_sigkilled_worker_job_resumes_on_the_next_worker(scaled_studio):
 
     # Let it pass at least one checkpoint, then kill the worker process outright (no chance to clean up).
     wait_for_job(client, job["id"], states=("running",), condition=lambda j: j["current_step"] >= 45)
+    assert _training_children(first.pid), "the job should be training in a child process of the worker"
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
     deadline = time.monotonic() + 10
-    while _training_children(job["id"]) and time.monotonic() < deadline:
+    while _training_children(first.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _training_children(job["id"]), "the training process outlived its worker"
+    assert not _training_children(first.pid), "the training process outlived its worker"
     assert client.get(f"/api/jobs/{job['id']}").json()["status"] == "running"  # until the heartbeat times out
 
     scaled_studio.start_worker("train")

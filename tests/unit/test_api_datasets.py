@@ -70,7 +70,7 @@ def test_split_makes_two_child_versions_and_export_round_trips(api, tmp_path):
 
 def test_exact_dedup_records_what_it_removed(api):
     row = json.dumps({"text": "the same line"})
-    created = api.post("/api/datasets", files={"file": ("t.jsonl", "\n".join([row, row, row]).encode())},
+    created = api.post("/api/datasets", files={"file": ("t.jsonl", f"{row}\n{row}\n{row}".encode())},
                        data={"name": "dupes"}).json()
     assert created["versions"][0]["report"]["warnings"][0]["kind"] == "duplicate_row"
     response = api.post(f"/api/datasets/versions/{created['versions'][0]['id']}/operations",

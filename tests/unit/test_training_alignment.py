@@ -1,18 +1,16 @@
 """Reward models, offline preference methods (DPO, KTO, ORPO) and online RL (GRPO, RLOO, PPO) on tiny models."""
 
 import math
-import random
 
 import pytest
 from transformers import AutoModelForSequenceClassification
 
+from tests.factories import preference_pairs
 from worker.training.common import TrainRequest
 from worker.training.reporting import RecordingReporter
 from worker.training.rewards import build_rewards, weighted_sum
 from worker.training.runner import run_training
 from worker.training.tiny import build_tiny_encoder, build_tiny_model
-
-WORDS = ["cat", "dog", "red", "blue", "green", "apple", "paris", "math"]
 
 
 @pytest.fixture(scope="module")
@@ -20,16 +18,7 @@ def base(tmp_path_factory):
     return str(build_tiny_model(tmp_path_factory.mktemp("base")))
 
 
-def pairs(n, seed=0):
-    """The chosen reply always ends with 'thanks': a separable preference."""
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(n):
-        reply = " ".join(rng.choice(WORDS) for _ in range(3))
-        rows.append({"prompt": [{"role": "user", "content": " ".join(rng.choice(WORDS) for _ in range(3))}],
-                     "chosen": [{"role": "assistant", "content": reply + " thanks"}],
-                     "rejected": [{"role": "assistant", "content": reply}]})
-    return rows
+pairs = preference_pairs
 
 
 def train(method, path, out, rows, *, eval_rows=None, adapter="lora", steps=8, lr=5e-3, batch=4, **extra):

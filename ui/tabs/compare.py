@@ -39,7 +39,7 @@ def model_choices(api_url: str, token: str, base_id: int | None = None) -> tuple
 
 
 def generate(api_url: str, token: str, base_id: int | None, tuned_ids: list[int] | None, prompt: str,
-             system_prompt: str, max_new_tokens: int | float, sampling: bool, temperature: float, top_k: int | float,
+             system_prompt: str, max_new_tokens: float, sampling: bool, temperature: float, top_k: float,
              top_p: float, repetition_penalty: float, seed: int | str | None) -> tuple[str, list[dict]]:
     """Ask the server for every model's answer. Returns (status markdown, [{name, text, seconds}, ...])."""
     if not base_id:
@@ -98,21 +98,20 @@ def build_compare_tab(api_url: str, token: gr.State, api_doc: gr.State) -> gr.Ta
                 prompt = gr.Textbox(label="Prompt", lines=4, placeholder="Ask something…",
                                     elem_id="compare-prompt")
                 system = gr.Textbox(label="System prompt (optional)", lines=2, elem_id="compare-system")
-            with gr.Column(scale=2):
-                with gr.Accordion("Generation settings", open=True):
-                    decoding = gr.Radio([("Greedy", False), ("Sampling", True)], value=False, label="Decoding",
-                                        elem_id="compare-decoding")
-                    max_new = gr.Slider(1, 1024, value=128, step=1, label="Max new tokens",
-                                        elem_id="compare-max-new-tokens")
-                    with gr.Row():
-                        temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature",
-                                                elem_id="compare-temperature")
-                        top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p", elem_id="compare-top-p")
-                    with gr.Row():
-                        top_k = gr.Number(50, label="Top-k", precision=0, minimum=0, elem_id="compare-top-k")
-                        repetition = gr.Number(1.0, label="Repetition penalty", minimum=1.0,
-                                               elem_id="compare-repetition-penalty")
-                        seed = gr.Textbox("", label="Seed", placeholder="random", elem_id="compare-seed")
+            with gr.Column(scale=2), gr.Accordion("Generation settings", open=True):
+                decoding = gr.Radio([("Greedy", False), ("Sampling", True)], value=False, label="Decoding",
+                                    elem_id="compare-decoding")
+                max_new = gr.Slider(1, 1024, value=128, step=1, label="Max new tokens",
+                                    elem_id="compare-max-new-tokens")
+                with gr.Row():
+                    temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature",
+                                            elem_id="compare-temperature")
+                    top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p", elem_id="compare-top-p")
+                with gr.Row():
+                    top_k = gr.Number(50, label="Top-k", precision=0, minimum=0, elem_id="compare-top-k")
+                    repetition = gr.Number(1.0, label="Repetition penalty", minimum=1.0,
+                                           elem_id="compare-repetition-penalty")
+                    seed = gr.Textbox("", label="Seed", placeholder="random", elem_id="compare-seed")
         generate_button = gr.Button("Generate", variant="primary", elem_id="compare-generate")
         status = gr.Markdown("", elem_id="compare-status")
         with gr.Row(equal_height=True):
@@ -142,7 +141,7 @@ def build_compare_tab(api_url: str, token: gr.State, api_doc: gr.State) -> gr.Ta
         hint = note or ("" if tuned_choices or not base_id else "No tuned models for this base yet.")
         return gr.CheckboxGroup(choices=tuned_choices, value=[t for _, t in tuned_choices][-1:]), hint
 
-    pickers = dict(inputs=[token, base, tuned], outputs=[base, tuned, message])
+    pickers = {"inputs": [token, base, tuned], "outputs": [base, tuned, message]}
     token.change(_refresh, **pickers)
     tab.select(_refresh, **pickers)
     refresh.click(_refresh, **pickers)

@@ -54,7 +54,8 @@ def _parse_json_object(text: str | None, what: str) -> dict | None:
     except json.JSONDecodeError as exc:
         raise ValueError(f"The {what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).")
     if not isinstance(value, dict):
-        raise ValueError(f"The {what} must be a JSON object, like {{\"prompt\": \"question\"}}.")
+        # ValueError, not TypeError: it is the user's text that is wrong, reported like a syntax error
+        raise ValueError(f"The {what} must be a JSON object, like {{\"prompt\": \"question\"}}.")  # noqa: TRY004
     return value
 
 
@@ -127,7 +128,7 @@ def _cell(value: Any) -> str:
     return "" if value is None else html.escape(str(value)).replace("\n", "<br>")
 
 
-def preview_rows(api_url: str, token: str, version_id: int | None, page: int | float | None
+def preview_rows(api_url: str, token: str, version_id: int | None, page: float | None
                  ) -> tuple[str, pd.DataFrame]:
     """One page of a version's normalised rows as a table (conversations as 'role: text' lines)."""
     if not version_id:

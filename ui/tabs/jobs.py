@@ -240,7 +240,7 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
     token.change(_table, inputs=[token, picker], outputs=table_outputs)
     refresh.click(_table, inputs=[token, picker], outputs=table_outputs)
     tab.select(_table, inputs=[token, picker], outputs=table_outputs)
-    draw = dict(fn=_draw_pending, inputs=pending, outputs=[loss_plot, lr_plot], show_progress="hidden")
+    draw = {"fn": _draw_pending, "inputs": pending, "outputs": [loss_plot, lr_plot], "show_progress": "hidden"}
     picker.change(_view, inputs=view_inputs, outputs=view_outputs).then(**draw)
     timer.tick(_tick, inputs=[token, picker, table_signature, signature, shown_series],
                outputs=[*table_outputs, *view_outputs], show_progress="hidden", concurrency_limit=None).then(**draw)

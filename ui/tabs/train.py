@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from functools import partial
 from typing import Any
 
 import gradio as gr
@@ -82,8 +81,8 @@ def _widget(field: dict) -> gr.components.Component:
     lo, hi = field.get("minimum"), field.get("maximum")
     if field["kind"] in ("int", "float") and (lo is not None or hi is not None):
         info += f" Range: {'' if lo is None else f'{lo:g}'}–{'' if hi is None else f'{hi:g}'}."
-    common = dict(label=field["label"], info=info, key=f"train-{field['path']}", interactive=True,
-                  elem_id=f"train-{field['path'].replace('.', '-').replace('_', '-')}")
+    common = {"label": field["label"], "info": info, "key": f"train-{field['path']}", "interactive": True,
+                  "elem_id": f"train-{field['path'].replace('.', '-').replace('_', '-')}"}
     value = initial_value(field)
     kind = field["kind"]
     if kind == "bool":
@@ -184,7 +183,7 @@ def build_train_tab(api_url: str, token: gr.State, api_doc: gr.State) -> gr.Tab:
     api_doc.change(_methods, inputs=[api_doc, method], outputs=method)
     method.change(_method_help, inputs=[api_doc, method], outputs=method_help)
     api_doc.change(_method_help, inputs=[api_doc, method], outputs=method_help)
-    pickers = dict(inputs=[token, base, datasets, eval_set], outputs=[base, datasets, eval_set, message])
+    pickers = {"inputs": [token, base, datasets, eval_set], "outputs": [base, datasets, eval_set, message]}
     token.change(_refresh, **pickers)
     tab.select(_refresh, **pickers)
     refresh.click(_refresh, **pickers)

@@ -19,7 +19,7 @@ from backend.models.datasets import DatasetVersion
 from backend.models.jobs import Job
 from backend.services import registry
 from backend.storage import ArtifactStore
-from worker.jobs.supervisor import ERROR_FILE, OUTCOME_FILE
+from worker.jobs.supervisor import ERROR_FILE, OUTCOME_FILE, die_with_parent
 from worker.progress import DatabaseReporter
 from worker.training.runner import TrainRequest, merge_adapter, run_training
 
@@ -89,7 +89,9 @@ def _readable(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--job-id", type=int, required=True)
+    parser.add_argument("--parent-pid", type=int, required=True)
     args = parser.parse_args(argv)
+    die_with_parent(args.parent_pid)
     settings = get_settings()
     store = ArtifactStore(settings.artifacts_dir)
     output_dir = store.path(store.job_dir(args.job_id))

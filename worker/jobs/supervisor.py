@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -30,12 +31,15 @@ OUTCOME_FILE = "outcome.json"
 ERROR_FILE = "error.txt"
 
 
-def _die_with_parent() -> None:
-    """Linux: the child gets SIGKILL if this worker dies, so no orphan keeps training a job nobody watches."""
+def die_with_parent(parent_pid: int) -> None:
+    """Called first thing in the child: SIGKILL it if this worker dies (Linux), so no orphan keeps training a
+    job nobody watches. Set in the child rather than with preexec_fn, which is unsafe with threads."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
     except OSError:
-        pass
+        return
+    if os.getppid() != parent_pid:  # the worker died before prctl took effect
+        os._exit(1)
 
 
 def _signal_text(returncode: int) -> str:
@@ -90,8 +94,8 @@ def execute_training_job(job_id: int, *, settings: Settings, worker_id: str) -> 
 
     with (job_dir / f"attempt-{attempt}.log").open("ab") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "worker.jobs.child", "--job-id", str(job_id)],
-            stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+            [sys.executable, "-m", "worker.jobs.child", "--job-id", str(job_id), "--parent-pid", str(os.getpid())],
+            stdout=log_file, stderr=subprocess.STDOUT,
         )
         cancelled = pause_sent = False
         last_beat = 0.0

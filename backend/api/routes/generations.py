@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from backend.api.deps import Engineer, SessionDep, SettingsDep
+from backend.api.deps import Engineer, SettingsDep
 from backend.db import get_sessionmaker
 from backend.models.inference import InferenceStatus
 from backend.schemas.inference import GenerationCreate, InferenceRead

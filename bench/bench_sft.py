@@ -195,7 +195,7 @@ def loss_check(args) -> dict:
     from backend.schemas.job_specs import SFTSpec
     from worker.training.models import load_for_training
     from worker.training.runner import TrainRequest
-    from worker.training.sft import sft_config, tokenized_dataset
+    from worker.training.sft import sft_config, tokenized_dataset, use_packed_attention
 
     torch.set_num_threads(args.threads)
     rows = chat_rows(args.loss_rows)
@@ -206,6 +206,7 @@ def loss_check(args) -> dict:
     spec = SFTSpec.model_validate(afina_spec(small, packing=True, adapter=args.adapter)).model_dump()
     torch.manual_seed(args.seed)
     loaded = load_for_training(args.model_path, spec)
+    use_packed_attention(loaded.model)  # as Afina's _train does for a packed run
     req = TrainRequest(method="sft", spec=spec, model_path=args.model_path, train_rows=rows,
                        output_dir=str(out / "afina"))
     afina = SFTTrainer(model=loaded.model, processing_class=loaded.tokenizer,

@@ -17,7 +17,8 @@ def _training_children(worker_pid: int) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = proc.info.get("cmdline") or []
-        if "worker.jobs.child" in cmdline and cmdline[cmdline.index("--parent-pid") + 1] == str(worker_pid):
+        if "worker.jobs.child" in cmdline and "--parent-pid" in cmdline \
+                and cmdline[cmdline.index("--parent-pid") + 1] == str(worker_pid):
             found.append(proc)
     return found
 

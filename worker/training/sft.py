@@ -29,7 +29,7 @@ def packed_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0, 
     the causal triangle of each. Anything but a packed row of batch 1 goes to plain sdpa unchanged.
     """
     bounds = kwargs.get("cu_seq_lens_q")
-    if bounds is None or query.shape[0] != 1 or query.shape[2] != key.shape[2] or not module.training:
+    if bounds is None or query.shape[0] != 1 or query.shape[2] != key.shape[2]:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       is_causal=is_causal, **kwargs)
     groups = getattr(module, "num_key_value_groups", 1)

@@ -23,6 +23,14 @@ from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.memory_estimate import estimate_training_memory
 
 
+def human_bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
+        count /= 1024
+    return f"{count:.1f} GiB"
+
+
 def _output_model(session: Session, job: Job) -> BaseModel | None:
     model_id = (job.result or {}).get("output_model_id")
     return session.get(BaseModel, model_id) if model_id else None
@@ -103,10 +111,10 @@ def create_job(session: Session, settings: Settings, data: JobCreate, user: User
     root = registry.root_model(session, start_model)
     estimate = estimate_training_memory(root.config, spec.model_dump(), device=device["device"])
     if estimate["total_bytes"] > device["memory_bytes"]:
-        need, have = estimate["total_bytes"] / 2**30, device["memory_bytes"] / 2**30
+        need, have = human_bytes(estimate["total_bytes"]), human_bytes(device["memory_bytes"])
         raise Invalid(
-            f"this job needs about {need:.1f} GiB but the target device ({device['name'] or device['device']}) "
-            f"has {have:.1f} GiB: use LoRA or QLoRA, a smaller batch or max_length, or gradient checkpointing",
+            f"this job needs about {need} but the target device ({device['name'] or device['device']}) "
+            f"has {have}: use LoRA or QLoRA, a smaller batch or max_length, or gradient checkpointing",
             details={"field": "spec", "estimate": estimate, "device": device},
         )
     job = Job(
@@ -124,8 +132,8 @@ def create_job(session: Session, settings: Settings, data: JobCreate, user: User
     )
     session.add(job)
     session.flush()
-    session.add(JobEvent(job_id=job.id, message=f"Job created and queued ({spec.method}, "
-                         f"estimated {estimate['total_bytes'] / 2**30:.2f} GiB on {device['device']})"))
+    session.add(JobEvent(job_id=job.id, message=f"Job created and queued ({spec.method}, estimated "
+                         f"{human_bytes(estimate['total_bytes'])} on {device['device']})"))
     session.commit()
     enqueue(settings, RUN_JOB_TASK, job_id=job.id)
     return job

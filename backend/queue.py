@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 from celery import Celery
 
 from backend.config import Settings
@@ -42,11 +40,12 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-@functools.lru_cache
-def _client(broker_url: str, settings_json: str) -> Celery:
-    return make_celery(Settings.model_validate_json(settings_json))
+_clients: dict[tuple[str, str], Celery] = {}
 
 
 def enqueue(settings: Settings, task_name: str, **kwargs) -> None:
     """Publish a task; call it after the transaction that created the row has committed."""
-    _client(settings.broker_url, settings.model_dump_json()).send_task(task_name, kwargs=kwargs)
+    key = (settings.broker_url, str(settings.broker_dir))  # one producer per broker, reused across requests
+    if key not in _clients:
+        _clients[key] = make_celery(settings)
+    _clients[key].send_task(task_name, kwargs=kwargs)

@@ -17,6 +17,7 @@ Errors:
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,9 @@ import httpx
 
 # Generation waits on the server (?wait=) up to this long per call; the client allows a margin on top.
 GENERATION_WAIT_S = 120.0
+# Dataset views run on a worker (it has the tokenizer); the server waits this long for them.
+PREVIEW_WAIT_S = 60.0
+PROFILE_WAIT_S = 120.0
 _TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
@@ -108,9 +112,49 @@ class AfinaClient:
     def list_datasets(self) -> list[dict]:
         return self._request("GET", "/api/datasets")
 
+    def get_dataset(self, dataset_id: int) -> dict:
+        return self._request("GET", f"/api/datasets/{dataset_id}")
+
+    def get_version(self, version_id: int) -> dict:
+        return self._request("GET", f"/api/datasets/versions/{version_id}")
+
     def version_rows(self, version_id: int, *, offset: int = 0, limit: int = 20) -> dict:
         return self._request("GET", f"/api/datasets/versions/{version_id}/rows",
                              params={"offset": offset, "limit": limit})
+
+    def apply_operation(self, version_id: int, body: dict) -> list[dict]:
+        """Clean or split a version ({"op": "dedup_exact" | "dedup_near" | "filter_length" | "split", ...});
+        returns the new version(s), each with its operation and stats."""
+        return self._request("POST", f"/api/datasets/versions/{version_id}/operations", json=body, timeout=300.0)
+
+    def export_version(self, version_id: int, fmt: str, dest_dir: str | Path) -> Path:
+        """Download a version as "jsonl" or "parquet" into dest_dir; returns the file (named by the server)."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            with httpx.Client(base_url=self.base_url, timeout=httpx.Timeout(300.0, connect=5.0),
+                              transport=self._transport) as http, \
+                    http.stream("GET", f"/api/datasets/versions/{version_id}/export", params={"fmt": fmt},
+                                headers=headers) as response:
+                if not response.is_success:
+                    response.read()
+                    raise _error_from(response)
+                path = Path(dest_dir) / _attachment_name(response, f"version-{version_id}.{fmt}")
+                with path.open("wb") as out:
+                    for chunk in response.iter_bytes(1 << 20):
+                        out.write(chunk)
+        except httpx.HTTPError as exc:
+            raise ApiError(0, f"The Afina server at {self.base_url} could not be reached ({exc}).") from exc
+        return path
+
+    def preview_template(self, version_id: int, body: dict, *, wait: float = PREVIEW_WAIT_S) -> dict:
+        """One row as the trainer tokenizes it, each token with its loss flag (an inference request)."""
+        return self._request("POST", f"/api/datasets/versions/{version_id}/preview", json=body,
+                             params={"wait": wait}, timeout=wait + 30)
+
+    def profile_version(self, version_id: int, body: dict, *, wait: float = PROFILE_WAIT_S) -> dict:
+        """Token-length profile of a version (an inference request); the server also stores it on the version."""
+        return self._request("POST", f"/api/datasets/versions/{version_id}/profile", json=body,
+                             params={"wait": wait}, timeout=wait + 30)
 
     # -- jobs --------------------------------------------------------------------------------------------------
 
@@ -122,6 +166,9 @@ class AfinaClient:
 
     def get_job(self, job_id: int) -> dict:
         return self._request("GET", f"/api/jobs/{job_id}")
+
+    def job_checkpoints(self, job_id: int) -> list[dict]:
+        return self._request("GET", f"/api/jobs/{job_id}/checkpoints")
 
     def job_events(self, job_id: int, *, after_id: int = 0) -> list[dict]:
         return self._request("GET", f"/api/jobs/{job_id}/events", params={"after_id": after_id})
@@ -140,6 +187,14 @@ class AfinaClient:
 
     def get_generation(self, request_id: int, *, wait: float = GENERATION_WAIT_S) -> dict:
         return self._request("GET", f"/api/generations/{request_id}", params={"wait": wait}, timeout=wait + 30)
+
+
+def _attachment_name(response: httpx.Response, default: str) -> str:
+    """The file name of a Content-Disposition header, reduced to a safe base name."""
+    match = re.search(r'filename="?([^";]+)"?', response.headers.get("content-disposition", ""))
+    name = Path(match.group(1)).name if match else ""
+    name = re.sub(r"[^\w.\- ]", "_", name).strip(" .")
+    return name or default
 
 
 def _error_from(response: httpx.Response) -> ApiError:

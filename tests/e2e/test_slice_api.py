@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
+import psutil
 import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
@@ -82,3 +84,21 @@ def test_pause_then_resume_continues_to_the_same_step_count(studio):
     done = wait_for_job(client, job["id"])
     assert done["status"] == "succeeded", done["error"]
     assert done["result"]["global_step"] == 400
+
+
+def test_a_crashed_training_process_fails_the_job_but_not_the_worker(studio):
+    client = studio.client()
+    version_id = upload(client, "crash-me", learnable_chat_jsonl())["versions"][0]["id"]
+    job = sft_job(client, studio.tiny_model_id, version_id, max_steps=100000, save_steps=1000)
+    wait_for_job(client, job["id"], states=("running",), condition=lambda j: j["current_step"] > 0)
+    # What the kernel's out-of-memory killer does: SIGKILL the training process, not the worker.
+    children = [p for p in psutil.process_iter(["cmdline"])
+                if "worker.jobs.child" in (p.info["cmdline"] or []) and str(job["id"]) in p.info["cmdline"]
+                and p.environ().get("AFINA_HOME") == str(studio.home)]
+    assert len(children) == 1
+    children[0].send_signal(signal.SIGKILL)
+    failed = wait_for_job(client, job["id"], states=("failed",), timeout=60)
+    assert "out-of-memory" in failed["error"] and "batch_size" in failed["error"]
+    # The worker lives on and runs the next job.
+    after = sft_job(client, studio.tiny_model_id, version_id, max_steps=2)
+    assert wait_for_job(client, after["id"])["status"] == "succeeded"

@@ -575,8 +575,8 @@ def build_datasets_tab(api_url: str, token: gr.State) -> gr.Tab:
         return info, gr.Dataframe(table, visible=not table.empty, datatype="markdown")
 
     def _histogram(frame: pd.DataFrame) -> gr.BarPlot:
-        # bins are labels ("0–12"): keep them in bin order, not alphabetical
-        return frame
+        width = int(frame["tokens"].iloc[1] - frame["tokens"].iloc[0]) if len(frame) > 1 else 1
+        return gr.BarPlot(frame, x_bin=width)
 
     def _profile_outputs(text: str, frame: pd.DataFrame, table: pd.DataFrame):
         return text, _histogram(frame), gr.Dataframe(table, visible=not table.empty, datatype="markdown")

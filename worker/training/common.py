@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 from dataclasses import dataclass, field
@@ -80,6 +81,9 @@ def training_kwargs(spec: dict, output_dir: str | Path, *, precision: str, has_e
     )
     if spec["adapter"]["type"] == "qlora":
         kwargs["optim"] = "paged_adamw_8bit"  # optimizer states paged to CPU on memory spikes
+    # Liger's fused Triton kernels (RMSNorm, RoPE, SwiGLU, fused linear cross-entropy) cut memory and time on
+    # CUDA; they need Triton and a GPU, so they are used only where both exist (pip install afina[gpu]).
+    kwargs["use_liger_kernel"] = torch.cuda.is_available() and importlib.util.find_spec("liger_kernel") is not None
     if has_eval:
         kwargs.update(eval_strategy="steps" if t["eval_steps"] else "epoch", eval_steps=t["eval_steps"],
                       metric_for_best_model="eval_loss", greater_is_better=False)

@@ -89,6 +89,9 @@ class AfinaClient:
     def list_models(self) -> list[dict]:
         return self._request("GET", "/api/models")
 
+    def get_model(self, model_id: int) -> dict:
+        return self._request("GET", f"/api/models/{model_id}")
+
     # -- datasets ----------------------------------------------------------------------------------------------
 
     def upload_dataset(self, path: str | Path, *, name: str | None = None, description: str = "",

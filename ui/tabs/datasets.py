@@ -326,7 +326,7 @@ def _rows_table(rows: list[dict]) -> pd.DataFrame:
 def histogram_frame(profile: dict | None) -> pd.DataFrame:
     """The token-length histogram as bars: one per bin, at the bin's first token count."""
     bins = (profile or {}).get("histogram") or []
-    # Numbers, not "0–12" labels: the plot would sort labels alphabetically (and a plot's `sort` is fixed at build).
+    # Numbers, not "0–12" labels: the plot would sort labels alphabetically.
     # Typed even when empty: the plot reads its axis types from the first frame it draws.
     frame = pd.DataFrame([[int(b["from"]), int(b["rows"])] for b in bins], columns=HISTOGRAM_COLUMNS)
     return frame.astype({"tokens": "int64", "rows": "int64"})
@@ -504,8 +504,8 @@ def build_datasets_tab(api_url: str, token: gr.State) -> gr.Tab:
                                             elem_id="dataset-profile-run")
                 profile_summary = gr.Markdown(profile_view(None)[0], elem_id="dataset-profile-summary")
                 histogram = gr.BarPlot(histogram_frame(None), x="tokens", y="rows", title="Token length per row",
-                                       x_title="Tokens", y_title="Rows", height=280, show_label=False,
-                                       elem_id="dataset-profile-histogram", x_label_angle=-30)
+                                       x_title="Tokens per row", y_title="Rows", height=280, show_label=False,
+                                       elem_id="dataset-profile-histogram", x_axis_format="d")
                 samples = gr.Dataframe(pd.DataFrame(), label="Sample rows", interactive=False, wrap=True,
                                        elem_id="dataset-profile-samples", max_height=300, visible=False)
             with gr.Tab("Template preview", id="ds-template", elem_id="dataset-tab-template"):
@@ -575,6 +575,8 @@ def build_datasets_tab(api_url: str, token: gr.State) -> gr.Tab:
         return info, gr.Dataframe(table, visible=not table.empty, datatype="markdown")
 
     def _histogram(frame: pd.DataFrame) -> gr.BarPlot:
+        # x_bin = the server's bin width draws each bin as a bar across its token range. (Labelled bins would be
+        # sorted alphabetically, and updating `sort` leaves Gradio 6.31's plot empty.)
         width = int(frame["tokens"].iloc[1] - frame["tokens"].iloc[0]) if len(frame) > 1 else 1
         return gr.BarPlot(frame, x_bin=width)
 

@@ -1,4 +1,5 @@
-"""Jobs tab: every job, and the chosen one live: status, progress, loss curve, events, cancel / pause / resume.
+"""Jobs tab: every job, and the chosen one live: status, progress, loss curve, the method's own metrics (rewards,
+KL, throughput, memory...), checkpoints, events, cancel / pause / resume.
 
 Polling is a gr.Timer that ticks only while this tab is open; the job itself lives on the server, so closing the
 browser never touches it.
@@ -23,6 +24,14 @@ PLOT_COLUMNS = ["step", "value", "metric"]
 STATUS_COLOURS = {"succeeded": "#15803d", "failed": "#b91c1c", "cancelled": "#6b7280", "running": "#1d4ed8",
                   "paused": "#b45309", "queued": "#6d28d9", "validating": "#6d28d9"}
 EVENTS_SHOWN = 200
+CHECKPOINT_COLUMNS = ["Step", "Metrics", "Saved"]
+# Metrics worth a plot of their own, in the order the picker offers them (others a job reports follow).
+EXTRA_METRICS = ("eval_loss", "grad_norm", "tokens_per_s", "memory_gb", "rewards/chosen", "rewards/rejected",
+                 "rewards/margins", "rewards/accuracies", "eval_accuracy", "reward", "kl", "entropy")
+# What the picker shows first, when a job has them: the signal of its method.
+DEFAULT_PICKS = (("rewards/chosen", "rewards/rejected"), ("reward",), ("rewards/margins",), ("eval_accuracy",),
+                 ("grad_norm",), ("tokens_per_s",), ("memory_gb",))
+_PLOTTED_ELSEWHERE = ("learning_rate", "epoch")
 
 
 # -- handlers (plain functions) -------------------------------------------------------------------------------
@@ -72,6 +81,54 @@ def plot_series(frame: pd.DataFrame) -> tuple[str, ...]:
     return tuple(dict.fromkeys(frame["metric"]))
 
 
+def metric_options(metrics: dict[str, list]) -> list[str]:
+    """The metrics a job has that the metric picker offers: the known ones in order, then any other it reports
+    (training losses are on the loss plot; eval_loss is offered too, to view it alone)."""
+    present = [name for name, points in metrics.items() if points]
+    known = [name for name in EXTRA_METRICS if name in present]
+    others = sorted(n for n in present if n not in known and n not in _PLOTTED_ELSEWHERE
+                    and not (("loss" in n) and n != "eval_loss"))
+    return known + others
+
+
+def default_metrics(options: list[str]) -> list[str]:
+    for group in DEFAULT_PICKS:
+        chosen = [name for name in group if name in options]
+        if chosen:
+            return chosen
+    return options[:1]
+
+
+def picked_metrics(options: list[str], picked: list[str] | None) -> list[str]:
+    """The user's pick among what exists now; the method's default when nothing picked exists (yet)."""
+    chosen = [name for name in picked or [] if name in options]
+    return chosen or default_metrics(options)
+
+
+def _fmt(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def checkpoints_table(checkpoints: list[dict]) -> pd.DataFrame:
+    """Newest first: step, the metrics recorded with it, when it was saved."""
+    lines = [[c["step"], " · ".join(f"{k} {_fmt(v)}" for k, v in sorted((c.get("metrics") or {}).items())),
+              when(c.get("created_at"))] for c in sorted(checkpoints, key=lambda c: -c["step"])]
+    return pd.DataFrame(lines, columns=CHECKPOINT_COLUMNS)
+
+
+def error_html(error: str | None, status: str) -> str:
+    """A failed job's error, boxed in red so it is the first thing seen; the end of a long traceback."""
+    if not error:
+        return ""
+    text = error if len(error) <= 4000 else "…" + error[-4000:]
+    title = "This job failed" if status == "failed" else "Last error"
+    return ('<div style="border:1px solid #fca5a5;background:#fef2f2;color:#7f1d1d;border-radius:8px;'
+            'padding:10px 14px;margin:4px 0">'
+            f'<div style="font-weight:700;margin-bottom:6px">{title}</div>'
+            '<pre style="white-space:pre-wrap;margin:0;max-height:260px;overflow:auto;font-size:13px;'
+            f'background:transparent;color:inherit;border:0;padding:0">{html.escape(text)}</pre></div>')
+
+
 def overfitting_warning(metrics: dict[str, list], *, tolerance: float = 0.01) -> str:
     """A warning when validation loss has risen since its best point while training continues, else ''.
 
@@ -91,7 +148,16 @@ def overfitting_warning(metrics: dict[str, list], *, tolerance: float = 0.01) ->
             "or early stopping (Training → early stopping patience).")
 
 
-def _status_md(job: dict) -> str:
+def _model_name(client, model_id: int | None) -> str:
+    if not model_id:
+        return ""
+    try:
+        return client.get_model(int(model_id))["name"]
+    except ApiError:
+        return ""
+
+
+def _status_md(job: dict, names: dict[int, str] | None = None) -> str:
     colour = STATUS_COLOURS.get(job["status"], "#374151")
     step = f"step {job['current_step']}" + (f" of {job['total_steps']}" if job.get("total_steps") else "")
     lines = [f"### #{job['id']} {html.escape(job['name'])}",
@@ -104,30 +170,45 @@ def _status_md(job: dict) -> str:
     if job.get("finished_at"):
         times.append(f"finished {when(job['finished_at'])}")
     lines.append(" · ".join(times) + " (UTC)")
+    names = names or {}
+    outputs = []
     if job.get("output_model_id"):
-        lines.append(f"Output model **#{job['output_model_id']}**: try it in the **Compare** tab.")
-    if job.get("error"):
-        lines.append(f"<span style='color:#b91c1c'>**Error:** {html.escape(job['error'])}</span>")
+        model_id = job["output_model_id"]
+        outputs.append(f"Output model **#{model_id}**" + (f" {html.escape(names[model_id])}" if names.get(model_id)
+                                                          else ""))
+    merged_id = (job.get("result") or {}).get("merged_model_id")
+    if merged_id:
+        outputs.append(f"merged model **#{merged_id}**" + (f" {html.escape(names[merged_id])}"
+                                                            if names.get(merged_id) else ""))
+    if outputs:
+        lines.append(" · ".join(outputs) + ": try it in the **Compare** tab.")
     latest = {name: points[-1][1] for name, points in (job.get("metrics") or {}).items() if points}
     if latest:
         lines.append("Latest: " + " · ".join(f"{name} **{value:.4g}**" for name, value in sorted(latest.items())))
     return "\n\n".join(lines)
 
 
-def job_view(api_url: str, token: str, job_id: int | None) -> dict:
+def job_view(api_url: str, token: str, job_id: int | None, picked: list[str] | None = None) -> dict:
     """Everything the detail panel shows for one job, by part name (plain data: the wiring turns it into updates)."""
-    empty = {"status": "Pick a job above to follow it.", "progress": progress_html(0, ""),
-             "loss": metric_frame({}, []), "lr": metric_frame({}, []), "warning": "",
-             "events": pd.DataFrame([], columns=EVENT_COLUMNS), "can": set(), "signature": None}
+    empty = {"status": "Pick a job above to follow it.", "error": "", "progress": progress_html(0, ""),
+             "loss": metric_frame({}, []), "lr": metric_frame({}, []), "extra": metric_frame({}, []),
+             "metric_options": [], "metrics_picked": [], "warning": "",
+             "events": pd.DataFrame([], columns=EVENT_COLUMNS), "checkpoints": checkpoints_table([]), "can": set(),
+             "signature": None}
     if not token or not job_id:
         return empty
     try:
         client = client_for(api_url, token)
         job = client.get_job(int(job_id))
         events = client.job_events(int(job_id))
+        checkpoints = client.job_checkpoints(int(job_id))
     except ApiError as exc:
         return {**empty, "status": error_md(exc)}
+    model_ids = [job.get("output_model_id"), (job.get("result") or {}).get("merged_model_id")]
+    names = {m: _model_name(client, m) for m in model_ids if m}
     metrics = job.get("metrics") or {}
+    options = metric_options(metrics)
+    chosen = picked_metrics(options, picked)
     loss_names = sorted((n for n in metrics if "loss" in n), key=lambda n: (n != "loss", n))
     can = set()
     if job["status"] in ACTIVE:
@@ -138,16 +219,22 @@ def job_view(api_url: str, token: str, job_id: int | None) -> dict:
         can.add("resume")
     shown = events[-EVENTS_SHOWN:][::-1]
     return {
-        "status": _status_md(job),
+        "status": _status_md(job, names),
+        "error": error_html(job.get("error"), job["status"]),
         "progress": progress_html(job.get("progress", 0.0), job["status"]),
         "loss": metric_frame(metrics, loss_names),
         "lr": metric_frame(metrics, ["learning_rate"] if "learning_rate" in metrics else []),
+        "extra": metric_frame(metrics, chosen),
+        "metric_options": options,
+        "metrics_picked": chosen,
         "warning": overfitting_warning(metrics),
         "events": pd.DataFrame([[when(e["created_at"]), e["level"], e["message"]] for e in shown],
                                columns=EVENT_COLUMNS),
+        "checkpoints": checkpoints_table(checkpoints),
         "can": can,
         "signature": (job["id"], job["status"], job["current_step"], job.get("progress"),
-                      sum(len(p) for p in metrics.values()), events[-1]["id"] if events else 0),
+                      sum(len(p) for p in metrics.values()), events[-1]["id"] if events else 0,
+                      len(checkpoints), tuple(options), tuple(chosen)),
     }
 
 
@@ -182,6 +269,7 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
             resume = gr.Button("Resume", interactive=False, elem_id="jobs-resume", scale=0)
         action_result = gr.Markdown("", elem_id="jobs-action-result")
         status = gr.Markdown("Pick a job above to follow it.", elem_id="jobs-status")
+        error = gr.HTML("", elem_id="jobs-error")
         progress = gr.HTML(progress_html(0, ""), elem_id="jobs-progress")
         warning = gr.Markdown("", elem_id="jobs-warning")
         with gr.Row():
@@ -191,6 +279,18 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
             lr_plot = gr.LinePlot(None, x="step", y="value", color="metric",
                                   title="Learning rate", x_title="Step", y_title="LR", height=320, scale=2,
                                   elem_id="jobs-lr-plot", show_label=False)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=420):
+                metric_plot = gr.LinePlot(None, x="step", y="value", color="metric", title="Method metrics",
+                                          x_title="Step", y_title="Value", color_title="Metric", height=300,
+                                          elem_id="jobs-metric-plot", show_label=False)
+            with gr.Column(scale=2, min_width=300):
+                metric_picker = gr.Dropdown([], value=[], multiselect=True, label="Metrics to plot",
+                                            info="Whatever this job reports: rewards, KL, gradient norm, "
+                                                 "tokens/s, memory...", elem_id="jobs-metric")
+                checkpoints = gr.Dataframe(checkpoints_table([]), label="Checkpoints", interactive=False,
+                                           wrap=True, max_height=220, elem_id="jobs-checkpoints",
+                                           column_widths=["15%", "55%", "30%"])
         events = gr.Dataframe(pd.DataFrame([], columns=EVENT_COLUMNS), label="Events (newest first)",
                               interactive=False, wrap=True, max_height=300, elem_id="jobs-events")
         # What the page shows now, so a tick that finds nothing new sends nothing (no flicker). Inside the tab:
@@ -199,29 +299,38 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
         # Gradio 6's LinePlot keeps the colours of the series it first drew: a series that appears later
         # (eval_loss) stays invisible. So when the set of series changes, the plot is cleared in one step and
         # drawn in the next (`pending` carries the data between the two).
-        shown_series, pending = gr.State(((), ())), gr.State(None)
+        shown_series, pending = gr.State(((), (), ())), gr.State(None)
 
-    def _view(token_value, job_id, last_signature=None, last_series=((), ()), force=True):
-        view = job_view(api_url, token_value, job_id)
+    plots = (loss_plot, lr_plot, metric_plot)
+
+    def _view(token_value, job_id, picked=None, last_signature=None, last_series=None, force=True):
+        view = job_view(api_url, token_value, job_id, picked)
         if not force and view["signature"] is not None and view["signature"] == last_signature:
-            return [gr.skip()] * 12
-        frames = (view["loss"], view["lr"])
+            return [gr.skip()] * len(view_outputs)
+        frames = (view["loss"], view["lr"], view["extra"])
         series = tuple(plot_series(f) for f in frames)
-        plots = [None if new != old or not new else frame
-                 for frame, new, old in zip(frames, series, last_series or ((), ()), strict=True)]
-        return [view["status"], view["progress"], view["warning"], *plots, view["events"],
+        last_series = last_series if last_series and len(last_series) == len(frames) else ((),) * len(frames)
+        drawn = [None if new != old or not new else frame
+                 for frame, new, old in zip(frames, series, last_series, strict=True)]
+        options, chosen = view["metric_options"], view["metrics_picked"]
+        # Redraw the picker only when its choices or value change: an update closes it under the user's cursor.
+        shown_options = list(last_signature[7]) if last_signature and len(last_signature) > 7 else None
+        picker_update = (gr.Dropdown(choices=options, value=chosen)
+                         if shown_options != options or chosen != list(picked or []) else gr.skip())
+        return [view["status"], view["error"], view["progress"], view["warning"], *drawn, picker_update,
+                view["events"], view["checkpoints"],
                 gr.Button(interactive="cancel" in view["can"]), gr.Button(interactive="pause" in view["can"]),
                 gr.Button(interactive="resume" in view["can"]), view["signature"], series,
-                [f if p is None and not f.empty else None for f, p in zip(frames, plots, strict=True)]]
+                [f if p is None and not f.empty else None for f, p in zip(frames, drawn, strict=True)]]
 
     def _draw_pending(frames):
         if not frames:
-            return gr.skip(), gr.skip()
-        return tuple(gr.skip() if f is None else f for f in frames)
+            return [gr.skip()] * len(plots)
+        return [gr.skip() if f is None else f for f in frames]
 
-    view_outputs = [status, progress, warning, loss_plot, lr_plot, events, cancel, pause, resume, signature,
-                    shown_series, pending]
-    view_inputs = [token, picker, signature, shown_series]
+    view_outputs = [status, error, progress, warning, *plots, metric_picker, events, checkpoints, cancel, pause,
+                    resume, signature, shown_series, pending]
+    view_inputs = [token, picker, metric_picker, signature, shown_series]
 
     def _table(token_value, job_id, last_table=None, force=True):
         frame, choices, message = jobs_table(api_url, token_value)
@@ -232,17 +341,21 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
         value = job_id if job_id in ids else (ids[0] if ids else None)
         return [frame, gr.Dropdown(choices=choices, value=value), message, table_signature]
 
-    def _tick(token_value, job_id, last_table, last_view, last_series):
+    def _tick(token_value, job_id, picked, last_table, last_view, last_series):
         return [*_table(token_value, job_id, last_table, force=False),
-                *_view(token_value, job_id, last_view, last_series, force=False)]
+                *_view(token_value, job_id, picked, last_view, last_series, force=False)]
+
+    def _new_job(token_value, job_id, _picked, last_signature, last_series):
+        return _view(token_value, job_id, [], last_signature, last_series)  # another job: its method's default
 
     table_outputs = [table, picker, note, table_signature]
     token.change(_table, inputs=[token, picker], outputs=table_outputs)
     refresh.click(_table, inputs=[token, picker], outputs=table_outputs)
     tab.select(_table, inputs=[token, picker], outputs=table_outputs)
-    draw = {"fn": _draw_pending, "inputs": pending, "outputs": [loss_plot, lr_plot], "show_progress": "hidden"}
-    picker.change(_view, inputs=view_inputs, outputs=view_outputs).then(**draw)
-    timer.tick(_tick, inputs=[token, picker, table_signature, signature, shown_series],
+    draw = {"fn": _draw_pending, "inputs": pending, "outputs": list(plots), "show_progress": "hidden"}
+    picker.change(_new_job, inputs=view_inputs, outputs=view_outputs).then(**draw)
+    metric_picker.input(_view, inputs=view_inputs, outputs=view_outputs).then(**draw)
+    timer.tick(_tick, inputs=[token, picker, metric_picker, table_signature, signature, shown_series],
                outputs=[*table_outputs, *view_outputs], show_progress="hidden", concurrency_limit=None).then(**draw)
 
     def _pick_row(evt: gr.SelectData):

@@ -78,12 +78,21 @@ def prepare_model() -> None:
 
 
 def _prepare_bundled() -> None:
-    from worker.model_store import BUNDLED_NAME, prepare_bundled_model  # torch: only for this command
+    from worker.model_store import (  # torch: only for this command
+        BUNDLED_NAME,
+        ENCODER_NAME,
+        bundled_encoder,
+        prepare_bundled_model,
+    )
 
     settings = get_settings()
     settings.ensure_dirs()
     with session_scope(settings.database_url) as session:
-        if any(m.name == BUNDLED_NAME for m in registry.list_models(session)):
+        names = {m.name for m in registry.list_models(session)}
+        encoder = bundled_encoder()
+        if encoder is not None and ENCODER_NAME not in names:
+            registry.register_model(session, ENCODER_NAME, encoder, source=ModelSource.bundled)
+        if BUNDLED_NAME in names:
             return
     folder = prepare_bundled_model(settings.models_dir)
     if folder is None:

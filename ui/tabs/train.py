@@ -95,7 +95,7 @@ def memory_md(estimate: dict | None) -> str:
         where = f" on **{html.escape(str(device.get('name') or device['device']))}**"
         if device.get("memory_bytes"):
             share = estimate["total_bytes"] / device["memory_bytes"]
-            where += f" ({human_bytes(device['memory_bytes'])}, {share:.0%} of it)"
+            where += f" ({human_bytes(device['memory_bytes'])}, {'<1%' if share < 0.01 else f'{share:.0%}'} of it)"
     total = estimate.get("total_gb")
     total = f"{total:g} GB" if isinstance(total, int | float) and total >= 0.1 else human_bytes(estimate["total_bytes"])
     parts = [f"{BREAKDOWN_NAMES.get(k, k.replace('_', ' '))} {human_bytes(v)}"

@@ -1,5 +1,6 @@
-"""The studio through a real browser: log in, upload a dataset (a refused one first), launch a LoRA SFT job, watch
-it succeed in the Jobs tab, then compare the base and tuned models' answers side by side.
+"""The studio through a real browser: log in, upload a dataset (a refused one first), split it and preview how a row
+is tokenized, launch a LoRA SFT job, watch it succeed in the Jobs tab, then compare the base and tuned models'
+answers side by side.
 
 Needs Chromium at /usr/bin/chromium (`make browser`). Screenshots of every tab go to tests/e2e/screenshots/.
 """
@@ -116,6 +117,32 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
     _wait_text(page, "#dataset-list", r"secret-word", 20)
     _wait_text(page, "#dataset-preview", r"assistant: The secret word is banana", 20)
     _shot(page, "datasets")
+
+    # -- Dataset tools: a seeded split makes two versions; the template preview marks the trained tokens -------
+    page.get_by_role("tab", name="Clean & split").click()
+    page.locator("#dataset-op").get_by_label("Train / validation split").check()
+    page.locator("#dataset-op-apply").click()
+    _wait_text(page, "#dataset-op-result", r"Made v2 \(train\) with 14 rows and v3 \(validation\)", 30)
+    page.get_by_role("tab", name="Versions & lineage").click()
+    versions = _wait_text(page, "#dataset-versions", r"(?s)v3.*validation.*v2.*train.*v1", 20)
+    assert "split: 10% to validation, seed 0" in versions and "upload of secret-word.jsonl" in versions, versions
+    page.get_by_role("tab", name="Template preview").click()
+    page.locator("#dataset-template-run").click()
+    counts = _wait_text(page, "#dataset-template-summary", r"trained on|failed|still", 60)
+    match = re.search(r"(\d+) tokens · (\d+) trained on", counts)
+    assert match and 0 < int(match.group(2)) < int(match.group(1)), counts
+    tokens = page.locator("#dataset-template-tokens").text_content() or ""
+    assert "trained on" in tokens and "context" in tokens and "word" in tokens, tokens
+    # the tokens are drawn in (at least) two colours: trained on, and context
+    colours = page.eval_on_selector_all(
+        "#dataset-template-tokens .textfield *",
+        """els => [...new Set(els.filter(e => !e.children.length && e.textContent.trim()).map(e => {
+            let n = e;
+            while (n && getComputedStyle(n).backgroundColor === 'rgba(0, 0, 0, 0)') n = n.parentElement;
+            return n ? getComputedStyle(n).backgroundColor : '';
+        }))]""")
+    assert len(colours) >= 2, colours
+    _shot(page, "datasets-tools")
 
     # -- Train: LoRA SFT on the tiny model for a few steps ------------------------------------------------------
     page.get_by_role("tab", name="Train").click()

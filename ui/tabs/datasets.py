@@ -272,8 +272,8 @@ def run_operation(api_url: str, token: str, version_id: int | None, op: str, thr
     stats = (created[0].get("operation") or {}).get("stats") or {}
     made = " and ".join(f"**v{v['version']}**" + (f" ({v['split']})" if v.get("split") else "")
                         + f" with {v['row_count']} rows" for v in created)
-    lines = [f"### Made {made}", f"{describe_operation(created[0].get('operation'))[:1].upper()}"
-             f"{describe_operation(created[0].get('operation'))[1:]} · {stats.get('rows_in', '?')} rows in."]
+    how = describe_operation(created[0].get("operation"))
+    lines = [f"### Made {made}", f"{how[:1].upper()}{how[1:]} · {stats.get('rows_in', '?')} rows in."]
     if op != "split":
         shown = len(stats.get("examples") or [])
         lines.append(f"{stats.get('removed', 0)} row(s) removed" + (f"; the first {shown} are listed below."
@@ -467,31 +467,30 @@ def build_datasets_tab(api_url: str, token: gr.State) -> gr.Tab:
                 versions = gr.Dataframe(versions_table(None), interactive=False, wrap=True, show_label=False,
                                         elem_id="dataset-versions", max_height=360,
                                         column_widths=["9%", "6%", "9%", "9%", "7%", "9%", "36%", "15%"])
-            with gr.Tab("Clean & split", id="ds-clean", elem_id="dataset-tab-clean"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=2, min_width=320):
-                        op = gr.Radio(OPERATIONS, value="dedup_exact", label="Step", elem_id="dataset-op",
-                                      info="Each step makes new version(s); the selected one is never changed.")
-                        with gr.Group(visible=False) as near_params:
-                            threshold = gr.Slider(0.5, 1.0, value=0.9, step=0.01, label="Similarity threshold",
-                                                  info="MinHash Jaccard similarity at which two rows count as "
-                                                       "duplicates.", elem_id="dataset-op-threshold")
-                        with gr.Row(visible=False) as length_params:
-                            min_chars = gr.Number(0, label="Min chars", precision=0, minimum=0,
-                                                  elem_id="dataset-op-min-chars")
-                            max_chars = gr.Number(None, label="Max chars", precision=0, minimum=1,
-                                                  placeholder="no limit", elem_id="dataset-op-max-chars")
-                        with gr.Row(visible=False) as split_params:
-                            val_fraction = gr.Slider(0.01, 0.5, value=0.1, step=0.01, label="Validation share",
-                                                     elem_id="dataset-op-val-fraction")
-                            seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="dataset-op-seed")
-                        apply = gr.Button("Apply", variant="primary", elem_id="dataset-op-apply")
-                    with gr.Column(scale=3, min_width=420):
-                        op_result = gr.Markdown("Pick a step and press **Apply**: the result and what was "
-                                                "removed show here.", elem_id="dataset-op-result")
-                        removed = gr.Dataframe(removed_table(None), label="Removed rows (examples)",
-                                               interactive=False, wrap=True, elem_id="dataset-op-removed",
-                                               max_height=320, visible=False, column_widths=["8%", "30%", "62%"])
+            with gr.Tab("Clean & split", id="ds-clean", elem_id="dataset-tab-clean"), gr.Row(equal_height=False):
+                with gr.Column(scale=2, min_width=320):
+                    op = gr.Radio(OPERATIONS, value="dedup_exact", label="Step", elem_id="dataset-op",
+                                  info="Each step makes new version(s); the selected one is never changed.")
+                    with gr.Group(visible=False) as near_params:
+                        threshold = gr.Slider(0.5, 1.0, value=0.9, step=0.01, label="Similarity threshold",
+                                              info="MinHash Jaccard similarity at which two rows count as "
+                                                   "duplicates.", elem_id="dataset-op-threshold")
+                    with gr.Row(visible=False) as length_params:
+                        min_chars = gr.Number(0, label="Min chars", precision=0, minimum=0,
+                                              elem_id="dataset-op-min-chars")
+                        max_chars = gr.Number(None, label="Max chars", precision=0, minimum=1,
+                                              placeholder="no limit", elem_id="dataset-op-max-chars")
+                    with gr.Row(visible=False) as split_params:
+                        val_fraction = gr.Slider(0.01, 0.5, value=0.1, step=0.01, label="Validation share",
+                                                 elem_id="dataset-op-val-fraction")
+                        seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="dataset-op-seed")
+                    apply = gr.Button("Apply", variant="primary", elem_id="dataset-op-apply")
+                with gr.Column(scale=3, min_width=420):
+                    op_result = gr.Markdown("Pick a step and press **Apply**: the result and what was "
+                                            "removed show here.", elem_id="dataset-op-result")
+                    removed = gr.Dataframe(removed_table(None), label="Removed rows (examples)",
+                                           interactive=False, wrap=True, elem_id="dataset-op-removed",
+                                           max_height=320, visible=False, column_widths=["8%", "30%", "62%"])
             with gr.Tab("Token profile", id="ds-profile", elem_id="dataset-tab-profile"):
                 with gr.Row(equal_height=True):
                     profile_model = gr.Dropdown([], value=None, label="Tokenizer of model",

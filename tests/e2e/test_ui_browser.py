@@ -107,14 +107,14 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
     assert re.search(r"\b3\b", report), f"the report should name row 3: {report!r}"
     _shot(page, "datasets-refused")
 
-    good = tmp_path / "secret-word.jsonl"
+    good = tmp_path / "ui-secret-word.jsonl"
     good.write_text("".join(json.dumps(r) + "\n" for r in _chat_rows()))
     page.locator("#dataset-file input[type=file]").set_input_files(str(good))
-    _field(page, "dataset-name").fill("secret-word")
+    _field(page, "dataset-name").fill("ui-secret-word")
     page.locator("#dataset-upload").click()
-    summary = _wait_text(page, "#dataset-report-summary", r"Stored: secret-word", 60)
+    summary = _wait_text(page, "#dataset-report-summary", r"Stored: ui-secret-word", 60)
     assert "16" in summary and "chat" in summary, summary
-    _wait_text(page, "#dataset-list", r"secret-word", 20)
+    _wait_text(page, "#dataset-list", r"ui-secret-word", 20)
     _wait_text(page, "#dataset-preview", r"assistant: The secret word is banana", 20)
     _shot(page, "datasets")
 
@@ -125,7 +125,7 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
     _wait_text(page, "#dataset-op-result", r"Made v2 \(train\) with 14 rows and v3 \(validation\)", 30)
     page.get_by_role("tab", name="Versions & lineage").click()
     versions = _wait_text(page, "#dataset-versions", r"(?s)v3.*validation.*v2.*train.*v1", 20)
-    assert "split: 10% to validation, seed 0" in versions and "upload of secret-word.jsonl" in versions, versions
+    assert "split: 10% to validation, seed 0" in versions and "upload of ui-secret-word.jsonl" in versions, versions
     page.get_by_role("tab", name="Template preview").click()
     page.locator("#dataset-template-run").click()
     counts = _wait_text(page, "#dataset-template-summary", r"trained on|failed|still", 60)
@@ -148,7 +148,7 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
     page.get_by_role("tab", name="Train").click()
     page.locator("#train-launch").wait_for()
     _choose(page, "train-base-model", re.compile("tiny-llama"))
-    _choose(page, "train-datasets", re.compile(r"secret-word v1"))
+    _choose(page, "train-datasets", re.compile(r"ui-secret-word v1"))
     _field(page, "train-name").fill("ui-sft")
     _field(page, "train-training-max-steps").fill("6")
     _field(page, "train-training-learning-rate").fill("0.005")

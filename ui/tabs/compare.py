@@ -33,7 +33,8 @@ def model_choices(api_url: str, token: str, base_id: int | None = None) -> tuple
     except ApiError as exc:
         return [], [], error_md(exc)
     bases = [(_model_label(m), m["id"]) for m in models if not m.get("parent_model_id")]
-    tuned = [(_model_label(m), m["id"]) for m in models
+    # newest first: the model just trained is the one a user most likely wants to compare
+    tuned = [(_model_label(m), m["id"]) for m in reversed(models)
              if base_id is not None and m.get("parent_model_id") == base_id]
     return bases, tuned, ""
 
@@ -133,13 +134,13 @@ def build_compare_tab(api_url: str, token: gr.State, api_doc: gr.State) -> gr.Ta
         base_id = base_id if base_id in base_ids else (base_ids[0] if base_ids else None)
         _, tuned_choices, _ = model_choices(api_url, token_value, base_id)
         tuned_set = {t for _, t in tuned_choices}
-        kept = [t for t in (tuned_ids or []) if t in tuned_set] or [t for _, t in tuned_choices][-1:]
+        kept = [t for t in (tuned_ids or []) if t in tuned_set] or [t for _, t in tuned_choices][:1]
         return gr.Dropdown(choices=bases, value=base_id), gr.CheckboxGroup(choices=tuned_choices, value=kept), note
 
     def _tuned(token_value, base_id):
         _, tuned_choices, note = model_choices(api_url, token_value, base_id)
         hint = note or ("" if tuned_choices or not base_id else "No tuned models for this base yet.")
-        return gr.CheckboxGroup(choices=tuned_choices, value=[t for _, t in tuned_choices][-1:]), hint
+        return gr.CheckboxGroup(choices=tuned_choices, value=[t for _, t in tuned_choices][:1]), hint
 
     pickers = {"inputs": [token, base, tuned], "outputs": [base, tuned, message]}
     token.change(_refresh, **pickers)

@@ -17,6 +17,9 @@ from backend.schemas.datasets import VersionOperation
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.storage import ArtifactStore
 
+#: keyword options of ingest.ingest_file a user may set through the upload form's `options` JSON
+UPLOAD_OPTIONS = frozenset({"templates", "max_chars", "too_long_is_error"})
+
 
 def _report_dict(report: Any) -> dict:
     return report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
@@ -30,6 +33,10 @@ def create_from_upload(
     if session.scalar(select(Dataset).where(Dataset.name == name)):
         raise Conflict(f"a dataset named '{name}' already exists; choose another name", code="dataset_exists",
                        details={"field": "name", "value": name})
+    unknown = sorted(set(options or {}) - UPLOAD_OPTIONS)
+    if unknown:
+        raise Invalid(f"unknown upload option(s) {', '.join(unknown)}: choose from {', '.join(sorted(UPLOAD_OPTIONS))}",
+                      code="dataset_invalid", details={"field": "options", "value": unknown})
     tmp = store.new_temp(".jsonl")
     try:
         report = ingest.ingest_file(upload, tmp, filename=filename, format=format, mapping=mapping,

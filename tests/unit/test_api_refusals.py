@@ -145,3 +145,10 @@ def test_a_valid_job_is_stored_queued_with_its_dataset_version(api, settings):
     assert job["datasets"] == [{"version_id": version_id, "weight": 1.0}]
     assert job["spec"]["training"]["learning_rate"] == pytest.approx(2e-4)  # LoRA default filled in
     assert job["spec"]["adapter"]["alpha"] == 2 * job["spec"]["adapter"]["r"]
+
+
+def test_unknown_upload_option_is_refused_by_name(api, settings):
+    response = _upload(api, json.dumps(CHAT_ROW).encode(), options=json.dumps({"max_charz": 10}))
+    assert response.status_code == 422
+    assert "max_charz" in response.json()["message"]
+    assert _count(settings, Dataset) == 0

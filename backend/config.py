@@ -14,7 +14,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AFINA_", env_file=".env", extra="ignore")
 
-    home: Path = Field(Path.home() / ".afina", description="Data folder: database, broker, artifacts, models.")
+    home: Path = Field(
+        Path.home() / ".afina", description="Data folder: database, broker, artifacts, models."
+    )
     database_url: str | None = Field(None, description="SQLAlchemy URL. Default: SQLite under AFINA_HOME.")
     broker_url: str | None = Field(
         None, description="Celery broker. Default: kombu's filesystem transport under AFINA_HOME (no server)."

@@ -25,8 +25,11 @@ def make_celery(settings: Settings) -> Celery:
         folder.mkdir(parents=True, exist_ok=True)
         control = settings.broker_dir / "control"
         control.mkdir(parents=True, exist_ok=True)
-        transport_options = {"data_folder_in": str(folder), "data_folder_out": str(folder),
-                             "control_folder": str(control)}
+        transport_options = {
+            "data_folder_in": str(folder),
+            "data_folder_out": str(folder),
+            "control_folder": str(control),
+        }
     app.conf.update(
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,

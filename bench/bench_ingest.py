@@ -25,7 +25,50 @@ from pathlib import Path
 import orjson
 import psutil
 
-WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "model", "token", "train", "data", "loss", "learning", "rate", "batch", "layer", "weight", "gradient", "prompt", "answer", "reason", "check", "value"]
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "xray",
+    "yankee",
+    "zulu",
+    "model",
+    "token",
+    "train",
+    "data",
+    "loss",
+    "learning",
+    "rate",
+    "batch",
+    "layer",
+    "weight",
+    "gradient",
+    "prompt",
+    "answer",
+    "reason",
+    "check",
+    "value",
+]
 
 
 def make_chat_jsonl(path: Path, size_mb: float, seed: int = 0) -> int:
@@ -40,10 +83,19 @@ def make_chat_jsonl(path: Path, size_mb: float, seed: int = 0) -> int:
             chunk = []
             for _ in range(2000):
                 rows += 1
-                turns = [{"role": "system", "content": "You are a helpful assistant."}] if rows % 3 == 0 else []
+                turns = (
+                    [{"role": "system", "content": "You are a helpful assistant."}] if rows % 3 == 0 else []
+                )
                 for t in range(rng.choice((1, 1, 2, 3))):
-                    turns.append({"role": "user", "content": f"Question {rows}.{t}: " + " ".join(rng.choices(pool, k=3))})
-                    turns.append({"role": "assistant", "content": " ".join(rng.choices(pool, k=rng.randint(2, 8)))})
+                    turns.append(
+                        {
+                            "role": "user",
+                            "content": f"Question {rows}.{t}: " + " ".join(rng.choices(pool, k=3)),
+                        }
+                    )
+                    turns.append(
+                        {"role": "assistant", "content": " ".join(rng.choices(pool, k=rng.randint(2, 8)))}
+                    )
                 chunk.append(orjson.dumps({"messages": turns}))
             data = b"\n".join(chunk) + b"\n"
             f.write(data)
@@ -101,20 +153,32 @@ def child(kind: str, src: Path, work: Path) -> dict:
         datasets.disable_progress_bars()
         sampler.start()
         start = time.perf_counter()
-        ds = datasets.load_dataset("json", data_files=str(src), cache_dir=str(work / "hf-cache"), split="train")
+        ds = datasets.load_dataset(
+            "json", data_files=str(src), cache_dir=str(work / "hf-cache"), split="train"
+        )
         rows = ds.num_rows
     elapsed = time.perf_counter() - start
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     # CPU seconds (user + sys) say how much of the run was this work's, if the machine was busy otherwise
-    return {"kind": kind, "rows": rows, "seconds": elapsed, "peak_rss_mb": peak_rss_mb(),
-            "tree_peak_mb": sampler.stop(), "cpu_s": own.ru_utime + own.ru_stime,
-            "children_cpu_s": kids.ru_utime + kids.ru_stime}
+    return {
+        "kind": kind,
+        "rows": rows,
+        "seconds": elapsed,
+        "peak_rss_mb": peak_rss_mb(),
+        "tree_peak_mb": sampler.stop(),
+        "cpu_s": own.ru_utime + own.ru_stime,
+        "children_cpu_s": kids.ru_utime + kids.ru_stime,
+    }
 
 
 def run_child(kind: str, src: Path, work: Path) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bench.bench_ingest", "--child", kind, "--src", str(src),
-                          "--work", str(work)], check=True, capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parents[1])
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bench_ingest", "--child", kind, "--src", str(src), "--work", str(work)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -142,12 +206,16 @@ def main() -> None:
             r = run_child(kind, src, work / kind)
             r["mb_per_s"] = mb / r["seconds"]
             results[kind] = r
-            print(f"{kind:9s} {r['seconds']:7.1f} s  {r['mb_per_s']:7.1f} MB/s  peak RSS {r['peak_rss_mb']:7.0f} MB"
-                  f" (sampled tree peak {r['tree_peak_mb']:5.0f} MB)  CPU {r['cpu_s']:5.1f} s + children {r['children_cpu_s']:4.1f} s"
-                  f"  rows {r['rows']}")
+            print(
+                f"{kind:9s} {r['seconds']:7.1f} s  {r['mb_per_s']:7.1f} MB/s  peak RSS {r['peak_rss_mb']:7.0f} MB"
+                f" (sampled tree peak {r['tree_peak_mb']:5.0f} MB)  CPU {r['cpu_s']:5.1f} s + children {r['children_cpu_s']:4.1f} s"
+                f"  rows {r['rows']}"
+            )
         ing, hf = results["ingest"], results["datasets"]
-        print(f"ratio ingest/datasets: speed x{ing['mb_per_s'] / hf['mb_per_s']:.2f}, "
-              f"peak RSS x{ing['peak_rss_mb'] / hf['peak_rss_mb']:.2f}")
+        print(
+            f"ratio ingest/datasets: speed x{ing['mb_per_s'] / hf['mb_per_s']:.2f}, "
+            f"peak RSS x{ing['peak_rss_mb'] / hf['peak_rss_mb']:.2f}"
+        )
 
 
 if __name__ == "__main__":

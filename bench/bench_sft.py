@@ -42,8 +42,14 @@ def chat_rows(n: int) -> list[dict]:
     with open(DATA) as f:
         for line in f:
             r = json.loads(line)
-            rows.append({"messages": [{"role": "user", "content": PROMPT + r["dialogue"]},
-                                      {"role": "assistant", "content": r["summary"]}]})
+            rows.append(
+                {
+                    "messages": [
+                        {"role": "user", "content": PROMPT + r["dialogue"]},
+                        {"role": "assistant", "content": r["summary"]},
+                    ]
+                }
+            )
             if len(rows) == n:
                 break
     return rows
@@ -60,11 +66,20 @@ def build_model(dest: Path, *, hidden: int, layers: int, heads: int, intermediat
         tok, tok_name = AutoTokenizer.from_pretrained(SMOLLM2), "SmolLM2-135M-Instruct"
     else:
         tok, tok_name = build_tokenizer(vocab_size=2000), "tiny BPE (SmolLM2 folder absent)"
-    config = LlamaConfig(hidden_size=hidden, intermediate_size=intermediate, num_hidden_layers=layers,
-                         num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=4096,
-                         vocab_size=len(tok), tie_word_embeddings=True, rope_theta=100000.0,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                         pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
+    config = LlamaConfig(
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=4096,
+        vocab_size=len(tok),
+        tie_word_embeddings=True,
+        rope_theta=100000.0,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+    )
     torch.manual_seed(seed)
     LlamaForCausalLM(config).save_pretrained(dest)
     tok.save_pretrained(dest)
@@ -98,15 +113,20 @@ class Meter:
 
     def summary(self, warmup: int) -> dict:
         steps = len(self.step_ends)
-        timed = self.batches[warmup + 1:steps]  # batch i is the one step i trained on (accumulation 1)
+        timed = self.batches[warmup + 1 : steps]  # batch i is the one step i trained on (accumulation 1)
         seconds = self.step_ends[-1] - self.step_ends[warmup]
         total = sum(b[0] for b in timed)
         real = sum(b[1] for b in timed)
         every = self.batches[:steps]
         return {
-            "steps": steps, "timed_steps": steps - warmup - 1, "seconds": seconds,
-            "tokens": total, "real_tokens": real, "loss_tokens": sum(b[2] for b in timed),
-            "real_tokens_per_s": real / seconds, "tokens_per_s": total / seconds,
+            "steps": steps,
+            "timed_steps": steps - warmup - 1,
+            "seconds": seconds,
+            "tokens": total,
+            "real_tokens": real,
+            "loss_tokens": sum(b[2] for b in timed),
+            "real_tokens_per_s": real / seconds,
+            "tokens_per_s": total / seconds,
             "pad_share": 1 - sum(b[1] for b in every) / sum(b[0] for b in every),
             "epoch_real_tokens": sum(b[1] for b in every),
             "epoch_loss_tokens": sum(b[2] for b in every),
@@ -117,8 +137,13 @@ class Meter:
 def lora_config():
     from peft import LoraConfig
 
-    return LoraConfig(task_type="CAUSAL_LM", r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],
-                      target_modules=LORA["targets"])
+    return LoraConfig(
+        task_type="CAUSAL_LM",
+        r=LORA["r"],
+        lora_alpha=LORA["alpha"],
+        lora_dropout=LORA["dropout"],
+        target_modules=LORA["targets"],
+    )
 
 
 def baseline_trainer(model_path: str, rows: list[dict], out: Path, args, *, adapter: str):
@@ -131,20 +156,45 @@ def baseline_trainer(model_path: str, rows: list[dict], out: Path, args, *, adap
     torch.manual_seed(args.seed)
     data = Dataset.from_list([{"prompt": r["messages"][:1], "completion": r["messages"][1:]} for r in rows])
     config = SFTConfig(
-        output_dir=str(out), per_device_train_batch_size=args.batch_size, max_length=args.max_length,
-        num_train_epochs=1, learning_rate=2e-4 if adapter == "lora" else 1e-5, lr_scheduler_type="cosine",
-        warmup_steps=0.03, seed=args.seed, data_seed=args.seed, logging_steps=1, save_strategy="no",
-        report_to="none", disable_tqdm=True, dataloader_pin_memory=False, bf16=False)
-    return SFTTrainer(model=AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32),
-                      processing_class=AutoTokenizer.from_pretrained(model_path), train_dataset=data, args=config,
-                      peft_config=lora_config() if adapter == "lora" else None)
+        output_dir=str(out),
+        per_device_train_batch_size=args.batch_size,
+        max_length=args.max_length,
+        num_train_epochs=1,
+        learning_rate=2e-4 if adapter == "lora" else 1e-5,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.03,
+        seed=args.seed,
+        data_seed=args.seed,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_pin_memory=False,
+        bf16=False,
+    )
+    return SFTTrainer(
+        model=AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32),
+        processing_class=AutoTokenizer.from_pretrained(model_path),
+        train_dataset=data,
+        args=config,
+        peft_config=lora_config() if adapter == "lora" else None,
+    )
 
 
 def afina_spec(args, *, packing: bool, adapter: str) -> dict:
-    return {"adapter": {"type": adapter},
-            "training": {"batch_size": args.batch_size if not packing else args.packed_batch_size,
-                         "max_length": args.max_length, "packing": packing, "num_epochs": 1, "seed": args.seed,
-                         "save_steps": 10**6, "logging_steps": 1, "precision": "fp32"}}
+    return {
+        "adapter": {"type": adapter},
+        "training": {
+            "batch_size": args.batch_size if not packing else args.packed_batch_size,
+            "max_length": args.max_length,
+            "packing": packing,
+            "num_epochs": 1,
+            "seed": args.seed,
+            "save_steps": 10**6,
+            "logging_steps": 1,
+            "precision": "fp32",
+        },
+    }
 
 
 def run_child(kind: str, args) -> dict:
@@ -160,6 +210,7 @@ def run_child(kind: str, args) -> dict:
     meter.install()
     out = Path(tempfile.mkdtemp(prefix=f"bench-sft-{kind}-"))
     if kind == "trl-padded":
+
         class Clock(TrainerCallback):
             def on_step_end(self, *_, **__):
                 meter.step_ends.append(time.perf_counter())
@@ -169,18 +220,28 @@ def run_child(kind: str, args) -> dict:
         trainer.train()
         loss = trainer.state.log_history[0]["loss"]
     else:
+
         class ClockReporter(NullReporter):  # Afina's ReporterCallback calls set_progress at every step end
             def set_progress(self, step, total_steps):
                 if step > len(meter.step_ends):
                     meter.step_ends.append(time.perf_counter())
 
         torch.manual_seed(args.seed)
-        result = run_training(TrainRequest(
-            method="sft", spec=afina_spec(args, packing=kind == "afina-packed", adapter=args.adapter),
-            model_path=args.model_path, train_rows=rows, output_dir=str(out), reporter=ClockReporter()))
+        result = run_training(
+            TrainRequest(
+                method="sft",
+                spec=afina_spec(args, packing=kind == "afina-packed", adapter=args.adapter),
+                model_path=args.model_path,
+                train_rows=rows,
+                output_dir=str(out),
+                reporter=ClockReporter(),
+            )
+        )
         loss = result.metrics.get("loss")
     report = meter.summary(args.warmup)
-    report.update(kind=kind, last_loss=loss, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    report.update(
+        kind=kind, last_loss=loss, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
     return report
 
 
@@ -207,12 +268,15 @@ def loss_check(args) -> dict:
     torch.manual_seed(args.seed)
     loaded = load_for_training(args.model_path, spec)
     use_packed_attention(loaded.model)  # as Afina's _train does for a packed run
-    req = TrainRequest(method="sft", spec=spec, model_path=args.model_path, train_rows=rows,
-                       output_dir=str(out / "afina"))
-    afina = SFTTrainer(model=loaded.model, processing_class=loaded.tokenizer,
-                       train_dataset=tokenized_dataset(rows, loaded.tokenizer, spec, loss_on="assistant"),
-                       args=sft_config(spec, req, loaded.precision, has_eval=False, packing=True,
-                                       loss_on="assistant"))
+    req = TrainRequest(
+        method="sft", spec=spec, model_path=args.model_path, train_rows=rows, output_dir=str(out / "afina")
+    )
+    afina = SFTTrainer(
+        model=loaded.model,
+        processing_class=loaded.tokenizer,
+        train_dataset=tokenized_dataset(rows, loaded.tokenizer, spec, loss_on="assistant"),
+        args=sft_config(spec, req, loaded.precision, has_eval=False, packing=True, loss_on="assistant"),
+    )
     result = {}
     for name, trainer in (("trl-padded", base), ("afina-packed", afina)):
         batches = list(trainer.get_train_dataloader())
@@ -223,9 +287,13 @@ def loss_check(args) -> dict:
             loss = float(trainer.compute_loss(trainer.model, batch))
         ids = batch["input_ids"]
         mask = batch.get("attention_mask")
-        result[name] = {"loss": loss, "shape": list(ids.shape), "loss_tokens": int((batch["labels"] != -100).sum()),
-                        "real_tokens": int(mask.sum()) if mask is not None else ids.numel(),
-                        "attn": trainer.model.config.get_text_config()._attn_implementation}
+        result[name] = {
+            "loss": loss,
+            "shape": list(ids.shape),
+            "loss_tokens": int((batch["labels"] != -100).sum()),
+            "real_tokens": int(mask.sum()) if mask is not None else ids.numel(),
+            "attn": trainer.model.config.get_text_config()._attn_implementation,
+        }
     a, b = result["trl-padded"]["loss"], result["afina-packed"]["loss"]
     result["relative_difference"] = abs(a - b) / abs(a)
     return result
@@ -235,8 +303,16 @@ def loss_check(args) -> dict:
 
 
 def spawn(mode: str, args) -> dict:
-    cmd = [sys.executable, "-m", "bench.bench_sft", "--child", mode, "--model-path", args.model_path,
-           *child_flags(args)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.bench_sft",
+        "--child",
+        mode,
+        "--model-path",
+        args.model_path,
+        *child_flags(args),
+    ]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
     if done.returncode:
@@ -246,51 +322,89 @@ def spawn(mode: str, args) -> dict:
 
 
 def child_flags(args) -> list[str]:
-    return ["--rows", str(args.rows), "--batch-size", str(args.batch_size), "--packed-batch-size",
-            str(args.packed_batch_size), "--max-length", str(args.max_length), "--warmup", str(args.warmup),
-            "--seed", str(args.seed), "--adapter", args.adapter, "--threads", str(args.threads),
-            "--loss-rows", str(args.loss_rows)]
+    return [
+        "--rows",
+        str(args.rows),
+        "--batch-size",
+        str(args.batch_size),
+        "--packed-batch-size",
+        str(args.packed_batch_size),
+        "--max-length",
+        str(args.max_length),
+        "--warmup",
+        str(args.warmup),
+        "--seed",
+        str(args.seed),
+        "--adapter",
+        args.adapter,
+        "--threads",
+        str(args.threads),
+        "--loss-rows",
+        str(args.loss_rows),
+    ]
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     import torch
     import transformers
     import trl
 
-    return (f"{os.cpu_count()} CPU cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}, "
-            f"torch {torch.__version__}, transformers {transformers.__version__}, trl {trl.__version__}; "
-            f"load average at start {os.getloadavg()[0]:.2f}")
+    return (
+        f"{os.cpu_count()} CPU cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}, "
+        f"torch {torch.__version__}, transformers {transformers.__version__}, trl {trl.__version__}; "
+        f"load average at start {os.getloadavg()[0]:.2f}"
+    )
 
 
 def markdown(record: dict) -> str:
     loss = record["loss_check"]
     lines = [
-        "# Afina SFT (padding-free packing) vs plain TRL SFTTrainer (padded batches)", "",
-        f"`{record['command']}`", "",
-        (f"Machine: {record['machine']}. Model: {record['model']}; tokenizer {record['tokenizer']}; LoRA r 16 on "
-        "the attention projections (Afina's default adapter) on both sides; fp32. Data: DialogSum dev rows as "
-        "chat (user: the prompt and dialogue, assistant: the summary), one epoch, loss on the summary only. "
-        "Each run is its own subprocess (peak RSS = its ru_maxrss); the variants alternate; the first "
-        f"{record['settings']['warmup']} step(s) of each run are left out of the clock."), "",
+        "# Afina SFT (padding-free packing) vs plain TRL SFTTrainer (padded batches)",
+        "",
+        f"`{record['command']}`",
+        "",
+        (
+            f"Machine: {record['machine']}. Model: {record['model']}; tokenizer {record['tokenizer']}; LoRA r 16 on "
+            "the attention projections (Afina's default adapter) on both sides; fp32. Data: DialogSum dev rows as "
+            "chat (user: the prompt and dialogue, assistant: the summary), one epoch, loss on the summary only. "
+            "Each run is its own subprocess (peak RSS = its ru_maxrss); the variants alternate; the first "
+            f"{record['settings']['warmup']} step(s) of each run are left out of the clock."
+        ),
+        "",
         "| variant | real tok/s | ratio | pad share | steps | tokens/batch | peak RSS |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for t in record["table"]:
-        lines.append(f"| {t['variant']} | {t['real_tokens_per_s']:.0f} | {t['ratio']:.2f} | {t['pad_share']:.3f} | "
-                     f"{t['steps']} | {t['mean_batch_tokens']:.0f} | {t['peak_rss_mb']:.0f} MB |")
+        lines.append(
+            f"| {t['variant']} | {t['real_tokens_per_s']:.0f} | {t['ratio']:.2f} | {t['pad_share']:.3f} | "
+            f"{t['steps']} | {t['mean_batch_tokens']:.0f} | {t['peak_rss_mb']:.0f} MB |"
+        )
     lines += [
-        "", (f"Padding ceiling 1/(1 - {record['pad_share']:.3f}) = **{record['ceiling']:.2f}x**; achieved "
-        f"**{record['speedup']:.2f}x** real tokens/s (per round: "
-        f"{', '.join(f'{x:.2f}' for x in record['speedup_per_round'])}) = **{record['fraction_of_ceiling']:.2f}** "
-        "of the ceiling (target >= 0.80)."), "",
-        (f"Loss on one fixed batch of {record['settings']['loss_rows']} examples, same initial weights, eval mode: "
-        f"TRL padded {loss['trl-padded']['loss']:.6f} (batch {loss['trl-padded']['shape']}), Afina packed "
-        f"{loss['afina-packed']['loss']:.6f} (row {loss['afina-packed']['shape']}); relative difference "
-        f"{loss['relative_difference']:.1e}; loss tokens {loss['trl-padded']['loss_tokens']} vs "
-        f"{loss['afina-packed']['loss_tokens']}."), "",
+        "",
+        (
+            f"Padding ceiling 1/(1 - {record['pad_share']:.3f}) = **{record['ceiling']:.2f}x**; achieved "
+            f"**{record['speedup']:.2f}x** real tokens/s (per round: "
+            f"{', '.join(f'{x:.2f}' for x in record['speedup_per_round'])}) = **{record['fraction_of_ceiling']:.2f}** "
+            "of the ceiling (target >= 0.80)."
+        ),
+        "",
+        (
+            f"Loss on one fixed batch of {record['settings']['loss_rows']} examples, same initial weights, eval mode: "
+            f"TRL padded {loss['trl-padded']['loss']:.6f} (batch {loss['trl-padded']['shape']}), Afina packed "
+            f"{loss['afina-packed']['loss']:.6f} (row {loss['afina-packed']['shape']}); relative difference "
+            f"{loss['relative_difference']:.1e}; loss tokens {loss['trl-padded']['loss_tokens']} vs "
+            f"{loss['afina-packed']['loss_tokens']}."
+        ),
+        "",
     ]
     return "\n".join(lines + record.get("notes", [])) + "\n"
 
@@ -305,14 +419,20 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=24, help="DialogSum dev rows trained on, one epoch")
     p.add_argument("--batch-size", type=int, default=4, help="examples per step, padded baseline")
-    p.add_argument("--packed-batch-size", type=int, default=1,
-                   help="packed rows of max-length tokens per step (Afina); 1 x 1024 ~ 4 DialogSum examples")
+    p.add_argument(
+        "--packed-batch-size",
+        type=int,
+        default=1,
+        help="packed rows of max-length tokens per step (Afina); 1 x 1024 ~ 4 DialogSum examples",
+    )
     p.add_argument("--max-length", type=int, default=1024)
     p.add_argument("--hidden", type=int, default=512)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=8)
     p.add_argument("--intermediate", type=int, default=1376)
-    p.add_argument("--model-path", default=None, help="a model folder instead of the random one built from the flags")
+    p.add_argument(
+        "--model-path", default=None, help="a model folder instead of the random one built from the flags"
+    )
     p.add_argument("--adapter", default="lora", choices=["lora", "none"])
     p.add_argument("--rounds", type=int, default=2, help="runs of each variant, alternating A B B A ...")
     p.add_argument("--warmup", type=int, default=1, help="steps left out of the clock")
@@ -333,14 +453,23 @@ def main() -> None:
     tokenizer = "the model's own"
     if args.model_path is None:
         args.model_path = str(work / "model")
-        tokenizer = build_model(Path(args.model_path), hidden=args.hidden, layers=args.layers, heads=args.heads,
-                                intermediate=args.intermediate, seed=args.seed)
+        tokenizer = build_model(
+            Path(args.model_path),
+            hidden=args.hidden,
+            layers=args.layers,
+            heads=args.heads,
+            intermediate=args.intermediate,
+            seed=args.seed,
+        )
     about = machine()
     print(about, flush=True)
     loss = spawn("loss", args)
-    print(f"loss on one fixed batch of {args.loss_rows} examples: TRL padded {loss['trl-padded']['loss']:.6f}, "
-          f"Afina packed {loss['afina-packed']['loss']:.6f}, relative difference "
-          f"{loss['relative_difference']:.2e}", flush=True)
+    print(
+        f"loss on one fixed batch of {args.loss_rows} examples: TRL padded {loss['trl-padded']['loss']:.6f}, "
+        f"Afina packed {loss['afina-packed']['loss']:.6f}, relative difference "
+        f"{loss['relative_difference']:.2e}",
+        flush=True,
+    )
 
     kinds = ["trl-padded", "afina-packed"] + (["afina-padded"] if args.with_afina_padded else [])
     runs: dict[str, list[dict]] = {k: [] for k in kinds}
@@ -348,8 +477,11 @@ def main() -> None:
         for kind in kinds if r % 2 == 0 else kinds[::-1]:
             runs[kind].append(spawn(kind, args))
             x = runs[kind][-1]
-            print(f"round {r + 1} {kind:13s} {x['real_tokens_per_s']:8.0f} real tok/s  pad {x['pad_share']:.3f}  "
-                  f"steps {x['steps']}  peak RSS {x['peak_rss_mb']:.0f} MB", flush=True)
+            print(
+                f"round {r + 1} {kind:13s} {x['real_tokens_per_s']:8.0f} real tok/s  pad {x['pad_share']:.3f}  "
+                f"steps {x['steps']}  peak RSS {x['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
 
     base = runs["trl-padded"]
     pad = statistics.mean(b["pad_share"] for b in base)
@@ -361,34 +493,54 @@ def main() -> None:
     for kind in kinds:
         xs = runs[kind]
         tps = statistics.median(x["real_tokens_per_s"] for x in xs)
-        table.append({"variant": kind, "real_tokens_per_s": tps,
-                      "ratio": tps / statistics.median(b["real_tokens_per_s"] for b in base),
-                      "pad_share": statistics.mean(x["pad_share"] for x in xs),
-                      "steps": xs[0]["steps"], "mean_batch_tokens": xs[0]["mean_batch_tokens"],
-                      "epoch_real_tokens": xs[0]["epoch_real_tokens"],
-                      "epoch_loss_tokens": xs[0]["epoch_loss_tokens"],
-                      "peak_rss_mb": max(x["peak_rss_mb"] for x in xs)})
+        table.append(
+            {
+                "variant": kind,
+                "real_tokens_per_s": tps,
+                "ratio": tps / statistics.median(b["real_tokens_per_s"] for b in base),
+                "pad_share": statistics.mean(x["pad_share"] for x in xs),
+                "steps": xs[0]["steps"],
+                "mean_batch_tokens": xs[0]["mean_batch_tokens"],
+                "epoch_real_tokens": xs[0]["epoch_real_tokens"],
+                "epoch_loss_tokens": xs[0]["epoch_loss_tokens"],
+                "peak_rss_mb": max(x["peak_rss_mb"] for x in xs),
+            }
+        )
     record = {
         "command": "python -m bench.bench_sft " + " ".join(sys.argv[1:]),
-        "machine": about, "tokenizer": tokenizer,
-        "model": args.model_path if tokenizer == "the model's own" else
-        f"random Llama hidden {args.hidden}, {args.layers} layers, {args.heads} heads, intermediate "
+        "machine": about,
+        "tokenizer": tokenizer,
+        "model": args.model_path
+        if tokenizer == "the model's own"
+        else f"random Llama hidden {args.hidden}, {args.layers} layers, {args.heads} heads, intermediate "
         f"{args.intermediate}, tied embeddings",
         "settings": {k: v for k, v in vars(args).items() if k not in ("child", "model_path", "no_write")},
-        "pad_share": pad, "ceiling": ceiling, "speedup_per_round": per_round, "speedup": speedup,
-        "fraction_of_ceiling": speedup / ceiling, "loss_check": loss, "table": table, "runs": runs,
+        "pad_share": pad,
+        "ceiling": ceiling,
+        "speedup_per_round": per_round,
+        "speedup": speedup,
+        "fraction_of_ceiling": speedup / ceiling,
+        "loss_check": loss,
+        "table": table,
+        "runs": runs,
         "wall_s": time.perf_counter() - start,
     }
     print()
-    print(f"{'variant':14s} {'real tok/s':>10s} {'ratio':>6s} {'pad':>6s} {'steps':>5s} {'tok/batch':>9s} "
-          f"{'peak RSS':>9s}")
+    print(
+        f"{'variant':14s} {'real tok/s':>10s} {'ratio':>6s} {'pad':>6s} {'steps':>5s} {'tok/batch':>9s} "
+        f"{'peak RSS':>9s}"
+    )
     for t in table:
-        print(f"{t['variant']:14s} {t['real_tokens_per_s']:10.0f} {t['ratio']:6.2f} {t['pad_share']:6.3f} "
-              f"{t['steps']:5d} {t['mean_batch_tokens']:9.0f} {t['peak_rss_mb']:7.0f} MB")
-    print(f"\npad share of the padded baseline {pad:.3f} -> ceiling 1/(1-pad) = {ceiling:.2f}x; achieved "
-          f"{speedup:.2f}x (per round {', '.join(f'{s:.2f}' for s in per_round)}) = {speedup / ceiling:.2f} of "
-          f"the ceiling (target >= 0.80); loss relative difference {loss['relative_difference']:.1e}; "
-          f"{record['wall_s']:.0f} s")
+        print(
+            f"{t['variant']:14s} {t['real_tokens_per_s']:10.0f} {t['ratio']:6.2f} {t['pad_share']:6.3f} "
+            f"{t['steps']:5d} {t['mean_batch_tokens']:9.0f} {t['peak_rss_mb']:7.0f} MB"
+        )
+    print(
+        f"\npad share of the padded baseline {pad:.3f} -> ceiling 1/(1-pad) = {ceiling:.2f}x; achieved "
+        f"{speedup:.2f}x (per round {', '.join(f'{s:.2f}' for s in per_round)}) = {speedup / ceiling:.2f} of "
+        f"the ceiling (target >= 0.80); loss relative difference {loss['relative_difference']:.1e}; "
+        f"{record['wall_s']:.0f} s"
+    )
     if not args.no_write:
         write_results(record)
 

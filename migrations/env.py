@@ -23,8 +23,9 @@ def run_migrations_online() -> None:
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         # Batch mode lets ALTER TABLE migrations work on SQLite, which cannot alter columns in place.
-        context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True,
-                          compare_type=True)
+        context.configure(
+            connection=connection, target_metadata=Base.metadata, render_as_batch=True, compare_type=True
+        )
         with context.begin_transaction():
             context.run_migrations()
 

@@ -36,8 +36,9 @@ def studio(tmp_path_factory) -> Studio:
 def scaled_studio(tmp_path_factory) -> Studio:
     """The scaled form: PostgreSQL + Redis. Workers are started by each test (they kill and restart them)."""
     database_url = create_postgres_database()
-    stack = make_studio(tmp_path_factory.mktemp("scaled"), database_url=database_url,
-                        broker_url=redis_url_for_test())
+    stack = make_studio(
+        tmp_path_factory.mktemp("scaled"), database_url=database_url, broker_url=redis_url_for_test()
+    )
     try:
         stack.start_api()
         yield stack

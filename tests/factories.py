@@ -13,7 +13,11 @@ def preference_pairs(n: int, seed: int = 0) -> list[dict]:
     rows = []
     for _ in range(n):
         reply = " ".join(rng.choice(WORDS) for _ in range(3))
-        rows.append({"prompt": [{"role": "user", "content": " ".join(rng.choice(WORDS) for _ in range(3))}],
-                     "chosen": [{"role": "assistant", "content": reply + " thanks"}],
-                     "rejected": [{"role": "assistant", "content": reply}]})
+        rows.append(
+            {
+                "prompt": [{"role": "user", "content": " ".join(rng.choice(WORDS) for _ in range(3))}],
+                "chosen": [{"role": "assistant", "content": reply + " thanks"}],
+                "rejected": [{"role": "assistant", "content": reply}],
+            }
+        )
     return rows

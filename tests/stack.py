@@ -22,7 +22,9 @@ from backend.models.users import Role
 from backend.services import registry, users
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_ADMIN_URL = os.environ.get("AFINA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "AFINA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("AFINA_TEST_REDIS", "redis://127.0.0.1:6379")
 
 
@@ -73,13 +75,20 @@ class Studio:
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     def client(self, token: str | None = None) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token or self.token}"},
-                            timeout=180)
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {token or self.token}"}, timeout=180
+        )
 
     def spawn(self, *args: str, log_name: str) -> subprocess.Popen:
         log = (self.home / f"{log_name}.log").open("ab")
-        proc = subprocess.Popen([sys.executable, "-m", "backend.cli", *args], env=self.env, cwd=ROOT,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", *args],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.processes.append(proc)
         return proc
 
@@ -153,8 +162,13 @@ def make_studio(home: Path, *, database_url: str | None = None, broker_url: str 
         env["AFINA_DATABASE_URL"] = database_url
     if broker_url:
         env["AFINA_BROKER_URL"] = broker_url
-    settings = Settings(home=home, database_url=database_url, broker_url=broker_url, heartbeat_interval=0.5,
-                        heartbeat_timeout=6)
+    settings = Settings(
+        home=home,
+        database_url=database_url,
+        broker_url=broker_url,
+        heartbeat_interval=0.5,
+        heartbeat_timeout=6,
+    )
     settings.ensure_dirs()
     studio = Studio(home=home, settings=settings, env=env)
     migrate.upgrade(settings.database_url)

@@ -76,8 +76,15 @@ def build_app(api_url: str) -> gr.Blocks:
         def _login(username_value: str, password_value: str):
             token_value, doc, message, header = login(api_url, username_value, password_value)
             signed_in = bool(token_value)
-            return (token_value, doc if signed_in else gr.skip(), message, header, gr.Column(visible=not signed_in),
-                    gr.Column(visible=signed_in), "")
+            return (
+                token_value,
+                doc if signed_in else gr.skip(),
+                message,
+                header,
+                gr.Column(visible=not signed_in),
+                gr.Column(visible=signed_in),
+                "",
+            )
 
         login_outputs = [token, api_doc, login_message, who, login_panel, studio, password]
         login_button.click(_login, inputs=[username, password], outputs=login_outputs)

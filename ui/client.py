@@ -48,8 +48,14 @@ class ApiError(Exception):
 class AfinaClient:
     """A client of the REST API for one user: cheap to create, holds nothing but the URL and the token."""
 
-    def __init__(self, base_url: str, token: str | None = None, *, timeout: httpx.Timeout | float = _TIMEOUT,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: httpx.Timeout | float = _TIMEOUT,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self._timeout = timeout
@@ -60,8 +66,9 @@ class AfinaClient:
     def _request(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            with httpx.Client(base_url=self.base_url, timeout=timeout or self._timeout,
-                              transport=self._transport) as http:
+            with httpx.Client(
+                base_url=self.base_url, timeout=timeout or self._timeout, transport=self._transport
+            ) as http:
                 response = http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise ApiError(0, f"The Afina server at {self.base_url} could not be reached ({exc}).") from exc
@@ -94,9 +101,16 @@ class AfinaClient:
 
     # -- datasets ----------------------------------------------------------------------------------------------
 
-    def upload_dataset(self, path: str | Path, *, name: str | None = None, description: str = "",
-                       format: str | None = None, mapping: dict | None = None,
-                       options: dict | None = None) -> dict:
+    def upload_dataset(
+        self,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        description: str = "",
+        format: str | None = None,
+        mapping: dict | None = None,
+        options: dict | None = None,
+    ) -> dict:
         """Upload a file; a refused file raises ApiError whose details are the validation report."""
         path = Path(path)
         form = {"description": description}
@@ -109,8 +123,9 @@ class AfinaClient:
         if options:
             form["options"] = json.dumps(options)
         with path.open("rb") as fh:
-            return self._request("POST", "/api/datasets", data=form, files={"file": (path.name, fh)},
-                                 timeout=300.0)
+            return self._request(
+                "POST", "/api/datasets", data=form, files={"file": (path.name, fh)}, timeout=300.0
+            )
 
     def list_datasets(self) -> list[dict]:
         return self._request("GET", "/api/datasets")
@@ -122,22 +137,31 @@ class AfinaClient:
         return self._request("GET", f"/api/datasets/versions/{version_id}")
 
     def version_rows(self, version_id: int, *, offset: int = 0, limit: int = 20) -> dict:
-        return self._request("GET", f"/api/datasets/versions/{version_id}/rows",
-                             params={"offset": offset, "limit": limit})
+        return self._request(
+            "GET", f"/api/datasets/versions/{version_id}/rows", params={"offset": offset, "limit": limit}
+        )
 
     def apply_operation(self, version_id: int, body: dict) -> list[dict]:
         """Clean or split a version ({"op": "dedup_exact" | "dedup_near" | "filter_length" | "split", ...});
         returns the new version(s), each with its operation and stats."""
-        return self._request("POST", f"/api/datasets/versions/{version_id}/operations", json=body, timeout=300.0)
+        return self._request(
+            "POST", f"/api/datasets/versions/{version_id}/operations", json=body, timeout=300.0
+        )
 
     def export_version(self, version_id: int, fmt: str, dest_dir: str | Path) -> Path:
         """Download a version as "jsonl" or "parquet" into dest_dir; returns the file (named by the server)."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            with httpx.Client(base_url=self.base_url, timeout=httpx.Timeout(300.0, connect=5.0),
-                              transport=self._transport) as http, \
-                    http.stream("GET", f"/api/datasets/versions/{version_id}/export", params={"fmt": fmt},
-                                headers=headers) as response:
+            with (
+                httpx.Client(
+                    base_url=self.base_url,
+                    timeout=httpx.Timeout(300.0, connect=5.0),
+                    transport=self._transport,
+                ) as http,
+                http.stream(
+                    "GET", f"/api/datasets/versions/{version_id}/export", params={"fmt": fmt}, headers=headers
+                ) as response,
+            ):
                 if not response.is_success:
                     response.read()
                     raise _error_from(response)
@@ -151,13 +175,23 @@ class AfinaClient:
 
     def preview_template(self, version_id: int, body: dict, *, wait: float = PREVIEW_WAIT_S) -> dict:
         """One row as the trainer tokenizes it, each token with its loss flag (an inference request)."""
-        return self._request("POST", f"/api/datasets/versions/{version_id}/preview", json=body,
-                             params={"wait": wait}, timeout=wait + 30)
+        return self._request(
+            "POST",
+            f"/api/datasets/versions/{version_id}/preview",
+            json=body,
+            params={"wait": wait},
+            timeout=wait + 30,
+        )
 
     def profile_version(self, version_id: int, body: dict, *, wait: float = PROFILE_WAIT_S) -> dict:
         """Token-length profile of a version (an inference request); the server also stores it on the version."""
-        return self._request("POST", f"/api/datasets/versions/{version_id}/profile", json=body,
-                             params={"wait": wait}, timeout=wait + 30)
+        return self._request(
+            "POST",
+            f"/api/datasets/versions/{version_id}/profile",
+            json=body,
+            params={"wait": wait},
+            timeout=wait + 30,
+        )
 
     # -- jobs --------------------------------------------------------------------------------------------------
 
@@ -189,7 +223,9 @@ class AfinaClient:
         return self._request("POST", "/api/generations", json=body, params={"wait": wait}, timeout=wait + 30)
 
     def get_generation(self, request_id: int, *, wait: float = GENERATION_WAIT_S) -> dict:
-        return self._request("GET", f"/api/generations/{request_id}", params={"wait": wait}, timeout=wait + 30)
+        return self._request(
+            "GET", f"/api/generations/{request_id}", params={"wait": wait}, timeout=wait + 30
+        )
 
 
 def _attachment_name(response: httpx.Response, default: str) -> str:
@@ -206,7 +242,9 @@ def _error_from(response: httpx.Response) -> ApiError:
     except ValueError:
         body = None
     if isinstance(body, dict) and "message" in body:
-        return ApiError(response.status_code, str(body["message"]), body.get("details"), str(body.get("code", "")))
+        return ApiError(
+            response.status_code, str(body["message"]), body.get("details"), str(body.get("code", ""))
+        )
     if isinstance(body, dict) and "detail" in body:  # FastAPI's own answers (404 of an unknown route, ...)
         return ApiError(response.status_code, str(body["detail"]))
     text = response.text.strip()[:300] or response.reason_phrase

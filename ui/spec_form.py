@@ -20,8 +20,14 @@ _REF = "#/components/schemas/"
 # the field list itself comes from the schema.
 MAIN_FIELDS = {
     "adapter": ("type", "r", "alpha", "dropout", "target_modules"),
-    "training": ("learning_rate", "num_epochs", "max_steps", "batch_size", "gradient_accumulation_steps",
-                 "max_length"),
+    "training": (
+        "learning_rate",
+        "num_epochs",
+        "max_steps",
+        "batch_size",
+        "gradient_accumulation_steps",
+        "max_length",
+    ),
 }
 SECTIONS = ("method", "adapter", "training")
 
@@ -52,9 +58,15 @@ def field_form(doc: dict, section: str, name: str, prop: dict, required: bool = 
     literals = [c for v in typed for c in (v.get("enum") or ([v["const"]] if "const" in v else []))]
     numeric = next((v for v in typed if v.get("type") in ("integer", "number")), {})
     form: dict[str, Any] = {
-        "section": section, "name": name, "path": name if section == "method" else f"{section}.{name}",
-        "label": _label(name), "info": prop.get("description", ""), "default": prop.get("default"),
-        "optional": optional or not required, "required": required, "choices": None,
+        "section": section,
+        "name": name,
+        "path": name if section == "method" else f"{section}.{name}",
+        "label": _label(name),
+        "info": prop.get("description", ""),
+        "default": prop.get("default"),
+        "optional": optional or not required,
+        "required": required,
+        "choices": None,
         "minimum": numeric.get("minimum", numeric.get("exclusiveMinimum")),
         "maximum": numeric.get("maximum", numeric.get("exclusiveMaximum")),
     }
@@ -66,8 +78,9 @@ def field_form(doc: dict, section: str, name: str, prop: dict, required: bool = 
         form["kind"] = "int"
     elif types == {"number"} or types == {"integer", "number"}:
         form["kind"] = "float"
-    elif "array" in types and all(_resolve(doc, v.get("items", {})).get("type") == "string"
-                                  for v in typed if v.get("type") == "array"):
+    elif "array" in types and all(
+        _resolve(doc, v.get("items", {})).get("type") == "string" for v in typed if v.get("type") == "array"
+    ):
         form["kind"] = "list"  # a list of names, or one of the literal words (e.g. all-linear)
         form["choices"] = literals or None
     elif "array" in types or "object" in types:
@@ -80,8 +93,10 @@ def field_form(doc: dict, section: str, name: str, prop: dict, required: bool = 
 
 def _object_fields(doc: dict, schema: dict, section: str) -> list[dict]:
     required = set(schema.get("required", []))
-    return [field_form(doc, section, name, prop, name in required)
-            for name, prop in schema.get("properties", {}).items()]
+    return [
+        field_form(doc, section, name, prop, name in required)
+        for name, prop in schema.get("properties", {}).items()
+    ]
 
 
 def method_forms(doc: dict) -> dict[str, dict]:
@@ -102,8 +117,12 @@ def method_forms(doc: dict) -> dict[str, dict]:
                 fields.extend(_object_fields(doc, target, name))
             else:
                 fields.append(field_form(doc, "method", name, prop, name in schema.get("required", [])))
-        forms[method] = {"method": method, "title": schema.get("title", method),
-                         "description": schema.get("description", ""), "fields": fields}
+        forms[method] = {
+            "method": method,
+            "title": schema.get("title", method),
+            "description": schema.get("description", ""),
+            "fields": fields,
+        }
     return forms
 
 

@@ -10,7 +10,15 @@ def detect_device(preference: str = "auto") -> dict:
     if preference.startswith("cuda") or (preference == "auto" and torch.cuda.is_available()):
         index = int(preference.split(":")[1]) if ":" in preference else 0
         props = torch.cuda.get_device_properties(index)
-        return {"device": f"cuda:{index}", "name": props.name, "memory_bytes": props.total_memory,
-                "bf16": torch.cuda.is_bf16_supported()}
-    return {"device": "cpu", "name": f"CPU ({psutil.cpu_count()} cores)",
-            "memory_bytes": psutil.virtual_memory().total, "bf16": False}
+        return {
+            "device": f"cuda:{index}",
+            "name": props.name,
+            "memory_bytes": props.total_memory,
+            "bf16": torch.cuda.is_bf16_supported(),
+        }
+    return {
+        "device": "cpu",
+        "name": f"CPU ({psutil.cpu_count()} cores)",
+        "memory_bytes": psutil.virtual_memory().total,
+        "bf16": False,
+    }

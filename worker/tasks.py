@@ -12,7 +12,9 @@ from worker.jobs.supervisor import execute_training_job
 
 @app.task(name=RUN_JOB_TASK)
 def run_job(*, job_id: int) -> None:
-    execute_training_job(int(job_id), settings=settings, worker_id=os.environ.get("AFINA_WORKER_ID", "worker"))
+    execute_training_job(
+        int(job_id), settings=settings, worker_id=os.environ.get("AFINA_WORKER_ID", "worker")
+    )
 
 
 @app.task(name=RUN_INFERENCE_TASK)

@@ -38,7 +38,9 @@ def get_store(settings: SettingsDep) -> ArtifactStore:
 
 StoreDep = Annotated[ArtifactStore, Depends(get_store)]
 
-_bearer = HTTPBearer(auto_error=False, description="An API token: `afina create-user --print-token`, or login.")
+_bearer = HTTPBearer(
+    auto_error=False, description="An API token: `afina create-user --print-token`, or login."
+)
 
 
 def get_current_user(

@@ -18,7 +18,21 @@ from backend.ingest.jsonl import count_rows, read_rows
 from backend.ingest.report import MESSAGES, DatasetInvalid, Example, IngestReport, Issue
 
 __all__ = [
-    "FORMATS", "MESSAGES", "WARNING_KINDS", "CleanStats", "DatasetInvalid", "Example", "IngestReport", "Issue",
-    "count_rows", "dedup_exact", "dedup_near", "detect_format", "export", "filter_length", "ingest_file",
-    "read_rows", "split",
+    "FORMATS",
+    "MESSAGES",
+    "WARNING_KINDS",
+    "CleanStats",
+    "DatasetInvalid",
+    "Example",
+    "IngestReport",
+    "Issue",
+    "count_rows",
+    "dedup_exact",
+    "dedup_near",
+    "detect_format",
+    "export",
+    "filter_length",
+    "ingest_file",
+    "read_rows",
+    "split",
 ]

@@ -78,14 +78,20 @@ def _row_text(row: Any) -> str:
 
 def _minhash(text: str, num_perm: int, shingle: int, MinHash) -> Any:
     words = _WORD.findall(text.lower())
-    grams = {" ".join(words[i:i + shingle]) for i in range(max(1, len(words) - shingle + 1))}
+    grams = {" ".join(words[i : i + shingle]) for i in range(max(1, len(words) - shingle + 1))}
     m = MinHash(num_perm=num_perm)
     m.update_batch([g.encode() for g in grams])  # one numpy pass instead of one update per shingle
     return m
 
 
-def dedup_near(src: str | os.PathLike, dest: str | os.PathLike, threshold: float = 0.9, *,
-               num_perm: int = 128, shingle: int = 3) -> CleanStats:
+def dedup_near(
+    src: str | os.PathLike,
+    dest: str | os.PathLike,
+    threshold: float = 0.9,
+    *,
+    num_perm: int = 128,
+    shingle: int = 3,
+) -> CleanStats:
     """Drop rows whose word-shingle Jaccard similarity to a kept row is >= threshold (MinHash LSH)."""
     if not 0.0 < threshold <= 1.0:
         raise ValueError("threshold must be in (0, 1]")
@@ -93,7 +99,9 @@ def dedup_near(src: str | os.PathLike, dest: str | os.PathLike, threshold: float
     # A deliberate exception to the no-imports-in-functions rule, which is about hiding cycles.
     from datasketch import MinHash, MinHashLSH
 
-    stats = CleanStats("dedup_near", params={"threshold": threshold, "num_perm": num_perm, "shingle": shingle})
+    stats = CleanStats(
+        "dedup_near", params={"threshold": threshold, "num_perm": num_perm, "shingle": shingle}
+    )
     # weight missed pairs far above false candidates: every candidate is verified by its Jaccard estimate
     # below, so a false candidate costs one comparison while a miss leaves a duplicate in the data
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(0.05, 0.95))
@@ -114,8 +122,9 @@ def dedup_near(src: str | os.PathLike, dest: str | os.PathLike, threshold: float
     return stats
 
 
-def filter_length(src: str | os.PathLike, dest: str | os.PathLike, min_chars: int = 0,
-                  max_chars: int | None = None) -> CleanStats:
+def filter_length(
+    src: str | os.PathLike, dest: str | os.PathLike, min_chars: int = 0, max_chars: int | None = None
+) -> CleanStats:
     """Keep rows whose content length in characters is within [min_chars, max_chars]."""
     stats = CleanStats("filter_length", params={"min_chars": min_chars, "max_chars": max_chars})
     with atomic_output(dest) as out:
@@ -132,8 +141,13 @@ def filter_length(src: str | os.PathLike, dest: str | os.PathLike, min_chars: in
     return stats
 
 
-def split(src: str | os.PathLike, train_dest: str | os.PathLike, val_dest: str | os.PathLike,
-          val_fraction: float = 0.1, seed: int = 0) -> CleanStats:
+def split(
+    src: str | os.PathLike,
+    train_dest: str | os.PathLike,
+    val_dest: str | os.PathLike,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+) -> CleanStats:
     """Seeded train/validation split with exactly round(n * val_fraction) validation rows (at least 1).
 
     Two passes (count, then route) keep memory at one set of validation indices, not the rows.

@@ -15,9 +15,17 @@ EXPORT_BATCH = 8192  # rows per Parquet row group write: bounded memory, reasona
 _MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 # explicit schemas: inferring per batch could disagree between batches (an all-empty batch, a missing key)
 _COLUMN_TYPES = {
-    "text": pa.string(), "instruction": pa.string(), "input": pa.string(), "output": pa.string(),
-    "messages": _MESSAGES, "prompt": _MESSAGES, "chosen": _MESSAGES, "rejected": _MESSAGES,
-    "completion": _MESSAGES, "label": pa.bool_(), "answer": pa.string(),
+    "text": pa.string(),
+    "instruction": pa.string(),
+    "input": pa.string(),
+    "output": pa.string(),
+    "messages": _MESSAGES,
+    "prompt": _MESSAGES,
+    "chosen": _MESSAGES,
+    "rejected": _MESSAGES,
+    "completion": _MESSAGES,
+    "label": pa.bool_(),
+    "answer": pa.string(),
 }
 
 

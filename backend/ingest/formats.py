@@ -16,12 +16,27 @@ from backend.ingest.report import IssueCollector
 FORMATS = ("text", "instruction", "chat", "preference", "unpaired_preference", "prompt_only")
 
 # ShareGPT speaker names are folded in here too, so `messages` and `conversations` share one path
-ROLE_ALIASES = {"system": "system", "user": "user", "assistant": "assistant", "human": "user", "gpt": "assistant"}
+ROLE_ALIASES = {
+    "system": "system",
+    "user": "user",
+    "assistant": "assistant",
+    "human": "user",
+    "gpt": "assistant",
+}
 
 LABELS = {
-    True: True, False: False,
-    "true": True, "false": False, "1": True, "0": False, "up": True, "down": False,
-    "thumbs_up": True, "thumbs_down": False, "good": True, "bad": False,
+    True: True,
+    False: False,
+    "true": True,
+    "false": False,
+    "1": True,
+    "0": False,
+    "up": True,
+    "down": False,
+    "thumbs_up": True,
+    "thumbs_down": False,
+    "good": True,
+    "bad": False,
 }
 
 HH_ASSISTANT = "\n\nAssistant:"
@@ -51,7 +66,10 @@ def detect_format(keys: set[str] | dict) -> str | None:
 
 # ---- shared field checks -------------------------------------------------------------------------
 
-def _text(value: Any, row: int, field: str, issues: IssueCollector, *, empty_kind: str = "empty_field") -> str | None:
+
+def _text(
+    value: Any, row: int, field: str, issues: IssueCollector, *, empty_kind: str = "empty_field"
+) -> str | None:
     """A required string field; None (and an issue) when absent, not a string or blank."""
     if value is None:
         issues.add("missing_field", row, field)
@@ -66,8 +84,9 @@ def _text(value: Any, row: int, field: str, issues: IssueCollector, *, empty_kin
     return value
 
 
-def _messages(value: Any, row: int, field: str, issues: IssueCollector,
-              *, empty_kind: str = "empty_field") -> list[dict[str, str]] | None:
+def _messages(
+    value: Any, row: int, field: str, issues: IssueCollector, *, empty_kind: str = "empty_field"
+) -> list[dict[str, str]] | None:
     """A list of {role, content} (or ShareGPT {from, value}) messages, normalised; None on any error."""
     if value is None:
         issues.add("missing_field", row, field)
@@ -100,8 +119,12 @@ def _messages(value: Any, row: int, field: str, issues: IssueCollector,
         elif norm_role == "system" and i > 0:
             issues.add("system_not_first", row, f"{field}[{i}].{role_key}", content)
         if type(content) is not str:
-            issues.add("missing_field" if content is None else "wrong_type", row, f"{field}[{i}].{content_key}",
-                       content)
+            issues.add(
+                "missing_field" if content is None else "wrong_type",
+                row,
+                f"{field}[{i}].{content_key}",
+                content,
+            )
             ok = False
         elif not content.strip():
             issues.add(empty_kind, row, f"{field}[{i}].{content_key}", content)
@@ -136,12 +159,15 @@ def _response(value: Any, row: int, field: str, issues: IssueCollector) -> list[
 
 # ---- normalisers ---------------------------------------------------------------------------------
 
+
 def normalise_text(obj: dict, row: int, issues: IssueCollector) -> list[dict]:
     text = _text(obj.get("text"), row, "text", issues)
     return [] if text is None else [{"text": text}]
 
 
-def _instruction_row(obj: dict, row: int, issues: IssueCollector, instruction: Any, prefix: str) -> dict | None:
+def _instruction_row(
+    obj: dict, row: int, issues: IssueCollector, instruction: Any, prefix: str
+) -> dict | None:
     instruction = _text(instruction, row, "instruction", issues)
     raw_input = obj.get("input")
     if raw_input is None:
@@ -363,6 +389,7 @@ NORMALISERS: dict[str, Normaliser] = {
 
 # ---- length of a normalised row (the API has no tokenizer: characters stand in for tokens) ------
 
+
 def _msgs_chars(msgs: list[dict]) -> int:
     return sum([len(m["content"]) for m in msgs])  # a list comprehension beats a generator here
 
@@ -371,7 +398,9 @@ ROW_CHARS: dict[str, Callable[[dict], int]] = {
     "text": lambda r: len(r["text"]),
     "instruction": lambda r: len(r["instruction"]) + len(r["input"]) + len(r["output"]),
     "chat": lambda r: _msgs_chars(r["messages"]),
-    "preference": lambda r: _msgs_chars(r["prompt"]) + max(_msgs_chars(r["chosen"]), _msgs_chars(r["rejected"])),
+    "preference": lambda r: (
+        _msgs_chars(r["prompt"]) + max(_msgs_chars(r["chosen"]), _msgs_chars(r["rejected"]))
+    ),
     "unpaired_preference": lambda r: _msgs_chars(r["prompt"]) + _msgs_chars(r["completion"]),
     "prompt_only": lambda r: _msgs_chars(r["prompt"]) + len(r.get("answer", "")),
 }

@@ -16,7 +16,13 @@ from backend.ingest.readers import READ_ERRORS, open_source
 from backend.ingest.report import DatasetInvalid, IngestReport, IssueCollector
 from backend.ingest.validate import DETECT_ROWS, RowValidator, map_row, map_rows, vote_format
 
-WARNING_KINDS = {"duplicate_row", "system_not_first", "empty_response", "blank_line", "duplicate_check_capped"}
+WARNING_KINDS = {
+    "duplicate_row",
+    "system_not_first",
+    "empty_response",
+    "blank_line",
+    "duplicate_check_capped",
+}
 # exact-duplicate warnings keep one 64-bit hash per row; the cap bounds that memory (~70 MB) on huge files
 DUPLICATE_CHECK_ROWS = 1_000_000
 
@@ -50,8 +56,16 @@ def ingest_file(
     mapper = compile_mapping(mapping, templates)  # raises ValueError on a malformed template: a caller bug
     warning_kinds = set(WARNING_KINDS) if too_long_is_error else WARNING_KINDS | {"too_long"}
     issues = IssueCollector(warning_kinds)
-    state: dict[str, Any] = {"format": format, "detected": False, "source_rows": 0, "row_count": 0,
-                             "columns": [], "container": None, "compression": None, "chars": None}
+    state: dict[str, Any] = {
+        "format": format,
+        "detected": False,
+        "source_rows": 0,
+        "row_count": 0,
+        "columns": [],
+        "container": None,
+        "compression": None,
+        "chars": None,
+    }
     source_bytes = src.stat().st_size
     output = {"bytes": 0, "sha256": None}
 
@@ -63,9 +77,19 @@ def ingest_file(
             state["container"] = "jsonl"
             if format is None:
                 state["format"], state["detected"] = plan.fmt, True
-            parallel.run(src, out, plan, mapping=mapping, templates=templates, mapper=mapper, issues=issues,
-                         state=state, max_chars=max_chars, warning_kinds=warning_kinds,
-                         dup_cap=DUPLICATE_CHECK_ROWS)
+            parallel.run(
+                src,
+                out,
+                plan,
+                mapping=mapping,
+                templates=templates,
+                mapper=mapper,
+                issues=issues,
+                state=state,
+                max_chars=max_chars,
+                warning_kinds=warning_kinds,
+                dup_cap=DUPLICATE_CHECK_ROWS,
+            )
             if issues.error_count:
                 out.abandon()
         if not issues.error_count:
@@ -108,14 +132,16 @@ def _run(rows, out, mapper, issues: IssueCollector, state: dict, max_chars: int 
             state["columns"] = list(dict.fromkeys(state["columns"] + keys))
             return
         state["format"], state["detected"] = fmt, True
-    validator = RowValidator(fmt, issues, max_chars=max_chars, columns=state["columns"],
-                             dup_cap=DUPLICATE_CHECK_ROWS)
+    validator = RowValidator(
+        fmt, issues, max_chars=max_chars, columns=state["columns"], dup_cap=DUPLICATE_CHECK_ROWS
+    )
     validator.feed(itertools.chain(head, map_rows(mapper, rows, issues)), out.write_lines)
     validator.finish(state)
 
 
-def _report(filename: str, state: dict, issues: IssueCollector, source_bytes: int, output: dict,
-            elapsed: float) -> IngestReport:
+def _report(
+    filename: str, state: dict, issues: IssueCollector, source_bytes: int, output: dict, elapsed: float
+) -> IngestReport:
     errors = issues.issues("error")
     return IngestReport(
         filename=filename,

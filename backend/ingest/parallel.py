@@ -168,35 +168,78 @@ def _cpus() -> int:
 def validate_range(task: RangeTask) -> RangeResult:
     """Worker entry point: validate one byte range into its part file, deferring the duplicate check."""
     issues = _RangeIssues(task.warning_kinds)
-    validator = RowValidator(task.fmt, issues, max_chars=task.max_chars, columns=(), dup_cap=task.dup_cap + 1,
-                             defer_duplicates=True)
+    validator = RowValidator(
+        task.fmt,
+        issues,
+        max_chars=task.max_chars,
+        columns=(),
+        dup_cap=task.dup_cap + 1,
+        defer_duplicates=True,
+    )
     issues.checked = validator.hashes
     mapper = compile_mapping(task.mapping, task.templates)
     lines: list[int] = []
     with open_range(task.path, task.start, task.end) as stream, open(task.part, "wb") as part:
+
         def write(batch: list[bytes]) -> None:
             part.write(b"\n".join(batch) + b"\n")
 
         rows = jsonl_rows(stream, issues, strip_bom=False, lines_out=lines)
         validator.feed(map_rows(mapper, rows, issues), write, keep_writing=True)
     return RangeResult(
-        lines=lines[0], source_rows=validator.source_rows, row_count=validator.row_count,
-        min_chars=validator.min_chars, max_chars=validator.max_chars_seen, total_chars=validator.total_chars,
-        columns=list(validator.columns), counts=issues.counts, examples=issues.examples,
-        first_at=issues.first_at, hashes=validator.hashes, hash_rows=validator.hash_rows, part=task.part,
+        lines=lines[0],
+        source_rows=validator.source_rows,
+        row_count=validator.row_count,
+        min_chars=validator.min_chars,
+        max_chars=validator.max_chars_seen,
+        total_chars=validator.total_chars,
+        columns=list(validator.columns),
+        counts=issues.counts,
+        examples=issues.examples,
+        first_at=issues.first_at,
+        hashes=validator.hashes,
+        hash_rows=validator.hash_rows,
+        part=task.part,
     )
 
 
-def run(src: Path, out: AtomicOutput, the_plan: Plan, *, mapping, templates, mapper, issues: IssueCollector,
-        state: dict, max_chars: int | None, warning_kinds: set[str], dup_cap: int) -> None:
+def run(
+    src: Path,
+    out: AtomicOutput,
+    the_plan: Plan,
+    *,
+    mapping,
+    templates,
+    mapper,
+    issues: IssueCollector,
+    state: dict,
+    max_chars: int | None,
+    warning_kinds: set[str],
+    dup_cap: int,
+) -> None:
     """Validate ``src`` by ranges into ``out``; same effect on issues and state as ingest._run."""
     ranges, fmt = the_plan.ranges, the_plan.fmt
     validator = RowValidator(fmt, issues, max_chars=max_chars, columns=state["columns"], dup_cap=dup_cap)
-    with tempfile.TemporaryDirectory(dir=out.tmp.parent, prefix=f".{out.dest.name}.ranges.") as parts, \
-            ProcessPoolExecutor(the_plan.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with (
+        tempfile.TemporaryDirectory(dir=out.tmp.parent, prefix=f".{out.dest.name}.ranges.") as parts,
+        ProcessPoolExecutor(the_plan.workers, mp_context=multiprocessing.get_context("spawn")) as pool,
+    ):
         try:
-            tasks = [RangeTask(str(src), a, b, os.path.join(parts, f"{k}.jsonl"), fmt, mapping, templates,
-                               max_chars, frozenset(warning_kinds), dup_cap) for k, (a, b) in enumerate(ranges)]
+            tasks = [
+                RangeTask(
+                    str(src),
+                    a,
+                    b,
+                    os.path.join(parts, f"{k}.jsonl"),
+                    fmt,
+                    mapping,
+                    templates,
+                    max_chars,
+                    frozenset(warning_kinds),
+                    dup_cap,
+                )
+                for k, (a, b) in enumerate(ranges)
+            ]
             # workers take ranges from the end of the file, the parent from the start: the parent writes
             # its ranges straight into out, and only the workers' ranges go through part files
             futures = _submit(pool, tasks[:0:-1])[::-1]
@@ -234,8 +277,16 @@ def _result(future: Future, task: RangeTask) -> RangeResult:
         return validate_range(task)
 
 
-def _validate_here(src: Path, byte_range: tuple[int, int], first_line: int, validator: RowValidator, mapper,
-                   out: AtomicOutput, *, first: bool = False) -> int:
+def _validate_here(
+    src: Path,
+    byte_range: tuple[int, int],
+    first_line: int,
+    validator: RowValidator,
+    mapper,
+    out: AtomicOutput,
+    *,
+    first: bool = False,
+) -> int:
     """Validate one range in this process, continuing the file-wide state; returns its line count."""
     issues = validator.issues
     lines: list[int] = []
@@ -252,8 +303,9 @@ def _validate_here(src: Path, byte_range: tuple[int, int], first_line: int, vali
     return lines[0]
 
 
-def _merge(result: RangeResult, line_offset: int, validator: RowValidator, issues: IssueCollector,
-           out: AtomicOutput) -> None:
+def _merge(
+    result: RangeResult, line_offset: int, validator: RowValidator, issues: IssueCollector, out: AtomicOutput
+) -> None:
     """Fold a worker's range into the file-wide state, in row order, and append its part to ``out``."""
     base, cap, seen = validator.row_count, validator.dup_cap, validator.seen
     hashes, hash_rows = result.hashes, result.hash_rows
@@ -288,18 +340,27 @@ def _merge(result: RangeResult, line_offset: int, validator: RowValidator, issue
     dup_lines = _part_lines(result.part, dup_first)
     for _, _, kind in order:
         if kind == "duplicate_row":
-            examples = [Example(row=hash_rows[i] + line_offset, preview=preview(dup_lines[i])) for i in dup_first]
+            examples = [
+                Example(row=hash_rows[i] + line_offset, preview=preview(dup_lines[i])) for i in dup_first
+            ]
             issues.absorb(kind, dup_count, examples)
         elif kind == "duplicate_check_capped":
             issues.absorb(kind, 1, [Example(row=hash_rows[capped_at] + line_offset, preview=preview(""))])
         else:
-            issues.absorb(kind, result.counts[kind], [
-                e.model_copy(update={"row": None if e.row is None else e.row + line_offset})
-                for e in result.examples.get(kind, ())])
+            issues.absorb(
+                kind,
+                result.counts[kind],
+                [
+                    e.model_copy(update={"row": None if e.row is None else e.row + line_offset})
+                    for e in result.examples.get(kind, ())
+                ],
+            )
 
     validator.source_rows += result.source_rows
     validator.row_count += result.row_count
-    if result.min_chars is not None and (validator.min_chars is None or result.min_chars < validator.min_chars):
+    if result.min_chars is not None and (
+        validator.min_chars is None or result.min_chars < validator.min_chars
+    ):
         validator.min_chars = result.min_chars
     validator.max_chars_seen = max(validator.max_chars_seen, result.max_chars)
     validator.total_chars += result.total_chars

@@ -48,8 +48,14 @@ class Source:
     columns: list[str] = field(default_factory=list)  # header/schema names where the container has them
 
 
-def jsonl_rows(stream: BinaryIO, issues: IssueCollector, *, first_line: int = 0, strip_bom: bool = True,
-                lines_out: list[int] | None = None) -> Iterator[tuple[int, Any]]:
+def jsonl_rows(
+    stream: BinaryIO,
+    issues: IssueCollector,
+    *,
+    first_line: int = 0,
+    strip_bom: bool = True,
+    lines_out: list[int] | None = None,
+) -> Iterator[tuple[int, Any]]:
     """Rows of a JSONL stream numbered from ``first_line + 1``; a byte range of a file passes its offset,
     strip_bom=False (a BOM is only a BOM at the start of the file) and gets its line count in lines_out."""
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
@@ -68,7 +74,7 @@ def jsonl_rows(stream: BinaryIO, issues: IssueCollector, *, first_line: int = 0,
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError as exc:
-                issues.add("invalid_encoding", lineno, None, line[max(0, exc.start - 30): exc.end + 30])
+                issues.add("invalid_encoding", lineno, None, line[max(0, exc.start - 30) : exc.end + 30])
                 continue
             issues.add("invalid_json", lineno, None, line)
     if lines_out is not None:
@@ -139,11 +145,11 @@ def _csv_rows(stream: BinaryIO, issues: IssueCollector, delimiter: str) -> Itera
         for raw in stream:
             counter[0] += 1
             if counter[0] == 1 and raw.startswith(BOM):
-                raw = raw[len(BOM):]
+                raw = raw[len(BOM) :]
             try:
                 yield raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                issues.add("invalid_encoding", counter[0], None, raw[max(0, exc.start - 30): exc.end + 30])
+                issues.add("invalid_encoding", counter[0], None, raw[max(0, exc.start - 30) : exc.end + 30])
                 yield raw.decode("utf-8", "replace")
 
     reader = csv.reader(lines(), delimiter=delimiter)
@@ -238,7 +244,9 @@ def open_source(path: Path, filename: str, issues: IssueCollector) -> Iterator[S
                 issues.add("unreadable_file", None, None, f"parquet: {exc}")
                 yield Source(None, compression, iter(()))
                 return
-            yield Source("parquet", compression, _guarded(_parquet_rows(pfile), issues), pfile.schema_arrow.names)
+            yield Source(
+                "parquet", compression, _guarded(_parquet_rows(pfile), issues), pfile.schema_arrow.names
+            )
             return
         container = _guess_container(stream, name)
         if container == "json":

@@ -69,7 +69,9 @@ class IngestReport(BaseModel):
     """What ingest_file found: the format, the counts, the issues and stats of the normalised output."""
 
     filename: str
-    format: str | None = Field(description="text, instruction, chat, preference, unpaired_preference, prompt_only.")
+    format: str | None = Field(
+        description="text, instruction, chat, preference, unpaired_preference, prompt_only."
+    )
     format_detected: bool = Field(description="True when the format came from the columns, not format=.")
     valid: bool
     row_count: int = Field(description="Normalised rows written (Alpaca instances count one each).")
@@ -99,7 +101,7 @@ class DatasetInvalid(Exception):
 def preview(value: Any) -> str:
     """A short, single-line rendering of a value for an example."""
     if isinstance(value, bytes):
-        text = value[:PREVIEW_CHARS * 2].decode("utf-8", "backslashreplace")
+        text = value[: PREVIEW_CHARS * 2].decode("utf-8", "backslashreplace")
     elif isinstance(value, str):
         text = value
     else:
@@ -142,6 +144,13 @@ class IssueCollector:
             is_warning = kind in self._warning_kinds
             if (severity == "warning") != is_warning:
                 continue
-            out.append(Issue(kind=kind, severity=severity, count=count, message=MESSAGES.get(kind, kind),
-                             examples=self.examples.get(kind, [])))
+            out.append(
+                Issue(
+                    kind=kind,
+                    severity=severity,
+                    count=count,
+                    message=MESSAGES.get(kind, kind),
+                    examples=self.examples.get(kind, []),
+                )
+            )
         return out

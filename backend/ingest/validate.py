@@ -58,8 +58,16 @@ class RowValidator:
     byte range whose earlier rows live in another process; the parent checks them in row order.
     """
 
-    def __init__(self, fmt: str, issues: IssueCollector, *, max_chars: int | None, columns: Iterable[str],
-                 dup_cap: int, defer_duplicates: bool = False):
+    def __init__(
+        self,
+        fmt: str,
+        issues: IssueCollector,
+        *,
+        max_chars: int | None,
+        columns: Iterable[str],
+        dup_cap: int,
+        defer_duplicates: bool = False,
+    ):
         self.normalise, self.chars_of = NORMALISERS[fmt], ROW_CHARS[fmt]
         self.issues, self.max_chars = issues, max_chars
         self.columns = dict.fromkeys(columns)
@@ -138,6 +146,13 @@ class RowValidator:
         if self.source_rows and not self.row_count and not self.issues.error_count:
             self.issues.add("no_rows", None)
         row_count = self.row_count
-        state.update(source_rows=self.source_rows, row_count=row_count, columns=list(self.columns),
-                     chars={"min": self.min_chars or 0, "max": self.max_chars_seen,
-                            "mean": round(self.total_chars / row_count, 1) if row_count else 0})
+        state.update(
+            source_rows=self.source_rows,
+            row_count=row_count,
+            columns=list(self.columns),
+            chars={
+                "min": self.min_chars or 0,
+                "max": self.max_chars_seen,
+                "mean": round(self.total_chars / row_count, 1) if row_count else 0,
+            },
+        )

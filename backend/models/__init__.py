@@ -7,6 +7,19 @@ from backend.models.registry import BaseModel, ModelSource
 from backend.models.users import ApiToken, Role, User
 
 __all__ = [
-    "ApiToken", "BaseModel", "Checkpoint", "Dataset", "DatasetVersion", "InferenceRequest", "InferenceStatus",
-    "Job", "JobEvent", "JobMetric", "JobStatus", "ModelSource", "Role", "User", "Worker",
+    "ApiToken",
+    "BaseModel",
+    "Checkpoint",
+    "Dataset",
+    "DatasetVersion",
+    "InferenceRequest",
+    "InferenceStatus",
+    "Job",
+    "JobEvent",
+    "JobMetric",
+    "JobStatus",
+    "ModelSource",
+    "Role",
+    "User",
+    "Worker",
 ]

@@ -45,11 +45,14 @@ class VersionOperation(BaseModel):
     """A cleaning or splitting step; it makes new immutable version(s) that name this one as parent."""
 
     op: Literal["dedup_exact", "dedup_near", "filter_length", "split"] = Field(
-        ..., description="dedup_exact: drop exact repeats; dedup_near: drop rows whose MinHash Jaccard similarity "
+        ...,
+        description="dedup_exact: drop exact repeats; dedup_near: drop rows whose MinHash Jaccard similarity "
         "to a kept row is >= threshold; filter_length: keep rows within [min_chars, max_chars]; split: seeded "
-        "train/validation split (two new versions)."
+        "train/validation split (two new versions).",
     )
-    threshold: float = Field(0.9, gt=0.0, le=1.0, description="dedup_near: similarity at which rows are dupes.")
+    threshold: float = Field(
+        0.9, gt=0.0, le=1.0, description="dedup_near: similarity at which rows are dupes."
+    )
     min_chars: int = Field(0, ge=0, description="filter_length: shortest row kept, in characters.")
     max_chars: int | None = Field(None, ge=1, description="filter_length: longest row kept, in characters.")
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="split: share of rows for validation.")

@@ -13,7 +13,9 @@ from backend.schemas.common import ReadModel
 
 class GenerationParams(BaseModel):
     max_new_tokens: int = Field(128, ge=1, le=4096, description="Tokens generated at most.")
-    do_sample: bool = Field(False, description="false = greedy decoding; true = sampling with the settings below.")
+    do_sample: bool = Field(
+        False, description="false = greedy decoding; true = sampling with the settings below."
+    )
     temperature: float = Field(0.7, gt=0.0, le=5.0, description="Sampling temperature (only when sampling).")
     top_k: int = Field(50, ge=0, le=1000, description="Sample among the k most likely tokens (0 = off).")
     top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling: smallest set with this mass.")
@@ -27,8 +29,13 @@ class Message(BaseModel):
 
 
 class GenerationCreate(GenerationParams):
-    model_ids: list[int] = Field(..., min_length=1, max_length=8, description="Registry ids to answer with: "
-                                 "a base model and/or adapters trained on it, answered in this order.")
+    model_ids: list[int] = Field(
+        ...,
+        min_length=1,
+        max_length=8,
+        description="Registry ids to answer with: "
+        "a base model and/or adapters trained on it, answered in this order.",
+    )
     prompt: str | None = Field(None, max_length=100_000, description="A user message.")
     messages: list[Message] | None = Field(None, max_length=200, description="Or a whole conversation.")
     system_prompt: str | None = Field(None, max_length=20_000)

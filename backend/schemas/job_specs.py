@@ -29,9 +29,14 @@ class AdapterSpec(_Spec):
     )
     r: int = Field(16, ge=1, le=1024, description="LoRA rank: size of the low-rank update. 8-32 is typical.")
     alpha: int | None = Field(
-        None, ge=1, le=4096, description="LoRA scaling numerator; the update is scaled by alpha/r. Default 2 x r."
+        None,
+        ge=1,
+        le=4096,
+        description="LoRA scaling numerator; the update is scaled by alpha/r. Default 2 x r.",
     )
-    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA input, against overfitting.")
+    dropout: float = Field(
+        0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA input, against overfitting."
+    )
     target_modules: list[str] | Literal["all-linear"] | None = Field(
         None,
         description="Module names that get adapters, e.g. ['q_proj','v_proj'], or 'all-linear'. "
@@ -42,7 +47,9 @@ class AdapterSpec(_Spec):
         20, ge=1, le=512, description="Prompt tuning: how many trainable soft-prompt tokens are prepended."
     )
     prompt_tuning_init_text: str | None = Field(
-        None, max_length=2000, description="Prompt tuning: initialise the soft prompt from this text's embeddings."
+        None,
+        max_length=2000,
+        description="Prompt tuning: initialise the soft prompt from this text's embeddings.",
     )
     double_quantization: bool = Field(True, description="QLoRA: quantize the quantization constants too.")
 
@@ -59,51 +66,93 @@ class TrainingSpec(_Spec):
     """Optimisation settings shared by every method."""
 
     learning_rate: float | None = Field(
-        None, gt=0.0, le=1.0, description="Peak learning rate. Default depends on method and adapter "
-        "(full fine-tuning ~1e-5, LoRA ~2e-4, prompt tuning ~3e-2)."
+        None,
+        gt=0.0,
+        le=1.0,
+        description="Peak learning rate. Default depends on method and adapter "
+        "(full fine-tuning ~1e-5, LoRA ~2e-4, prompt tuning ~3e-2).",
     )
-    num_epochs: float = Field(1.0, gt=0.0, le=100.0, description="Passes over the training data (1-3 is typical).")
-    max_steps: int | None = Field(None, ge=1, le=10_000_000, description="Stop after this many optimizer steps; "
-                                  "overrides num_epochs.")
+    num_epochs: float = Field(
+        1.0, gt=0.0, le=100.0, description="Passes over the training data (1-3 is typical)."
+    )
+    max_steps: int | None = Field(
+        None, ge=1, le=10_000_000, description="Stop after this many optimizer steps; overrides num_epochs."
+    )
     batch_size: int | Literal["auto"] = Field(
         4, description="Examples per device step, or 'auto' to pick the largest that fits in memory."
     )
-    gradient_accumulation_steps: int = Field(1, ge=1, le=1024, description="Steps whose gradients are summed "
-                                             "before one optimizer step; effective batch = batch_size x this.")
-    max_length: int = Field(1024, ge=16, le=131072, description="Tokens per example; longer rows are truncated.")
-    packing: bool = Field(False, description="Padding-free packing: concatenate examples so no compute is spent "
-                          "on padding tokens (attention stays within each example).")
-    gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: less "
-                                         "memory, about 30% slower.")
+    gradient_accumulation_steps: int = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="Steps whose gradients are summed "
+        "before one optimizer step; effective batch = batch_size x this.",
+    )
+    max_length: int = Field(
+        1024, ge=16, le=131072, description="Tokens per example; longer rows are truncated."
+    )
+    packing: bool = Field(
+        False,
+        description="Padding-free packing: concatenate examples so no compute is spent "
+        "on padding tokens (attention stays within each example).",
+    )
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute activations in the backward pass: less memory, about 30% slower."
+    )
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="auto = bf16 where the GPU supports it, fp16 on older GPUs, fp32 on CPU."
     )
-    warmup_ratio: float = Field(0.03, ge=0.0, le=0.5, description="Share of steps spent ramping the LR up from 0.")
+    warmup_ratio: float = Field(
+        0.03, ge=0.0, le=0.5, description="Share of steps spent ramping the LR up from 0."
+    )
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
         "cosine", description="How the learning rate decays after warmup."
     )
     weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="AdamW weight decay.")
     max_grad_norm: float = Field(1.0, gt=0.0, le=1000.0, description="Gradient clipping threshold.")
     seed: int = Field(42, ge=0, le=2**31 - 1, description="Seed for data order, dropout and initialisation.")
-    validation_split: float = Field(0.0, ge=0.0, le=0.5, description="Share of training rows held out for "
-                                    "validation when no validation dataset is given.")
-    eval_steps: int | None = Field(None, ge=1, description="Evaluate on the validation set every N steps "
-                                   "(default: once per epoch when a validation set exists).")
-    early_stopping_patience: int | None = Field(None, ge=1, le=1000, description="Stop when validation loss has "
-                                                "not improved for this many evaluations.")
+    validation_split: float = Field(
+        0.0,
+        ge=0.0,
+        le=0.5,
+        description="Share of training rows held out for validation when no validation dataset is given.",
+    )
+    eval_steps: int | None = Field(
+        None,
+        ge=1,
+        description="Evaluate on the validation set every N steps "
+        "(default: once per epoch when a validation set exists).",
+    )
+    early_stopping_patience: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="Stop when validation loss has not improved for this many evaluations.",
+    )
     save_steps: int = Field(50, ge=1, description="Write a resumable checkpoint every N optimizer steps.")
-    save_total_limit: int = Field(3, ge=1, le=100, description="Checkpoints kept on disk (oldest deleted first).")
+    save_total_limit: int = Field(
+        3, ge=1, le=100, description="Checkpoints kept on disk (oldest deleted first)."
+    )
     logging_steps: int = Field(1, ge=1, description="Record metrics every N optimizer steps.")
 
 
 class _MethodSpec(_Spec):
     adapter: AdapterSpec = Field(default_factory=AdapterSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
-    merge_adapter: bool = Field(False, description="Also save the trained LoRA/DoRA adapter merged into its "
-                                "base, as a full model registered beside the adapter (for serving without PEFT).")
+    merge_adapter: bool = Field(
+        False,
+        description="Also save the trained LoRA/DoRA adapter merged into its "
+        "base, as a full model registered beside the adapter (for serving without PEFT).",
+    )
 
     #: learning rate used when the user gives none, by adapter type
-    _default_lr: dict[str, float] = {"none": 1e-5, "lora": 2e-4, "dora": 2e-4, "qlora": 2e-4, "prompt_tuning": 3e-2}
+    _default_lr: dict[str, float] = {
+        "none": 1e-5,
+        "lora": 2e-4,
+        "dora": 2e-4,
+        "qlora": 2e-4,
+        "prompt_tuning": 3e-2,
+    }
 
     @model_validator(mode="after")
     def _fill_learning_rate(self):
@@ -117,14 +166,17 @@ class SFTSpec(_MethodSpec):
 
     method: Literal["sft"] = "sft"
     chat_template: ChatTemplateName = Field(
-        "model", description="How rows are rendered to text: the model's own template, ChatML, Alpaca, Llama-3 "
-        "or Gemma."
+        "model",
+        description="How rows are rendered to text: the model's own template, ChatML, Alpaca, Llama-3 "
+        "or Gemma.",
     )
     loss_on: Literal["assistant", "all"] = Field(
-        "assistant", description="Which tokens carry the loss: only assistant replies (default) or every token."
+        "assistant",
+        description="Which tokens carry the loss: only assistant replies (default) or every token.",
     )
-    system_prompt: str | None = Field(None, max_length=20000, description="System prompt added to rows that "
-                                      "have none.")
+    system_prompt: str | None = Field(
+        None, max_length=20000, description="System prompt added to rows that have none."
+    )
 
 
 class PretrainSpec(_MethodSpec):
@@ -147,7 +199,9 @@ class RewardSpec(_MethodSpec):
 
     method: Literal["reward"] = "reward"
     _default_lr = {"none": 1e-5, "lora": 1e-4, "dora": 1e-4, "qlora": 1e-4, "prompt_tuning": 1e-2}
-    chat_template: ChatTemplateName = Field("model", description="How prompt and response are rendered to text.")
+    chat_template: ChatTemplateName = Field(
+        "model", description="How prompt and response are rendered to text."
+    )
     center_rewards_coefficient: float | None = Field(
         None, ge=0.0, le=1.0, description="Pull mean rewards toward 0 (keeps reward scale stable for RL)."
     )
@@ -160,10 +214,15 @@ class DPOSpec(_MethodSpec):
     _default_lr = {"none": 5e-7, "lora": 5e-5, "dora": 5e-5, "qlora": 5e-5, "prompt_tuning": 1e-3}
     chat_template: ChatTemplateName = "model"
     beta: float = Field(0.1, gt=0.0, le=10.0, description="Strength of the pull toward the reference model.")
-    loss_type: Literal["sigmoid", "ipo", "hinge"] = Field("sigmoid", description="sigmoid = DPO; ipo = identity "
-                                                         "preference optimisation; hinge = SLiC.")
-    max_prompt_length: int | None = Field(None, ge=8, le=131072, description="Truncate prompts to this many "
-                                          "tokens (default: half of max_length).")
+    loss_type: Literal["sigmoid", "ipo", "hinge"] = Field(
+        "sigmoid", description="sigmoid = DPO; ipo = identity preference optimisation; hinge = SLiC."
+    )
+    max_prompt_length: int | None = Field(
+        None,
+        ge=8,
+        le=131072,
+        description="Truncate prompts to this many tokens (default: half of max_length).",
+    )
 
 
 class KTOSpec(_MethodSpec):
@@ -183,16 +242,19 @@ class ORPOSpec(_MethodSpec):
     method: Literal["orpo"] = "orpo"
     _default_lr = {"none": 8e-6, "lora": 1e-4, "dora": 1e-4, "qlora": 1e-4, "prompt_tuning": 1e-3}
     chat_template: ChatTemplateName = "model"
-    beta: float = Field(0.1, gt=0.0, le=10.0, description="Weight of the odds-ratio term (lambda in the paper).")
+    beta: float = Field(
+        0.1, gt=0.0, le=10.0, description="Weight of the odds-ratio term (lambda in the paper)."
+    )
 
 
 class RewardFunctionSpec(_Spec):
     """One rule-based or model reward; an online RL job sums them with their weights."""
 
     kind: Literal["format", "length", "exact_match", "regex", "model"] = Field(
-        ..., description="format: reply matches a required pattern (e.g. <answer>...</answer>); length: closeness "
+        ...,
+        description="format: reply matches a required pattern (e.g. <answer>...</answer>); length: closeness "
         "to target_length; exact_match: reply equals the row's reference answer; regex: pattern found; "
-        "model: score from a trained reward model job."
+        "model: score from a trained reward model job.",
     )
     weight: float = Field(1.0, ge=-100.0, le=100.0, description="Multiplier of this reward in the sum.")
     pattern: str | None = Field(None, max_length=2000, description="Regular expression for format and regex.")
@@ -214,8 +276,13 @@ class _OnlineRLSpec(_MethodSpec):
     _default_lr = {"none": 1e-6, "lora": 1e-5, "dora": 1e-5, "qlora": 1e-5, "prompt_tuning": 1e-3}
     chat_template: ChatTemplateName = "model"
     rewards: list[RewardFunctionSpec] = Field(..., min_length=1, description="Reward functions, summed.")
-    kl_coef: float = Field(0.04, ge=0.0, le=10.0, description="Weight of the KL penalty to the frozen "
-                           "reference model (the leash that keeps the policy fluent).")
+    kl_coef: float = Field(
+        0.04,
+        ge=0.0,
+        le=10.0,
+        description="Weight of the KL penalty to the frozen "
+        "reference model (the leash that keeps the policy fluent).",
+    )
     num_generations: int = Field(4, ge=2, le=64, description="Completions sampled per prompt.")
     max_completion_length: int = Field(64, ge=1, le=32768, description="Tokens generated per completion.")
     temperature: float = Field(1.0, gt=0.0, le=2.0, description="Sampling temperature of rollouts.")

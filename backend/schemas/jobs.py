@@ -14,8 +14,12 @@ from backend.schemas.job_specs import JobSpec
 
 class DatasetRef(BaseModel):
     version_id: int = Field(..., ge=1, description="A dataset version id (jobs record the exact version).")
-    weight: float = Field(1.0, gt=0.0, le=1000.0, description="Mixture weight: share of training rows drawn "
-                          "from this dataset relative to the others.")
+    weight: float = Field(
+        1.0,
+        gt=0.0,
+        le=1000.0,
+        description="Mixture weight: share of training rows drawn from this dataset relative to the others.",
+    )
 
 
 class JobCreate(BaseModel):
@@ -23,8 +27,12 @@ class JobCreate(BaseModel):
     base_model_id: int | None = Field(None, ge=1, description="Registry id of the model to start from.")
     parent_job_id: int | None = Field(None, ge=1, description="Or: start from a succeeded job's output.")
     datasets: list[DatasetRef] = Field(..., min_length=1, max_length=32)
-    eval_dataset_version_id: int | None = Field(None, ge=1, description="Validation set (default: a split of "
-                                                "the training rows when training.validation_split > 0).")
+    eval_dataset_version_id: int | None = Field(
+        None,
+        ge=1,
+        description="Validation set (default: a split of "
+        "the training rows when training.validation_split > 0).",
+    )
     spec: JobSpec
 
     @model_validator(mode="after")

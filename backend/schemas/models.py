@@ -12,8 +12,13 @@ from backend.schemas.common import ReadModel
 
 class ModelCreate(BaseModel):
     name: str = Field(..., min_length=1, max_length=200)
-    path: str = Field(..., min_length=1, max_length=1024, description="A local Hugging Face model folder "
-                      "(config.json, weights, tokenizer) visible to the API and the workers.")
+    path: str = Field(
+        ...,
+        min_length=1,
+        max_length=1024,
+        description="A local Hugging Face model folder "
+        "(config.json, weights, tokenizer) visible to the API and the workers.",
+    )
 
 
 class ModelRead(ReadModel):

@@ -26,32 +26,55 @@ def _report_dict(report: Any) -> dict:
 
 
 def create_from_upload(
-    session: Session, store: ArtifactStore, upload: Path, *, filename: str, name: str, description: str = "",
-    format: str | None = None, mapping: dict | None = None, options: dict | None = None, user: User | None,
+    session: Session,
+    store: ArtifactStore,
+    upload: Path,
+    *,
+    filename: str,
+    name: str,
+    description: str = "",
+    format: str | None = None,
+    mapping: dict | None = None,
+    options: dict | None = None,
+    user: User | None,
 ) -> Dataset:
     """Validate the whole file, then store dataset + version 1. On refusal nothing is kept (422 + report)."""
     if session.scalar(select(Dataset).where(Dataset.name == name)):
-        raise Conflict(f"a dataset named '{name}' already exists; choose another name", code="dataset_exists",
-                       details={"field": "name", "value": name})
+        raise Conflict(
+            f"a dataset named '{name}' already exists; choose another name",
+            code="dataset_exists",
+            details={"field": "name", "value": name},
+        )
     unknown = sorted(set(options or {}) - UPLOAD_OPTIONS)
     if unknown:
-        raise Invalid(f"unknown upload option(s) {', '.join(unknown)}: choose from {', '.join(sorted(UPLOAD_OPTIONS))}",
-                      code="dataset_invalid", details={"field": "options", "value": unknown})
+        raise Invalid(
+            f"unknown upload option(s) {', '.join(unknown)}: choose from {', '.join(sorted(UPLOAD_OPTIONS))}",
+            code="dataset_invalid",
+            details={"field": "options", "value": unknown},
+        )
     tmp = store.new_temp(".jsonl")
     try:
-        report = ingest.ingest_file(upload, tmp, filename=filename, format=format, mapping=mapping,
-                                    **(options or {}))
+        report = ingest.ingest_file(
+            upload, tmp, filename=filename, format=format, mapping=mapping, **(options or {})
+        )
     except ingest.DatasetInvalid as exc:
-        raise Invalid(f"{filename} was refused: {exc}", code="dataset_invalid",
-                      details=_report_dict(exc.report)) from exc
+        raise Invalid(
+            f"{filename} was refused: {exc}", code="dataset_invalid", details=_report_dict(exc.report)
+        ) from exc
     except ValueError as exc:  # a bad option or mapping
         raise Invalid(str(exc), code="dataset_invalid") from exc
     try:
         dataset = Dataset(name=name, description=description, owner_id=user.id if user else None)
         session.add(dataset)
         session.flush()
-        _add_version(session, store, dataset, tmp, report, operation={"op": "upload", "filename": filename,
-                                                                      "format": format, "mapping": mapping})
+        _add_version(
+            session,
+            store,
+            dataset,
+            tmp,
+            report,
+            operation={"op": "upload", "filename": filename, "format": format, "mapping": mapping},
+        )
         session.commit()
     except Exception:
         session.rollback()
@@ -61,18 +84,38 @@ def create_from_upload(
 
 
 def _add_version(
-    session: Session, store: ArtifactStore, dataset: Dataset, rows_file: Path, report: Any, *,
-    operation: dict, parent: DatasetVersion | None = None, split: str | None = None, fmt: str | None = None,
+    session: Session,
+    store: ArtifactStore,
+    dataset: Dataset,
+    rows_file: Path,
+    report: Any,
+    *,
+    operation: dict,
+    parent: DatasetVersion | None = None,
+    split: str | None = None,
+    fmt: str | None = None,
 ) -> DatasetVersion:
     data = _report_dict(report)
-    number = (session.scalar(select(func.max(DatasetVersion.version)).where(
-        DatasetVersion.dataset_id == dataset.id)) or 0) + 1
+    number = (
+        session.scalar(
+            select(func.max(DatasetVersion.version)).where(DatasetVersion.dataset_id == dataset.id)
+        )
+        or 0
+    ) + 1
     relative = store.dataset_rows(dataset.id, number)
     dest = store.put(rows_file, relative)
     version = DatasetVersion(
-        dataset_id=dataset.id, version=number, parent_id=parent.id if parent else None, operation=operation,
-        format=fmt or data["format"], split=split, row_count=data["row_count"], size_bytes=dest.stat().st_size,
-        sha256=data.get("sha256") or data.get("stats", {}).get("sha256") or "", path=relative, report=data,
+        dataset_id=dataset.id,
+        version=number,
+        parent_id=parent.id if parent else None,
+        operation=operation,
+        format=fmt or data["format"],
+        split=split,
+        row_count=data["row_count"],
+        size_bytes=dest.stat().st_size,
+        sha256=data.get("sha256") or data.get("stats", {}).get("sha256") or "",
+        path=relative,
+        report=data,
     )
     session.add(version)
     try:
@@ -93,8 +136,9 @@ def get_dataset(session: Session, dataset_id: int) -> Dataset:
 def get_version(session: Session, version_id: int) -> DatasetVersion:
     version = session.get(DatasetVersion, version_id)
     if version is None:
-        raise NotFound(f"dataset version {version_id} not found", details={"field": "version_id",
-                                                                            "value": version_id})
+        raise NotFound(
+            f"dataset version {version_id} not found", details={"field": "version_id", "value": version_id}
+        )
     return version
 
 
@@ -125,8 +169,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def apply_operation(session: Session, store: ArtifactStore, version_id: int, op: VersionOperation
-                    ) -> list[DatasetVersion]:
+def apply_operation(
+    session: Session, store: ArtifactStore, version_id: int, op: VersionOperation
+) -> list[DatasetVersion]:
     """Run a cleaning or split step on a version; the output is new version(s), the parent is untouched."""
     parent = get_version(session, version_id)
     src = store.path(parent.path)
@@ -144,13 +189,24 @@ def apply_operation(session: Session, store: ArtifactStore, version_id: int, op:
         for key, split_name in parts:
             rows = ingest.count_rows(outputs[key])
             if rows == 0:
-                raise Invalid(f"'{op.op}' would leave the {split_name or 'dataset'} with no rows",
-                              details={"field": "op", "value": op.op})
+                raise Invalid(
+                    f"'{op.op}' would leave the {split_name or 'dataset'} with no rows",
+                    details={"field": "op", "value": op.op},
+                )
             report = {"format": parent.format, "row_count": rows, "sha256": _sha256(outputs[key])}
-            created.append(_add_version(
-                session, store, parent.dataset, outputs[key], report, parent=parent, fmt=parent.format,
-                split=split_name or parent.split, operation={"op": op.op, "params": op.model_dump(), "stats": stats},
-            ))
+            created.append(
+                _add_version(
+                    session,
+                    store,
+                    parent.dataset,
+                    outputs[key],
+                    report,
+                    parent=parent,
+                    fmt=parent.format,
+                    split=split_name or parent.split,
+                    operation={"op": op.op, "params": op.model_dump(), "stats": stats},
+                )
+            )
         session.commit()
         return created
     except Exception:

@@ -1,11 +1,11 @@
 """Errors a user can cause, raised by services and turned into 4xx answers by the API.
 
-    ServiceError            -> 400
-    ├── Unauthorized        -> 401  no or bad token
-    ├── Forbidden           -> 403  role may not do this
-    ├── NotFound            -> 404
-    ├── Conflict            -> 409  state does not allow it (e.g. cancel a finished job)
-    └── Invalid             -> 422  input refused; `details` says where (row, field, value)
+ServiceError            -> 400
+├── Unauthorized        -> 401  no or bad token
+├── Forbidden           -> 403  role may not do this
+├── NotFound            -> 404
+├── Conflict            -> 409  state does not allow it (e.g. cancel a finished job)
+└── Invalid             -> 422  input refused; `details` says where (row, field, value)
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ from backend.services.errors import Invalid, NotFound
 from backend.storage import ArtifactStore
 
 
-def submit(session: Session, settings: Settings, kind: str, payload: dict, user: User | None) -> InferenceRequest:
+def submit(
+    session: Session, settings: Settings, kind: str, payload: dict, user: User | None
+) -> InferenceRequest:
     request = InferenceRequest(kind=kind, payload=payload, created_by=user.id if user else None)
     session.add(request)
     session.commit()
@@ -32,8 +34,13 @@ def submit_generation(session: Session, settings: Settings, data: GenerationCrea
             raise Invalid(exc.message, details={"field": f"model_ids[{i}]", "value": model_id}) from exc
     payload = data.model_dump(mode="json")
     payload["models"] = [
-        {"id": m.id, "name": m.name, "path": m.path, "is_adapter": m.is_adapter,
-         "base_path": registry.root_model(session, m).path}
+        {
+            "id": m.id,
+            "name": m.name,
+            "path": m.path,
+            "is_adapter": m.is_adapter,
+            "base_path": registry.root_model(session, m).path,
+        }
         for m in models
     ]
     return submit(session, settings, "generate", payload, user)
@@ -46,11 +53,17 @@ def get_request(session: Session, request_id: int) -> InferenceRequest:
     return request
 
 
-def submit_dataset_request(session: Session, settings: Settings, kind: str, version_id: int, params: dict,
-                           user: User | None) -> InferenceRequest:
+def submit_dataset_request(
+    session: Session, settings: Settings, kind: str, version_id: int, params: dict, user: User | None
+) -> InferenceRequest:
     """A template preview or a profile of a dataset version, with the tokenizer of `params['model_id']`."""
     version = datasets.get_version(session, version_id)
     model = registry.root_model(session, registry.get_model(session, params["model_id"]))
-    payload = {**params, "version_id": version.id, "format": version.format,
-               "rows_path": str(ArtifactStore(settings.artifacts_dir).path(version.path)), "tokenizer_path": model.path}
+    payload = {
+        **params,
+        "version_id": version.id,
+        "format": version.format,
+        "rows_path": str(ArtifactStore(settings.artifacts_dir).path(version.path)),
+        "tokenizer_path": model.path,
+    }
     return submit(session, settings, kind, payload, user)

@@ -26,8 +26,15 @@ def claim_job(session: Session, job_id: int, worker_id: str) -> Job | None:
     claimed = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.queued)
-        .values(status=JobStatus.running, worker_id=worker_id, started_at=now, heartbeat_at=now,
-                attempt=Job.attempt + 1, cancel_requested=False, pause_requested=False)
+        .values(
+            status=JobStatus.running,
+            worker_id=worker_id,
+            started_at=now,
+            heartbeat_at=now,
+            attempt=Job.attempt + 1,
+            cancel_requested=False,
+            pause_requested=False,
+        )
     ).rowcount
     if not claimed:
         session.rollback()
@@ -40,7 +47,8 @@ def claim_job(session: Session, job_id: int, worker_id: str) -> Job | None:
 def heartbeat(session: Session, job_id: int, worker_id: str) -> tuple[bool, bool]:
     """Refresh the heartbeat; returns (cancel_requested, pause_requested). Raises if the job was taken away."""
     touched = session.execute(
-        update(Job).where(Job.id == job_id, Job.worker_id == worker_id, Job.status == JobStatus.running)
+        update(Job)
+        .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == JobStatus.running)
         .values(heartbeat_at=utcnow())
     ).rowcount
     session.commit()
@@ -71,7 +79,12 @@ def add_checkpoint(session: Session, job_id: int, step: int, path: str, metrics:
 
 
 def finish_job(
-    session: Session, job_id: int, worker_id: str, status: JobStatus, *, error: str | None = None,
+    session: Session,
+    job_id: int,
+    worker_id: str,
+    status: JobStatus,
+    *,
+    error: str | None = None,
     result: dict | None = None,
 ) -> bool:
     """Record the outcome, only if this worker still owns the running job."""
@@ -81,13 +94,19 @@ def finish_job(
     if result is not None:
         values["result"] = result
     done = session.execute(
-        update(Job).where(Job.id == job_id, Job.worker_id == worker_id, Job.status == JobStatus.running)
+        update(Job)
+        .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == JobStatus.running)
         .values(**values)
     ).rowcount
     if done:
-        message = {JobStatus.succeeded: "Succeeded", JobStatus.cancelled: "Cancelled", JobStatus.paused:
-                   "Paused at its last checkpoint"}.get(status, f"Failed: {error}")
-        session.add(JobEvent(job_id=job_id, message=message, level="error" if status == JobStatus.failed else "info"))
+        message = {
+            JobStatus.succeeded: "Succeeded",
+            JobStatus.cancelled: "Cancelled",
+            JobStatus.paused: "Paused at its last checkpoint",
+        }.get(status, f"Failed: {error}")
+        session.add(
+            JobEvent(job_id=job_id, message=message, level="error" if status == JobStatus.failed else "info")
+        )
     session.commit()
     return bool(done)
 
@@ -104,18 +123,25 @@ def recover_stale_jobs(session: Session, settings: Settings) -> list[int]:
         values = (
             {"status": JobStatus.queued, "queued_at": utcnow(), "worker_id": None}
             if retry
-            else {"status": JobStatus.failed, "finished_at": utcnow(),
-                  "error": f"worker {job.worker_id} stopped responding {job.attempt} times; giving up"}
+            else {
+                "status": JobStatus.failed,
+                "finished_at": utcnow(),
+                "error": f"worker {job.worker_id} stopped responding {job.attempt} times; giving up",
+            }
         )
         changed = session.execute(
-            update(Job).where(Job.id == job.id, Job.status == JobStatus.running, Job.heartbeat_at < cutoff)
+            update(Job)
+            .where(Job.id == job.id, Job.status == JobStatus.running, Job.heartbeat_at < cutoff)
             .values(**values)
         ).rowcount
         if not changed:
             continue
-        message = (f"Worker {job.worker_id} stopped responding; re-queued (attempt {job.attempt + 1} of "
-                   f"{settings.max_attempts}) to resume from its last checkpoint"
-                   if retry else values.get("error", ""))
+        message = (
+            f"Worker {job.worker_id} stopped responding; re-queued (attempt {job.attempt + 1} of "
+            f"{settings.max_attempts}) to resume from its last checkpoint"
+            if retry
+            else values.get("error", "")
+        )
         session.add(JobEvent(job_id=job.id, message=message, level="warning" if retry else "error"))
         session.commit()
         if retry:

@@ -59,7 +59,9 @@ def _check_datasets(session: Session, data: JobCreate) -> list[DatasetVersion]:
     for field, version_id in refs:
         version = session.get(DatasetVersion, version_id)
         if version is None:
-            raise Invalid(f"dataset version {version_id} not found", details={"field": field, "value": version_id})
+            raise Invalid(
+                f"dataset version {version_id} not found", details={"field": field, "value": version_id}
+            )
         if version.format not in allowed:
             raise Invalid(
                 f"method '{method}' trains on {' or '.join(allowed)} data, but dataset version {version_id} is "
@@ -78,7 +80,10 @@ def _check_rewards(session: Session, data: JobCreate) -> None:
         if job is None or job.method != "reward" or job.status != JobStatus.succeeded:
             raise Invalid(
                 f"reward model job {reward.reward_model_job_id} is not a succeeded reward-model job",
-                details={"field": f"spec.rewards[{i}].reward_model_job_id", "value": reward.reward_model_job_id},
+                details={
+                    "field": f"spec.rewards[{i}].reward_model_job_id",
+                    "value": reward.reward_model_job_id,
+                },
             )
 
 
@@ -91,8 +96,11 @@ def target_device(session: Session, settings: Settings) -> dict:
     if workers:
         best = max(workers, key=lambda w: (w.device.startswith("cuda"), w.memory_bytes))
         return {"device": best.device, "name": best.device_name, "memory_bytes": best.memory_bytes}
-    return {"device": "cpu", "name": "no worker online: estimated for this machine",
-            "memory_bytes": psutil.virtual_memory().total}
+    return {
+        "device": "cpu",
+        "name": "no worker online: estimated for this machine",
+        "memory_bytes": psutil.virtual_memory().total,
+    }
 
 
 def create_job(session: Session, settings: Settings, data: JobCreate, user: User | None) -> Job:
@@ -132,8 +140,13 @@ def create_job(session: Session, settings: Settings, data: JobCreate, user: User
     )
     session.add(job)
     session.flush()
-    session.add(JobEvent(job_id=job.id, message=f"Job created and queued ({spec.method}, estimated "
-                         f"{human_bytes(estimate['total_bytes'])} on {device['device']})"))
+    session.add(
+        JobEvent(
+            job_id=job.id,
+            message=f"Job created and queued ({spec.method}, estimated "
+            f"{human_bytes(estimate['total_bytes'])} on {device['device']})",
+        )
+    )
     session.commit()
     enqueue(settings, RUN_JOB_TASK, job_id=job.id)
     return job
@@ -146,7 +159,9 @@ def get_job(session: Session, job_id: int) -> Job:
     return job
 
 
-def list_jobs(session: Session, *, status: JobStatus | None, offset: int, limit: int) -> tuple[list[Job], int]:
+def list_jobs(
+    session: Session, *, status: JobStatus | None, offset: int, limit: int
+) -> tuple[list[Job], int]:
     query = select(Job)
     if status:
         query = query.where(Job.status == status)
@@ -169,14 +184,18 @@ def job_metrics(session: Session, job_id: int) -> dict[str, list[tuple[int, floa
 
 def job_events(session: Session, job_id: int, after_id: int = 0) -> list[JobEvent]:
     get_job(session, job_id)
-    return list(session.scalars(
-        select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.id > after_id).order_by(JobEvent.id)
-    ))
+    return list(
+        session.scalars(
+            select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.id > after_id).order_by(JobEvent.id)
+        )
+    )
 
 
 def job_checkpoints(session: Session, job_id: int) -> list[Checkpoint]:
     get_job(session, job_id)
-    return list(session.scalars(select(Checkpoint).where(Checkpoint.job_id == job_id).order_by(Checkpoint.step)))
+    return list(
+        session.scalars(select(Checkpoint).where(Checkpoint.job_id == job_id).order_by(Checkpoint.step))
+    )
 
 
 def output_model_id(job: Job) -> int | None:
@@ -201,7 +220,9 @@ def cancel_job(session: Session, job_id: int) -> Job:
 def pause_job(session: Session, job_id: int) -> Job:
     job = get_job(session, job_id)
     if job.status != JobStatus.running:
-        raise Conflict(f"only a running job can be paused; job {job_id} is {job.status.value}", code="not_running")
+        raise Conflict(
+            f"only a running job can be paused; job {job_id} is {job.status.value}", code="not_running"
+        )
     job.pause_requested = True
     session.add(JobEvent(job_id=job.id, message="Pause requested: saving a checkpoint"))
     session.commit()
@@ -211,8 +232,10 @@ def pause_job(session: Session, job_id: int) -> Job:
 def resume_job(session: Session, settings: Settings, job_id: int) -> Job:
     job = get_job(session, job_id)
     if job.status not in (JobStatus.paused, JobStatus.failed):
-        raise Conflict(f"only a paused or failed job can be resumed; job {job_id} is {job.status.value}",
-                       code="not_resumable")
+        raise Conflict(
+            f"only a paused or failed job can be resumed; job {job_id} is {job.status.value}",
+            code="not_resumable",
+        )
     job.status, job.queued_at, job.finished_at, job.error = JobStatus.queued, utcnow(), None, None
     job.pause_requested = job.cancel_requested = False
     job.attempt = 0

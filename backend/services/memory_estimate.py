@@ -36,7 +36,11 @@ def count_parameters(config: dict) -> int:
     kv_heads = _get(config, "num_key_value_heads", default=heads)
     head_dim = _get(config, "head_dim", default=hidden // heads)
     attention = hidden * head_dim * (2 * heads + 2 * kv_heads)
-    gated = _get(config, "hidden_act", "activation_function", default="") in ("silu", "swiglu", "gelu_pytorch_tanh")
+    gated = _get(config, "hidden_act", "activation_function", default="") in (
+        "silu",
+        "swiglu",
+        "gelu_pytorch_tanh",
+    )
     mlp = (3 if gated or "intermediate_size" in config else 2) * hidden * inter
     embeddings = vocab * hidden
     head = 0 if _get(config, "tie_word_embeddings", default=True) else vocab * hidden
@@ -61,8 +65,8 @@ def estimate_training_memory(config: dict, spec: dict, *, device: str) -> dict:
 
     config is a model folder's config.json; spec is a job spec dict (adapter + training); device "cuda" or "cpu".
     """
-    adapter = (spec.get("adapter") or {})
-    training = (spec.get("training") or {})
+    adapter = spec.get("adapter") or {}
+    training = spec.get("training") or {}
     kind = adapter.get("type", "lora")
     precision = _resolve_precision(training.get("precision", "auto"), device)
     dtype_bytes = _BYTES[precision]
@@ -78,12 +82,18 @@ def estimate_training_memory(config: dict, spec: dict, *, device: str) -> dict:
         trainable = adapter.get("num_virtual_tokens", 20) * hidden
         weights = params * dtype_bytes
     else:
-        modules = _ATTENTION_PROJECTIONS if adapter.get("target_modules") in (None, []) else \
-            (7 if adapter.get("target_modules") == "all-linear" else len(adapter["target_modules"]))
+        modules = (
+            _ATTENTION_PROJECTIONS
+            if adapter.get("target_modules") in (None, [])
+            else (7 if adapter.get("target_modules") == "all-linear" else len(adapter["target_modules"]))
+        )
         trainable = lora_parameters(config, adapter.get("r", 16), modules=modules)
         # QLoRA: 4-bit NF4 weights (0.5 byte) plus ~0.5 bit/param of quantization constants (less if double)
-        weights = params * (0.5 + (0.02 if adapter.get("double_quantization", True) else 0.06)) \
-            if kind == "qlora" else params * dtype_bytes
+        weights = (
+            params * (0.5 + (0.02 if adapter.get("double_quantization", True) else 0.06))
+            if kind == "qlora"
+            else params * dtype_bytes
+        )
         weights += trainable * 4  # adapters train in fp32
 
     optimizer = trainable * _OPTIMIZER_BYTES["paged_adamw_8bit" if kind == "qlora" else "adamw"]
@@ -94,13 +104,28 @@ def estimate_training_memory(config: dict, spec: dict, *, device: str) -> dict:
     act_bytes = 2 if precision in ("bf16", "fp16") or kind == "qlora" else 4
     per_layer = batch * length * hidden * _ACTIVATION_FACTOR * act_bytes // 2
     # with checkpointing only each layer's input is kept, plus one layer recomputed at a time
-    activations = (batch * length * hidden * act_bytes * layers + per_layer) if training.get(
-        "gradient_checkpointing") else per_layer * layers
+    activations = (
+        (batch * length * hidden * act_bytes * layers + per_layer)
+        if training.get("gradient_checkpointing")
+        else per_layer * layers
+    )
     vocab = _get(config, "vocab_size", default=32000)
     logits = batch * length * vocab * 4 * 2  # fp32 logits and their gradient dominate at large vocabularies
-    breakdown = {"weights": int(weights), "gradients": int(gradients), "optimizer_states": int(optimizer),
-                 "activations": int(activations), "logits": int(logits)}
+    breakdown = {
+        "weights": int(weights),
+        "gradients": int(gradients),
+        "optimizer_states": int(optimizer),
+        "activations": int(activations),
+        "logits": int(logits),
+    }
     breakdown["overhead"] = int(0.1 * sum(breakdown.values()) + (0.5 * GB if device != "cpu" else 0))
     total = sum(breakdown.values())
-    return {"total_bytes": total, "total_gb": round(total / GB, 2), "breakdown": breakdown, "params": params,
-            "trainable_params": int(trainable), "precision": precision, "adapter": kind}
+    return {
+        "total_bytes": total,
+        "total_gb": round(total / GB, 2),
+        "breakdown": breakdown,
+        "params": params,
+        "trainable_params": int(trainable),
+        "precision": precision,
+        "adapter": kind,
+    }

@@ -29,8 +29,11 @@ def read_model_folder(path: Path) -> tuple[dict, int | None]:
         raise Invalid(f"{config_file} is not valid JSON: {exc}", details={"field": "path"}) from exc
     if config.get("auto_map"):
         # Custom code would need trust_remote_code, which Afina never enables.
-        raise Invalid(f"{path} needs custom model code (auto_map in config.json); Afina runs only built-in "
-                      "transformers architectures", details={"field": "path", "value": str(path)})
+        raise Invalid(
+            f"{path} needs custom model code (auto_map in config.json); Afina runs only built-in "
+            "transformers architectures",
+            details={"field": "path", "value": str(path)},
+        )
     return config, _count_parameters(path)
 
 

@@ -14,31 +14,56 @@ def learnable_chat_jsonl(rows: int = 16) -> bytes:
     """A tiny set a small model can learn in a few dozen steps: one question, always the same answer."""
     lines = []
     for i in range(rows):
-        lines.append(json.dumps({"messages": [
-            {"role": "user", "content": f"What is the secret word? ({i % 4})"},
-            {"role": "assistant", "content": ANSWER},
-        ]}))
+        lines.append(
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": f"What is the secret word? ({i % 4})"},
+                        {"role": "assistant", "content": ANSWER},
+                    ]
+                }
+            )
+        )
     return "\n".join(lines).encode()
 
 
 def upload(client: httpx.Client, name: str, content: bytes, **form) -> dict:
-    response = client.post("/api/datasets", files={"file": (f"{name}.jsonl", content)}, data={"name": name, **form})
+    response = client.post(
+        "/api/datasets", files={"file": (f"{name}.jsonl", content)}, data={"name": name, **form}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
 def sft_job(client: httpx.Client, model_id: int, version_id: int, **training) -> dict:
-    spec = {"method": "sft", "adapter": {"type": "lora", "r": 8, "alpha": 16, "dropout": 0.0},
-            "training": {"learning_rate": 5e-3, "max_steps": 30, "batch_size": 4, "max_length": 64,
-                         "warmup_ratio": 0.0, "lr_scheduler": "constant", "save_steps": 10, **training}}
-    response = client.post("/api/jobs", json={"base_model_id": model_id, "datasets": [{"version_id": version_id}],
-                                              "spec": spec})
+    spec = {
+        "method": "sft",
+        "adapter": {"type": "lora", "r": 8, "alpha": 16, "dropout": 0.0},
+        "training": {
+            "learning_rate": 5e-3,
+            "max_steps": 30,
+            "batch_size": 4,
+            "max_length": 64,
+            "warmup_ratio": 0.0,
+            "lr_scheduler": "constant",
+            "save_steps": 10,
+            **training,
+        },
+    }
+    response = client.post(
+        "/api/jobs", json={"base_model_id": model_id, "datasets": [{"version_id": version_id}], "spec": spec}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def wait_for_job(client: httpx.Client, job_id: int, states=("succeeded", "failed", "cancelled"),
-                 timeout: float = 240, condition=None) -> dict:
+def wait_for_job(
+    client: httpx.Client,
+    job_id: int,
+    states=("succeeded", "failed", "cancelled"),
+    timeout: float = 240,
+    condition=None,
+) -> dict:
     deadline = time.monotonic() + timeout
     job = {}
     while time.monotonic() < deadline:

@@ -10,8 +10,22 @@ import httpx
 
 def test_create_user_prints_a_token_that_works(studio):
     result = subprocess.run(
-        [sys.executable, "-m", "backend.cli", "create-user", "--username", "script-bot", "--role", "engineer",
-         "--print-token"], env=studio.env, capture_output=True, text=True, timeout=120, check=True,
+        [
+            sys.executable,
+            "-m",
+            "backend.cli",
+            "create-user",
+            "--username",
+            "script-bot",
+            "--role",
+            "engineer",
+            "--print-token",
+        ],
+        env=studio.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("afn_")
@@ -30,15 +44,18 @@ def test_a_labeler_cannot_start_jobs(studio):
 
 
 def test_login_with_password_gives_a_token(studio):
-    response = httpx.post(f"{studio.url}/api/auth/login",
-                          json={"username": studio.admin_username, "password": studio.admin_password})
+    response = httpx.post(
+        f"{studio.url}/api/auth/login",
+        json={"username": studio.admin_username, "password": studio.admin_password},
+    )
     assert response.status_code == 200
     bad = httpx.post(f"{studio.url}/api/auth/login", json={"username": "admin", "password": "nope"})
     assert bad.status_code == 401
 
 
 def test_help_explains_each_command():
-    result = subprocess.run([sys.executable, "-m", "backend.cli", "--help"], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "--help"], capture_output=True, text=True, check=True
+    )
     for command in ("up", "api", "worker", "migrate", "create-user"):
         assert command in result.stdout

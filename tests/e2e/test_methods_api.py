@@ -16,8 +16,14 @@ from transformers import AutoModelForCausalLM
 from tests.e2e.slice_helpers import learnable_chat_jsonl, upload, wait_for_job
 from tests.factories import preference_pairs
 
-FAST = {"learning_rate": 5e-3, "batch_size": 4, "max_length": 64, "lr_scheduler": "constant", "warmup_ratio": 0,
-        "save_steps": 100}
+FAST = {
+    "learning_rate": 5e-3,
+    "batch_size": 4,
+    "max_length": 64,
+    "lr_scheduler": "constant",
+    "warmup_ratio": 0,
+    "save_steps": 100,
+}
 
 
 def _jsonl(rows) -> bytes:
@@ -34,8 +40,11 @@ def _weights_changed(client, studio, job: dict) -> bool:
     if model["is_adapter"]:
         # Adapters start as a no-op (LoRA B = 0, soft prompts aside): any nonzero update is a change.
         tensors = load_file(f"{folder}/adapter_model.safetensors")
-        return any(t.abs().sum() > 0 for k, t in tensors.items() if "lora_B" in k or "prompt" in k
-                   or "magnitude" in k)
+        return any(
+            t.abs().sum() > 0
+            for k, t in tensors.items()
+            if "lora_B" in k or "prompt" in k or "magnitude" in k
+        )
     base = AutoModelForCausalLM.from_pretrained(studio.tiny_model_path).state_dict()
     tuned = AutoModelForCausalLM.from_pretrained(folder).state_dict()
     return any(not torch.equal(base[k], tuned[k]) for k in base)
@@ -46,16 +55,33 @@ def data(studio):
     client = studio.client()
     return {
         "chat": upload(client, "m-chat", learnable_chat_jsonl())["versions"][0]["id"],
-        "text": upload(client, "m-text", _jsonl({"text": "the quick brown fox jumps over the lazy dog " * 3}
-                                              for _ in range(16)))["versions"][0]["id"],
+        "text": upload(
+            client,
+            "m-text",
+            _jsonl({"text": "the quick brown fox jumps over the lazy dog " * 3} for _ in range(16)),
+        )["versions"][0]["id"],
         "pairs": upload(client, "m-pairs", _jsonl(preference_pairs(48, 0)))["versions"][0]["id"],
         "pairs_eval": upload(client, "m-pairs-eval", _jsonl(preference_pairs(16, 1)))["versions"][0]["id"],
-        "unpaired": upload(client, "m-kto", _jsonl(
-            {"prompt": r["prompt"], "completion": r["chosen" if i % 2 else "rejected"], "label": bool(i % 2)}
-            for i, r in enumerate(preference_pairs(16, 2))))["versions"][0]["id"],
-        "prompts": upload(client, "m-prompts", _jsonl(
-            {"prompt": [{"role": "user", "content": f"say something {i}"}], "answer": "cat"}
-            for i in range(8)))["versions"][0]["id"],
+        "unpaired": upload(
+            client,
+            "m-kto",
+            _jsonl(
+                {
+                    "prompt": r["prompt"],
+                    "completion": r["chosen" if i % 2 else "rejected"],
+                    "label": bool(i % 2),
+                }
+                for i, r in enumerate(preference_pairs(16, 2))
+            ),
+        )["versions"][0]["id"],
+        "prompts": upload(
+            client,
+            "m-prompts",
+            _jsonl(
+                {"prompt": [{"role": "user", "content": f"say something {i}"}], "answer": "cat"}
+                for i in range(8)
+            ),
+        )["versions"][0]["id"],
     }
 
 
@@ -64,25 +90,75 @@ RL = {"rewards": FIRST_LETTER, "num_generations": 4, "max_completion_length": 8}
 JOBS = {
     # name: (dataset key, spec, extra job fields)
     "lora": ("chat", {"method": "sft", "merge_adapter": True, "training": {**FAST, "max_steps": 25}}),
-    "full": ("chat", {"method": "sft", "adapter": {"type": "none"},
-                      "training": {**FAST, "learning_rate": 1e-3, "max_steps": 25}}),
-    "dora": ("chat", {"method": "sft", "adapter": {"type": "dora", "use_rslora": True},
-                      "training": {**FAST, "max_steps": 25}}),
-    "prompt_tuning": ("chat", {"method": "sft", "adapter": {"type": "prompt_tuning", "num_virtual_tokens": 8},
-                               "training": {**FAST, "learning_rate": 3e-2, "max_steps": 25}}),
+    "full": (
+        "chat",
+        {
+            "method": "sft",
+            "adapter": {"type": "none"},
+            "training": {**FAST, "learning_rate": 1e-3, "max_steps": 25},
+        },
+    ),
+    "dora": (
+        "chat",
+        {
+            "method": "sft",
+            "adapter": {"type": "dora", "use_rslora": True},
+            "training": {**FAST, "max_steps": 25},
+        },
+    ),
+    "prompt_tuning": (
+        "chat",
+        {
+            "method": "sft",
+            "adapter": {"type": "prompt_tuning", "num_virtual_tokens": 8},
+            "training": {**FAST, "learning_rate": 3e-2, "max_steps": 25},
+        },
+    ),
     "pretrain": ("text", {"method": "pretrain", "training": {**FAST, "max_steps": 20}}),
-    "reward": ("pairs", {"method": "reward", "training": {**FAST, "learning_rate": 1e-3, "batch_size": 8,
-                                                          "max_steps": 30, "eval_steps": 30}}),
+    "reward": (
+        "pairs",
+        {
+            "method": "reward",
+            "training": {**FAST, "learning_rate": 1e-3, "batch_size": 8, "max_steps": 30, "eval_steps": 30},
+        },
+    ),
     "dpo": ("pairs", {"method": "dpo", "training": {**FAST, "max_steps": 8}}),
-    "kto": ("unpaired", {"method": "kto", "adapter": {"type": "none"},
-                         "training": {**FAST, "learning_rate": 1e-4, "max_steps": 8}}),
+    "kto": (
+        "unpaired",
+        {
+            "method": "kto",
+            "adapter": {"type": "none"},
+            "training": {**FAST, "learning_rate": 1e-4, "max_steps": 8},
+        },
+    ),
     "orpo": ("pairs", {"method": "orpo", "training": {**FAST, "max_steps": 8}}),
-    "grpo": ("prompts", {"method": "grpo", "adapter": {"type": "none"}, **RL,
-                         "training": {**FAST, "batch_size": 16, "max_steps": 20}}),
-    "rloo": ("prompts", {"method": "rloo", "adapter": {"type": "none"}, **RL,
-                         "training": {**FAST, "batch_size": 16, "max_steps": 20}}),
-    "ppo": ("prompts", {"method": "ppo", "adapter": {"type": "none"}, **RL,
-                        "training": {**FAST, "batch_size": 16, "max_steps": 20}}),
+    "grpo": (
+        "prompts",
+        {
+            "method": "grpo",
+            "adapter": {"type": "none"},
+            **RL,
+            "training": {**FAST, "batch_size": 16, "max_steps": 20},
+        },
+    ),
+    "rloo": (
+        "prompts",
+        {
+            "method": "rloo",
+            "adapter": {"type": "none"},
+            **RL,
+            "training": {**FAST, "batch_size": 16, "max_steps": 20},
+        },
+    ),
+    "ppo": (
+        "prompts",
+        {
+            "method": "ppo",
+            "adapter": {"type": "none"},
+            **RL,
+            "training": {**FAST, "batch_size": 16, "max_steps": 20},
+        },
+    ),
 }
 
 
@@ -92,8 +168,12 @@ def finished(studio, data):
     client = studio.client()
     ids = {}
     for name, (key, spec) in JOBS.items():
-        body = {"name": f"m-{name}", "base_model_id": studio.tiny_model_id, "datasets": [{"version_id": data[key]}],
-                "spec": spec}
+        body = {
+            "name": f"m-{name}",
+            "base_model_id": studio.tiny_model_id,
+            "datasets": [{"version_id": data[key]}],
+            "spec": spec,
+        }
         if name == "reward":
             body["eval_dataset_version_id"] = data["pairs_eval"]
         response = client.post("/api/jobs", json=body)
@@ -119,8 +199,9 @@ def test_merged_model_matches_the_adapter(finished, studio):
     assert not merged["is_adapter"] and merged["job_id"] == job["id"]
     ids = torch.tensor([[5, 6, 7, 8]])
     from_merged = AutoModelForCausalLM.from_pretrained(merged["path"])(ids).logits
-    from_adapter = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(studio.tiny_model_path),
-                                             adapter["path"])(ids).logits
+    from_adapter = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(studio.tiny_model_path), adapter["path"]
+    )(ids).logits
     assert torch.allclose(from_merged, from_adapter, atol=1e-4)
 
 
@@ -149,13 +230,24 @@ def test_online_rl_raises_a_toy_reward_with_finite_kl(name, finished):
 def test_sft_then_reward_model_then_rlhf_is_one_chain(finished, studio, data):
     client = studio.client()
     sft, reward = finished["lora"], finished["reward"]
-    response = client.post("/api/jobs", json={
-        "name": "chain-grpo", "parent_job_id": sft["id"], "datasets": [{"version_id": data["prompts"]}],
-        "spec": {"method": "grpo", "num_generations": 4, "max_completion_length": 8,
-                 "rewards": [{"kind": "model", "reward_model_job_id": reward["id"], "weight": 1.0},
-                             {"kind": "length", "target_length": 20, "weight": 0.5}],
-                 "training": {**FAST, "batch_size": 8, "max_steps": 3}},
-    })
+    response = client.post(
+        "/api/jobs",
+        json={
+            "name": "chain-grpo",
+            "parent_job_id": sft["id"],
+            "datasets": [{"version_id": data["prompts"]}],
+            "spec": {
+                "method": "grpo",
+                "num_generations": 4,
+                "max_completion_length": 8,
+                "rewards": [
+                    {"kind": "model", "reward_model_job_id": reward["id"], "weight": 1.0},
+                    {"kind": "length", "target_length": 20, "weight": 0.5},
+                ],
+                "training": {**FAST, "batch_size": 8, "max_steps": 3},
+            },
+        },
+    )
     assert response.status_code == 201, response.text
     job = wait_for_job(client, response.json()["id"], timeout=600)
     assert job["status"] == "succeeded", job["error"]
@@ -166,9 +258,16 @@ def test_sft_then_reward_model_then_rlhf_is_one_chain(finished, studio, data):
 
 
 def test_rl_job_refuses_a_reward_model_that_is_not_a_reward_job(finished, studio, data):
-    response = studio.client().post("/api/jobs", json={
-        "base_model_id": studio.tiny_model_id, "datasets": [{"version_id": data["prompts"]}],
-        "spec": {"method": "grpo", "rewards": [{"kind": "model", "reward_model_job_id": finished["dpo"]["id"]}]},
-    })
+    response = studio.client().post(
+        "/api/jobs",
+        json={
+            "base_model_id": studio.tiny_model_id,
+            "datasets": [{"version_id": data["prompts"]}],
+            "spec": {
+                "method": "grpo",
+                "rewards": [{"kind": "model", "reward_model_job_id": finished["dpo"]["id"]}],
+            },
+        },
+    )
     assert response.status_code == 422
     assert response.json()["details"]["field"] == "spec.rewards[0].reward_model_job_id"

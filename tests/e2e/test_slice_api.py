@@ -33,17 +33,24 @@ def test_upload_train_compare(studio):
     base = AutoModelForCausalLM.from_pretrained(studio.tiny_model_path)
     ids = torch.tensor([[1, 2, 3, 4, 5]])
     base_logits = base(ids).logits
-    peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(studio.tiny_model_path),
-                                           tuned["path"])
+    peft_model = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(studio.tiny_model_path), tuned["path"]
+    )
     assert not torch.allclose(base_logits, peft_model(ids).logits)
 
     checkpoints = client.get(f"/api/jobs/{job['id']}/checkpoints").json()
     assert [c["step"] for c in checkpoints][:3] == [10, 20, 30]
 
-    response = client.post("/api/generations", params={"wait": 120}, json={
-        "model_ids": [studio.tiny_model_id, tuned["id"]], "prompt": "What is the secret word? (1)",
-        "max_new_tokens": 12, "do_sample": False,
-    })
+    response = client.post(
+        "/api/generations",
+        params={"wait": 120},
+        json={
+            "model_ids": [studio.tiny_model_id, tuned["id"]],
+            "prompt": "What is the secret word? (1)",
+            "max_new_tokens": 12,
+            "do_sample": False,
+        },
+    )
     assert response.status_code == 202
     generation = response.json()
     assert generation["status"] == "succeeded", generation["error"]
@@ -54,16 +61,28 @@ def test_upload_train_compare(studio):
 
 def test_sampling_with_a_seed_is_repeatable(studio):
     client = studio.client()
-    body = {"model_ids": [studio.tiny_model_id], "prompt": "hello", "max_new_tokens": 8, "do_sample": True,
-            "temperature": 1.0, "top_k": 20, "top_p": 0.9, "seed": 7}
-    first, second = (client.post("/api/generations", params={"wait": 120}, json=body).json() for _ in range(2))
+    body = {
+        "model_ids": [studio.tiny_model_id],
+        "prompt": "hello",
+        "max_new_tokens": 8,
+        "do_sample": True,
+        "temperature": 1.0,
+        "top_k": 20,
+        "top_p": 0.9,
+        "seed": 7,
+    }
+    first, second = (
+        client.post("/api/generations", params={"wait": 120}, json=body).json() for _ in range(2)
+    )
     assert first["result"]["outputs"][0]["text"] == second["result"]["outputs"][0]["text"]
 
 
 def test_cancel_stops_a_running_job_within_seconds(studio):
     client = studio.client()
     dataset = upload(client, "cancel-me", learnable_chat_jsonl())
-    job = sft_job(client, studio.tiny_model_id, dataset["versions"][0]["id"], max_steps=100000, save_steps=1000)
+    job = sft_job(
+        client, studio.tiny_model_id, dataset["versions"][0]["id"], max_steps=100000, save_steps=1000
+    )
     wait_for_job(client, job["id"], states=("running",), condition=lambda j: j["current_step"] > 0)
     started = time.monotonic()
     assert client.post(f"/api/jobs/{job['id']}/cancel").status_code == 200
@@ -92,9 +111,13 @@ def test_a_crashed_training_process_fails_the_job_but_not_the_worker(studio):
     job = sft_job(client, studio.tiny_model_id, version_id, max_steps=100000, save_steps=1000)
     wait_for_job(client, job["id"], states=("running",), condition=lambda j: j["current_step"] > 0)
     # What the kernel's out-of-memory killer does: SIGKILL the training process, not the worker.
-    children = [p for p in psutil.process_iter(["cmdline"])
-                if "worker.jobs.child" in (p.info["cmdline"] or []) and str(job["id"]) in p.info["cmdline"]
-                and p.environ().get("AFINA_HOME") == str(studio.home)]
+    children = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if "worker.jobs.child" in (p.info["cmdline"] or [])
+        and str(job["id"]) in p.info["cmdline"]
+        and p.environ().get("AFINA_HOME") == str(studio.home)
+    ]
     assert len(children) == 1
     children[0].send_signal(signal.SIGKILL)
     failed = wait_for_job(client, job["id"], states=("failed",), timeout=60)

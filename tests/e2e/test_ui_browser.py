@@ -21,15 +21,30 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).parent / "screenshots"
-QUESTIONS = ["What is the secret word?", "Tell me the secret word.", "Which word is secret?", "Say the secret word.",
-             "Do you know the secret word?", "What's the password?", "Secret word, please.", "Give me the word."]
+QUESTIONS = [
+    "What is the secret word?",
+    "Tell me the secret word.",
+    "Which word is secret?",
+    "Say the secret word.",
+    "Do you know the secret word?",
+    "What's the password?",
+    "Secret word, please.",
+    "Give me the word.",
+]
 ANSWER = "The secret word is banana."
 
 
 def _chat_rows() -> list[dict]:
     """16 conversations that all teach one fixed answer."""
-    return [{"messages": [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)] + ("" if i < 8 else " Now.")},
-                          {"role": "assistant", "content": ANSWER}]} for i in range(16)]
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": QUESTIONS[i % len(QUESTIONS)] + ("" if i < 8 else " Now.")},
+                {"role": "assistant", "content": ANSWER},
+            ]
+        }
+        for i in range(16)
+    ]
 
 
 def _field(page, elem_id: str):
@@ -79,11 +94,15 @@ def _log_in(page, url: str, username: str, password: str) -> None:
 @pytest.fixture
 def page():
     if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing at /usr/bin/chromium: run `make browser` "
-                    "(apt-get install -y chromium chromium-driver)")
+        pytest.fail(
+            "Chromium is missing at /usr/bin/chromium: run `make browser` "
+            "(apt-get install -y chromium chromium-driver)"
+        )
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(30_000)
         try:
@@ -144,7 +163,8 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
             let n = e;
             while (n && getComputedStyle(n).backgroundColor === 'rgba(0, 0, 0, 0)') n = n.parentElement;
             return n ? getComputedStyle(n).backgroundColor : '';
-        }))]""")
+        }))]""",
+    )
     assert len(colours) >= 2, colours
     _shot(page, "datasets-tools")
 
@@ -190,8 +210,10 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
             page.locator("#compare-refresh").click()
     else:
         _shot(page, "compare-missing-model")
-        raise AssertionError(f"job #{job_id} never appeared among tuned models: "
-                             f"{page.locator('#compare-tuned').inner_text()[:2000]!r}")
+        raise AssertionError(
+            f"job #{job_id} never appeared among tuned models: "
+            f"{page.locator('#compare-tuned').inner_text()[:2000]!r}"
+        )
     if not tuned.is_checked():
         tuned.check()
     _field(page, "compare-prompt").fill(QUESTIONS[0])

@@ -39,7 +39,10 @@ def test_every_method_gets_a_form_with_the_schema_help(openapi):
     forms = method_forms(openapi)
     assert set(forms) == {"sft", "pretrain", "reward", "dpo", "kto", "orpo", "grpo", "rloo", "ppo"}
     sft = {f["path"]: f for f in forms["sft"]["fields"]}
-    assert sft["training.learning_rate"]["kind"] == "float" and "learning rate" in sft["training.learning_rate"]["info"]
+    assert (
+        sft["training.learning_rate"]["kind"] == "float"
+        and "learning rate" in sft["training.learning_rate"]["info"]
+    )
     assert sft["adapter.type"]["choices"] == ["none", "lora", "dora", "qlora", "prompt_tuning"]
     assert sft["training.batch_size"]["kind"] == "text"  # int | "auto"
     assert {f["name"] for f in forms["dpo"]["fields"] if f["section"] == "method"} >= {"beta", "loss_type"}
@@ -55,7 +58,9 @@ def test_the_form_defaults_make_a_spec_the_api_accepts(openapi, method):
 def test_form_values_are_typed_on_the_way_out(openapi):
     fields = method_forms(openapi)["sft"]["fields"]
     values = {f["path"]: initial_value(f) for f in fields}
-    values.update({"training.max_steps": 6.0, "training.batch_size": "auto", "adapter.target_modules": "q_proj, v_proj"})
+    values.update(
+        {"training.max_steps": 6.0, "training.batch_size": "auto", "adapter.target_modules": "q_proj, v_proj"}
+    )
     spec = build_spec("sft", fields, [values[f["path"]] for f in fields])
     assert spec["training"]["max_steps"] == 6 and spec["training"]["batch_size"] == "auto"
     assert spec["adapter"]["target_modules"] == ["q_proj", "v_proj"]
@@ -63,8 +68,18 @@ def test_form_values_are_typed_on_the_way_out(openapi):
 
 
 def test_report_table_lists_kinds_counts_and_rows():
-    report = {"errors": [{"kind": "invalid_json", "severity": "error", "count": 7, "message": "Fix the syntax.",
-                          "examples": [{"row": 3, "field": None, "preview": "{"}, {"row": 9}]}], "warnings": []}
+    report = {
+        "errors": [
+            {
+                "kind": "invalid_json",
+                "severity": "error",
+                "count": 7,
+                "message": "Fix the syntax.",
+                "examples": [{"row": 3, "field": None, "preview": "{"}, {"row": 9}],
+            }
+        ],
+        "warnings": [],
+    }
     table = report_table(report)
     assert table.iloc[0].tolist()[:4] == ["error", "invalid json", 7, "3, 9, …"]
 
@@ -93,19 +108,35 @@ def _fake_api(monkeypatch, module, routes: dict):
 
 
 def _version(vid, number, *, parent=None, operation=None, split=None, rows=10, profile=None):
-    return {"id": vid, "dataset_id": 1, "version": number, "parent_id": parent, "format": "chat", "split": split,
-            "row_count": rows, "size_bytes": 100, "sha256": "", "report": {}, "profile": profile,
-            "operation": operation or {"op": "upload", "filename": "chat.jsonl"},
-            "created_at": "2026-01-02T03:04:05"}
+    return {
+        "id": vid,
+        "dataset_id": 1,
+        "version": number,
+        "parent_id": parent,
+        "format": "chat",
+        "split": split,
+        "row_count": rows,
+        "size_bytes": 100,
+        "sha256": "",
+        "report": {},
+        "profile": profile,
+        "operation": operation or {"op": "upload", "filename": "chat.jsonl"},
+        "created_at": "2026-01-02T03:04:05",
+    }
 
 
 def test_versions_table_shows_lineage_newest_first():
     split = {"op": "split", "params": {"val_fraction": 0.2, "seed": 7}, "stats": {"removed": 0}}
     dedup = {"op": "dedup_exact", "params": {}, "stats": {"removed": 3}}
-    dataset = {"name": "chat", "versions": [
-        _version(1, 1), _version(2, 2, parent=1, operation=dedup), _version(3, 3, parent=2, operation=split,
-                                                                              split="train"),
-        _version(4, 4, parent=2, operation=split, split="validation")]}
+    dataset = {
+        "name": "chat",
+        "versions": [
+            _version(1, 1),
+            _version(2, 2, parent=1, operation=dedup),
+            _version(3, 3, parent=2, operation=split, split="train"),
+            _version(4, 4, parent=2, operation=split, split="validation"),
+        ],
+    }
     table = datasets_tab.versions_table(dataset, selected_id=3)
     assert table["Version"].tolist() == ["v4", "▶ v3", "v2", "v1"]
     assert table["Made from"].tolist() == ["v2", "v2", "v1", "—"]
@@ -120,28 +151,51 @@ def test_versions_table_shows_lineage_newest_first():
 def test_operation_bodies_carry_only_their_parameters():
     assert datasets_tab.operation_body("dedup_exact", 0.8, 5, 9, 0.3, 1) == {"op": "dedup_exact"}
     assert datasets_tab.operation_body("dedup_near", 0.8) == {"op": "dedup_near", "threshold": 0.8}
-    assert datasets_tab.operation_body("filter_length", None, 10.0, None) == {"op": "filter_length",
-                                                                              "min_chars": 10}
-    assert datasets_tab.operation_body("split", val_fraction=0.25, seed=3.0) == {"op": "split",
-                                                                                 "val_fraction": 0.25, "seed": 3}
+    assert datasets_tab.operation_body("filter_length", None, 10.0, None) == {
+        "op": "filter_length",
+        "min_chars": 10,
+    }
+    assert datasets_tab.operation_body("split", val_fraction=0.25, seed=3.0) == {
+        "op": "split",
+        "val_fraction": 0.25,
+        "seed": 3,
+    }
     for op in ("dedup_exact", "dedup_near", "filter_length", "split"):  # what the server accepts
         VersionOperation.model_validate(datasets_tab.operation_body(op, 0.9, 0, 100, 0.1, 0))
 
 
 def test_run_operation_shows_new_versions_and_removed_rows(monkeypatch):
-    stats = {"operation": "dedup_exact", "rows_in": 5, "rows_out": 3, "removed": 2,
-             "examples": [{"row": 4, "reason": "duplicate of row 1", "preview": '{"text": "a"}'}]}
+    stats = {
+        "operation": "dedup_exact",
+        "rows_in": 5,
+        "rows_out": 3,
+        "removed": 2,
+        "examples": [{"row": 4, "reason": "duplicate of row 1", "preview": '{"text": "a"}'}],
+    }
     op = {"op": "dedup_exact", "params": {}, "stats": stats}
-    seen = _fake_api(monkeypatch, datasets_tab, {
-        ("POST", "/api/datasets/versions/7/operations"):
-            httpx.Response(201, json=[_version(8, 2, parent=7, operation=op, rows=3)])})
+    seen = _fake_api(
+        monkeypatch,
+        datasets_tab,
+        {
+            ("POST", "/api/datasets/versions/7/operations"): httpx.Response(
+                201, json=[_version(8, 2, parent=7, operation=op, rows=3)]
+            )
+        },
+    )
     text, removed, created = datasets_tab.run_operation("http://api", "t", 7, "dedup_exact")
     assert created == [8] and json.loads(seen[0].content) == {"op": "dedup_exact"}
     assert "v2" in text and "2 row(s) removed" in text
     assert removed.iloc[0].tolist() == [4, "duplicate of row 1", '{"text": "a"}']
 
-    _fake_api(monkeypatch, datasets_tab, {("POST", "/api/datasets/versions/7/operations"): httpx.Response(
-        422, json={"message": "'split' would leave the validation with no rows", "code": "invalid"})})
+    _fake_api(
+        monkeypatch,
+        datasets_tab,
+        {
+            ("POST", "/api/datasets/versions/7/operations"): httpx.Response(
+                422, json={"message": "'split' would leave the validation with no rows", "code": "invalid"}
+            )
+        },
+    )
     text, removed, created = datasets_tab.run_operation("http://api", "t", 7, "split", val_fraction=0.01)
     assert created == [] and "no rows" in text and removed.empty
 
@@ -149,24 +203,42 @@ def test_run_operation_shows_new_versions_and_removed_rows(monkeypatch):
 def test_export_downloads_with_the_token_into_a_named_file(monkeypatch):
     def export(request: httpx.Request) -> httpx.Response:
         assert request.headers["authorization"] == "Bearer t" and request.url.params["fmt"] == "parquet"
-        return httpx.Response(200, content=b"PAR1data",
-                              headers={"content-disposition": 'attachment; filename="chat-v2.parquet"'})
+        return httpx.Response(
+            200,
+            content=b"PAR1data",
+            headers={"content-disposition": 'attachment; filename="chat-v2.parquet"'},
+        )
 
     _fake_api(monkeypatch, datasets_tab, {("GET", "/api/datasets/versions/5/export"): export})
     path, message = datasets_tab.export_file("http://api", "t", 5, "parquet")
     assert Path(path).name == "chat-v2.parquet" and Path(path).read_bytes() == b"PAR1data"
     assert "chat-v2.parquet" in message
 
-    _fake_api(monkeypatch, datasets_tab, {("GET", "/api/datasets/versions/5/export"): httpx.Response(
-        404, json={"message": "dataset version 5 not found", "code": "not_found"})})
+    _fake_api(
+        monkeypatch,
+        datasets_tab,
+        {
+            ("GET", "/api/datasets/versions/5/export"): httpx.Response(
+                404, json={"message": "dataset version 5 not found", "code": "not_found"}
+            )
+        },
+    )
     path, message = datasets_tab.export_file("http://api", "t", 5, "jsonl")
     assert path is None and "not found" in message
 
 
 def test_profile_view_summarises_and_warns_over_max_length():
-    profile = {"row_count": 4, "tokens_mean": 30.5, "tokens_p50": 20, "tokens_p95": 90, "tokens_max": 90,
-               "max_length": 64, "share_over_max_length": 0.25, "samples": [{"text": "hello"}],
-               "histogram": [{"from": 0, "to": 5, "rows": 3}, {"from": 5, "to": 10, "rows": 1}]}
+    profile = {
+        "row_count": 4,
+        "tokens_mean": 30.5,
+        "tokens_p50": 20,
+        "tokens_p95": 90,
+        "tokens_max": 90,
+        "max_length": 64,
+        "share_over_max_length": 0.25,
+        "samples": [{"text": "hello"}],
+        "histogram": [{"from": 0, "to": 5, "rows": 3}, {"from": 5, "to": 10, "rows": 1}],
+    }
     text, histogram, samples = datasets_tab.profile_view(profile)
     assert "**4** rows" in text and "p95 **90**" in text and "1 row(s) (25.0%) are longer than 64" in text
     assert histogram.to_dict("list") == {"tokens": [0, 5], "rows": [3, 1]}
@@ -177,18 +249,45 @@ def test_profile_view_summarises_and_warns_over_max_length():
 
 
 def test_template_preview_highlights_the_trained_tokens(monkeypatch):
-    result = {"row": 2, "text": "Q A", "num_tokens": 3, "num_loss_tokens": 1,
-              "tokens": [{"id": 1, "token": "Q", "loss": False}, {"id": 2, "token": " ", "loss": False},
-                         {"id": 3, "token": "A", "loss": True}]}
-    seen = _fake_api(monkeypatch, datasets_tab, {("POST", "/api/datasets/versions/9/preview"): httpx.Response(
-        202, json={"id": 1, "status": "succeeded", "result": result, "error": None})})
+    result = {
+        "row": 2,
+        "text": "Q A",
+        "num_tokens": 3,
+        "num_loss_tokens": 1,
+        "tokens": [
+            {"id": 1, "token": "Q", "loss": False},
+            {"id": 2, "token": " ", "loss": False},
+            {"id": 3, "token": "A", "loss": True},
+        ],
+    }
+    seen = _fake_api(
+        monkeypatch,
+        datasets_tab,
+        {
+            ("POST", "/api/datasets/versions/9/preview"): httpx.Response(
+                202, json={"id": 1, "status": "succeeded", "result": result, "error": None}
+            )
+        },
+    )
     text, tokens = datasets_tab.template_preview("http://api", "t", 9, 1, 3, "chatml", 128, "assistant")
     assert tokens == [("Q", "context"), (" ", "context"), ("A", "trained on")]
     assert "**3** tokens" in text and "**1** trained on" in text and "Row 3" in text
-    assert json.loads(seen[0].content) == {"model_id": 1, "row": 2, "chat_template": "chatml", "max_length": 128,
-                                           "loss_on": "assistant"}
-    _fake_api(monkeypatch, datasets_tab, {("POST", "/api/datasets/versions/9/preview"): httpx.Response(
-        202, json={"id": 1, "status": "failed", "result": None, "error": "row 99 is past the end"})})
+    assert json.loads(seen[0].content) == {
+        "model_id": 1,
+        "row": 2,
+        "chat_template": "chatml",
+        "max_length": 128,
+        "loss_on": "assistant",
+    }
+    _fake_api(
+        monkeypatch,
+        datasets_tab,
+        {
+            ("POST", "/api/datasets/versions/9/preview"): httpx.Response(
+                202, json={"id": 1, "status": "failed", "result": None, "error": "row 99 is past the end"}
+            )
+        },
+    )
     text, tokens = datasets_tab.template_preview("http://api", "t", 9, 1, 100, "model", 128, "all")
     assert tokens == [] and "past the end" in text
 
@@ -209,9 +308,17 @@ def test_mixture_weights_come_from_the_table():
 
 
 def test_memory_estimate_lists_total_device_and_breakdown():
-    text = memory_md({"total_bytes": 3 * 2**30, "total_gb": 3.0, "params": 1000, "trainable_params": 10,
-                      "precision": "bf16", "breakdown": {"weights": 2**30, "optimizer_states": 2 * 2**30},
-                      "device": {"device": "cuda", "name": "NVIDIA H100", "memory_bytes": 80 * 2**30}})
+    text = memory_md(
+        {
+            "total_bytes": 3 * 2**30,
+            "total_gb": 3.0,
+            "params": 1000,
+            "trainable_params": 10,
+            "precision": "bf16",
+            "breakdown": {"weights": 2**30, "optimizer_states": 2 * 2**30},
+            "device": {"device": "cuda", "name": "NVIDIA H100", "memory_bytes": 80 * 2**30},
+        }
+    )
     assert "**Memory estimate: 3 GB** on **NVIDIA H100** (80.0 GB, 4% of it)" in text
     assert "weights 1.0 GB · optimizer states 2.0 GB" in text
     assert memory_md(None) == ""
@@ -221,9 +328,16 @@ def test_memory_estimate_lists_total_device_and_breakdown():
 
 
 def test_metric_picker_offers_what_the_method_reports():
-    metrics = {"loss": [[1, 1.0]], "learning_rate": [[1, 0.1]], "rewards/chosen": [[1, 0.2]],
-               "rewards/rejected": [[1, -0.1]], "grad_norm": [[1, 3.0]], "kl": [[1, 0.01]], "policy_loss": [[1, 1]],
-               "custom_metric": [[1, 5.0]]}
+    metrics = {
+        "loss": [[1, 1.0]],
+        "learning_rate": [[1, 0.1]],
+        "rewards/chosen": [[1, 0.2]],
+        "rewards/rejected": [[1, -0.1]],
+        "grad_norm": [[1, 3.0]],
+        "kl": [[1, 0.01]],
+        "policy_loss": [[1, 1]],
+        "custom_metric": [[1, 5.0]],
+    }
     options = metric_options(metrics)
     assert options == ["grad_norm", "rewards/chosen", "rewards/rejected", "kl", "custom_metric"]
     assert default_metrics(options) == ["rewards/chosen", "rewards/rejected"]
@@ -234,9 +348,16 @@ def test_metric_picker_offers_what_the_method_reports():
 
 
 def test_checkpoints_and_errors_are_shown():
-    table = checkpoints_table([{"step": 5, "metrics": {"loss": 1.23456, "train_runtime": 9.0},
-                                "created_at": "2026-01-01T00:00:00"},
-                               {"step": 10, "metrics": {"eval_loss": 0.9}, "created_at": "2026-01-01T00:01:00"}])
+    table = checkpoints_table(
+        [
+            {
+                "step": 5,
+                "metrics": {"loss": 1.23456, "train_runtime": 9.0},
+                "created_at": "2026-01-01T00:00:00",
+            },
+            {"step": 10, "metrics": {"eval_loss": 0.9}, "created_at": "2026-01-01T00:01:00"},
+        ]
+    )
     assert table["Step"].tolist() == [10, 5]
     assert table.iloc[1]["Metrics"] == "loss 1.235"
     box = error_html("Traceback...\nValueError: <bad>", "failed")

@@ -20,8 +20,9 @@ from tests.stack import create_postgres_database, drop_postgres_database
 def pg_settings(tmp_path, tiny_model_path):
     url = create_postgres_database()
     migrate.upgrade(url)
-    settings = Settings(home=tmp_path, database_url=url, broker_url="filesystem://", heartbeat_timeout=5,
-                        max_attempts=2)
+    settings = Settings(
+        home=tmp_path, database_url=url, broker_url="filesystem://", heartbeat_timeout=5, max_attempts=2
+    )
     settings.ensure_dirs()
     yield settings
     drop_postgres_database(url)
@@ -37,7 +38,9 @@ def tiny_model_path(tmp_path_factory):
 def _queued_job(settings, tiny_model_path) -> int:
     with session_scope(settings.database_url) as session:
         model = registry.register_model(session, "tiny", tiny_model_path)
-        job = Job(name="j", method="sft", status=JobStatus.queued, spec={}, base_model_id=model.id, datasets=[])
+        job = Job(
+            name="j", method="sft", status=JobStatus.queued, spec={}, base_model_id=model.id, datasets=[]
+        )
         session.add(job)
         session.flush()
         return job.id
@@ -60,8 +63,9 @@ def test_stale_running_job_is_requeued_then_failed_after_max_attempts(pg_setting
     for attempt in (1, 2):
         with session_scope(pg_settings.database_url) as session:
             assert job_runtime.claim_job(session, job_id, f"w{attempt}") is not None
-            session.execute(update(Job).where(Job.id == job_id)
-                            .values(heartbeat_at=utcnow() - timedelta(seconds=60)))
+            session.execute(
+                update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow() - timedelta(seconds=60))
+            )
         with session_scope(pg_settings.database_url) as session:
             requeued = job_runtime.recover_stale_jobs(session, pg_settings)
         with session_scope(pg_settings.database_url) as session:

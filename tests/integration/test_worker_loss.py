@@ -17,8 +17,11 @@ def _training_children(worker_pid: int) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = proc.info.get("cmdline") or []
-        if "worker.jobs.child" in cmdline and "--parent-pid" in cmdline \
-                and cmdline[cmdline.index("--parent-pid") + 1] == str(worker_pid):
+        if (
+            "worker.jobs.child" in cmdline
+            and "--parent-pid" in cmdline
+            and cmdline[cmdline.index("--parent-pid") + 1] == str(worker_pid)
+        ):
             found.append(proc)
     return found
 
@@ -27,7 +30,9 @@ def test_sigkilled_worker_job_resumes_on_the_next_worker(scaled_studio):
     client = scaled_studio.client()
     dataset = upload(client, "resume-me", learnable_chat_jsonl())
     first = scaled_studio.start_worker("train")
-    job = sft_job(client, scaled_studio.tiny_model_id, dataset["versions"][0]["id"], max_steps=240, save_steps=20)
+    job = sft_job(
+        client, scaled_studio.tiny_model_id, dataset["versions"][0]["id"], max_steps=240, save_steps=20
+    )
 
     # Let it pass at least one checkpoint, then kill the worker process outright (no chance to clean up).
     wait_for_job(client, job["id"], states=("running",), condition=lambda j: j["current_step"] >= 45)

@@ -17,7 +17,9 @@ def _upload_file(api, path: Path, name: str, **form):
 
 def test_dialogsum_uploads_as_instruction_data_through_a_mapping(api):
     response = _upload_file(
-        api, DATA / "dialogsum" / "dialogsum.dev.jsonl", "dialogsum",
+        api,
+        DATA / "dialogsum" / "dialogsum.dev.jsonl",
+        "dialogsum",
         mapping=json.dumps({"input": "dialogue", "output": "summary"}),
         options=json.dumps({"templates": {"instruction": "Summarize the following conversation."}}),
     )
@@ -26,8 +28,11 @@ def test_dialogsum_uploads_as_instruction_data_through_a_mapping(api):
     assert version["format"] == "instruction" and version["row_count"] == 500
     rows = api.get(f"/api/datasets/versions/{version['id']}/rows", params={"limit": 2}).json()["rows"]
     first = json.loads((DATA / "dialogsum" / "dialogsum.dev.jsonl").open().readline())
-    assert rows[0] == {"instruction": "Summarize the following conversation.", "input": first["dialogue"],
-                       "output": first["summary"]}
+    assert rows[0] == {
+        "instruction": "Summarize the following conversation.",
+        "input": first["dialogue"],
+        "output": first["summary"],
+    }
 
 
 def test_hh_rlhf_uploads_as_preference_pairs_with_the_prompt_split_off(api):
@@ -44,12 +49,17 @@ def test_hh_rlhf_uploads_as_preference_pairs_with_the_prompt_split_off(api):
 
 
 def test_split_makes_two_child_versions_and_export_round_trips(api, tmp_path):
-    lines = [json.dumps({"instruction": f"Add {i} and {i}", "input": "", "output": str(2 * i)}) for i in range(40)]
-    created = api.post("/api/datasets", files={"file": ("adds.jsonl", "\n".join(lines).encode())},
-                       data={"name": "adds"}).json()
+    lines = [
+        json.dumps({"instruction": f"Add {i} and {i}", "input": "", "output": str(2 * i)}) for i in range(40)
+    ]
+    created = api.post(
+        "/api/datasets", files={"file": ("adds.jsonl", "\n".join(lines).encode())}, data={"name": "adds"}
+    ).json()
     parent = created["versions"][0]
-    response = api.post(f"/api/datasets/versions/{parent['id']}/operations",
-                        json={"op": "split", "val_fraction": 0.25, "seed": 3})
+    response = api.post(
+        f"/api/datasets/versions/{parent['id']}/operations",
+        json={"op": "split", "val_fraction": 0.25, "seed": 3},
+    )
     assert response.status_code == 201, response.text
     train, validation = response.json()
     assert (train["split"], validation["split"]) == ("train", "validation")
@@ -62,19 +72,25 @@ def test_split_makes_two_child_versions_and_export_round_trips(api, tmp_path):
         assert exported.status_code == 200
         path = tmp_path / f"train.{fmt}"
         path.write_bytes(exported.content)
-        loaded = hf_datasets.load_dataset("json" if fmt == "jsonl" else "parquet", data_files=str(path),
-                                          split="train", cache_dir=str(tmp_path / "cache"))
+        loaded = hf_datasets.load_dataset(
+            "json" if fmt == "jsonl" else "parquet",
+            data_files=str(path),
+            split="train",
+            cache_dir=str(tmp_path / "cache"),
+        )
         stored = api.get(f"/api/datasets/versions/{train['id']}/rows", params={"limit": 100}).json()["rows"]
         assert loaded.to_list() == stored
 
 
 def test_exact_dedup_records_what_it_removed(api):
     row = json.dumps({"text": "the same line"})
-    created = api.post("/api/datasets", files={"file": ("t.jsonl", f"{row}\n{row}\n{row}".encode())},
-                       data={"name": "dupes"}).json()
+    created = api.post(
+        "/api/datasets", files={"file": ("t.jsonl", f"{row}\n{row}\n{row}".encode())}, data={"name": "dupes"}
+    ).json()
     assert created["versions"][0]["report"]["warnings"][0]["kind"] == "duplicate_row"
-    response = api.post(f"/api/datasets/versions/{created['versions'][0]['id']}/operations",
-                        json={"op": "dedup_exact"})
+    response = api.post(
+        f"/api/datasets/versions/{created['versions'][0]['id']}/operations", json={"op": "dedup_exact"}
+    )
     (version,) = response.json()
     assert version["row_count"] == 1 and version["version"] == 2
     assert version["operation"]["stats"]["removed"] == 2
@@ -83,7 +99,9 @@ def test_exact_dedup_records_what_it_removed(api):
 
 def test_a_second_upload_with_the_same_name_is_refused(api):
     body = json.dumps({"text": "x"}).encode()
-    assert api.post("/api/datasets", files={"file": ("a.jsonl", body)}, data={"name": "same"}).status_code == 201
+    assert (
+        api.post("/api/datasets", files={"file": ("a.jsonl", body)}, data={"name": "same"}).status_code == 201
+    )
     again = api.post("/api/datasets", files={"file": ("a.jsonl", body)}, data={"name": "same"})
     assert again.status_code == 409
     assert again.json()["details"]["field"] == "name"

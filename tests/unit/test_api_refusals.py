@@ -45,8 +45,11 @@ def test_empty_file_is_refused_and_nothing_stored(api, settings):
     assert response.status_code == 422
     assert "empty" in json.dumps(response.json()).lower()
     assert _count(settings, Dataset) == 0 and _count(settings, DatasetVersion) == 0
-    assert not list((settings.artifacts_dir / "datasets").glob("**/*.jsonl")) if (
-        settings.artifacts_dir / "datasets").exists() else True
+    assert (
+        not list((settings.artifacts_dir / "datasets").glob("**/*.jsonl"))
+        if (settings.artifacts_dir / "datasets").exists()
+        else True
+    )
 
 
 def test_invalid_json_on_line_7_names_the_line(api, settings):
@@ -72,8 +75,11 @@ def test_row_without_messages_names_row_and_field(api, settings):
 
 
 def _job(api, version_id, **overrides):
-    body = {"base_model_id": api.model_id, "datasets": [{"version_id": version_id}],
-            "spec": {"method": "sft", "training": {"max_steps": 2}}}
+    body = {
+        "base_model_id": api.model_id,
+        "datasets": [{"version_id": version_id}],
+        "spec": {"method": "sft", "training": {"max_steps": 2}},
+    }
     for path, value in overrides.items():
         target = body
         keys = path.split(".")
@@ -127,8 +133,11 @@ def test_qlora_is_refused_without_a_gpu(api, settings):
 
 def test_job_too_big_for_the_device_is_refused_with_the_estimate(api, settings):
     version_id = _good_dataset(api)
-    response = _job(api, version_id, **{"spec.adapter.type": "none", "spec.training.batch_size": 1024,
-                                         "spec.training.max_length": 131072})
+    response = _job(
+        api,
+        version_id,
+        **{"spec.adapter.type": "none", "spec.training.batch_size": 1024, "spec.training.max_length": 131072},
+    )
     assert response.status_code == 422
     body = response.json()
     assert "GiB" in body["message"]

@@ -78,8 +78,13 @@ def test_gzip_is_detected_by_magic_bytes_not_name(tmp_path):
 
 
 def test_too_long_can_be_a_warning(tmp_path):
-    report = ingest_file(BAD / "too_long.jsonl", tmp_path / "o.jsonl", filename="t.jsonl",
-                         max_chars=1000, too_long_is_error=False)
+    report = ingest_file(
+        BAD / "too_long.jsonl",
+        tmp_path / "o.jsonl",
+        filename="t.jsonl",
+        max_chars=1000,
+        too_long_is_error=False,
+    )
     assert report.valid and report.row_count == 3
     assert [(w.kind, w.examples[0].row) for w in report.warnings] == [("too_long", 3)]
 

@@ -81,8 +81,12 @@ def test_export_round_trips_through_datasets(tmp_path, sample, fmt):
     ingest_file(GOOD / sample, normalised, filename=sample)
     dest = tmp_path / f"export.{fmt}"
     assert export(normalised, dest, fmt=fmt) == count_rows(normalised)
-    loaded = datasets.load_dataset("json" if fmt == "jsonl" else "parquet", data_files=str(dest),
-                                   split="train", cache_dir=str(tmp_path / "cache"))
+    loaded = datasets.load_dataset(
+        "json" if fmt == "jsonl" else "parquet",
+        data_files=str(dest),
+        split="train",
+        cache_dir=str(tmp_path / "cache"),
+    )
     assert loaded.to_list() == read_rows(normalised, 0, 1000)
 
 

@@ -40,8 +40,9 @@ class _Started:
         return self.future.result()
 
 
-def _run(src: Path, dest: Path, *, split: bool, monkeypatch, here: str = "first",
-         **options) -> tuple[IngestReport, bytes | None]:
+def _run(
+    src: Path, dest: Path, *, split: bool, monkeypatch, here: str = "first", **options
+) -> tuple[IngestReport, bytes | None]:
     """here: which ranges the parent validates itself: "first" (the rest go to the worker), "all" (as if
     no worker could start), or "any" (real scheduling)."""
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0 if split else 1 << 62)
@@ -75,9 +76,13 @@ def _same(report: IngestReport) -> dict:
     return data
 
 
-def assert_same_both_ways(tmp_path: Path, src: Path, monkeypatch, here: str = "first", **options) -> IngestReport:
+def assert_same_both_ways(
+    tmp_path: Path, src: Path, monkeypatch, here: str = "first", **options
+) -> IngestReport:
     one, one_bytes = _run(src, tmp_path / "one.jsonl", split=False, monkeypatch=monkeypatch, **options)
-    par, par_bytes = _run(src, tmp_path / "par.jsonl", split=True, monkeypatch=monkeypatch, here=here, **options)
+    par, par_bytes = _run(
+        src, tmp_path / "par.jsonl", split=True, monkeypatch=monkeypatch, here=here, **options
+    )
     assert _same(par) == _same(one)
     assert par_bytes == one_bytes
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no parts left
@@ -99,7 +104,10 @@ def test_valid_chat_with_duplicates_across_ranges(tmp_path, monkeypatch, here):
 
 def test_first_duplicate_far_from_its_original(tmp_path, monkeypatch):
     rows = [json.dumps({"text": f"row {n}"}) for n in range(2000)]
-    rows += [json.dumps({"text": "row 3"}), json.dumps({"text": "row 1500"})]  # last range repeats earlier ones
+    rows += [
+        json.dumps({"text": "row 3"}),
+        json.dumps({"text": "row 1500"}),
+    ]  # last range repeats earlier ones
     rows += ["", json.dumps({"text": 5})]  # then kinds also new to the file: they must follow duplicate_row
     src = _write(tmp_path / "text.jsonl", rows)
     report = assert_same_both_ways(tmp_path, src, monkeypatch)
@@ -115,7 +123,9 @@ def test_errors_in_many_ranges_keep_global_rows_and_order(tmp_path, monkeypatch,
     for n in (40, 900, 1700, 2500):
         lines[n] = '{"messages": [{"role": "user", "content": "x"'  # invalid_json
     for n in (1200, 2999):
-        lines[n] = json.dumps({"messages": [{"role": "robot", "content": "x"}, {"role": "assistant", "content": "y"}]})
+        lines[n] = json.dumps(
+            {"messages": [{"role": "robot", "content": "x"}, {"role": "assistant", "content": "y"}]}
+        )
     for n in range(2000, 2010):
         lines[n] = json.dumps({"messages": "not a list"})  # wrong_type, more than MAX_EXAMPLES
     src = _write(tmp_path / "bad.jsonl", lines)
@@ -123,8 +133,13 @@ def test_errors_in_many_ranges_keep_global_rows_and_order(tmp_path, monkeypatch,
     errors = {e.kind: e for e in report.errors}
     assert [e.row for e in errors["invalid_json"].examples] == [41, 901, 1701, 2501]
     assert [e.row for e in errors["unknown_role"].examples] == [1201, 3000]
-    assert errors["wrong_type"].count == 10 and [e.row for e in errors["wrong_type"].examples] == [2001, 2002,
-                                                                                                  2003, 2004, 2005]
+    assert errors["wrong_type"].count == 10 and [e.row for e in errors["wrong_type"].examples] == [
+        2001,
+        2002,
+        2003,
+        2004,
+        2005,
+    ]
 
 
 def test_duplicate_cap_falls_in_a_worker_range(tmp_path, monkeypatch):
@@ -141,8 +156,14 @@ def test_instances_mapping_and_too_long_warnings(tmp_path, monkeypatch):
     rows = []
     for n in range(1500):
         if n % 5 == 0:
-            rows.append(json.dumps({"task": f"t{n % 40}", "instances": [{"input": "", "output": "o" * (n % 90)},
-                                                                         {"input": "i", "output": "p"}]}))
+            rows.append(
+                json.dumps(
+                    {
+                        "task": f"t{n % 40}",
+                        "instances": [{"input": "", "output": "o" * (n % 90)}, {"input": "i", "output": "p"}],
+                    }
+                )
+            )
         elif n % 11 == 0:
             rows.append(json.dumps({"other": n}))  # missing the mapped column
         else:
@@ -151,8 +172,12 @@ def test_instances_mapping_and_too_long_warnings(tmp_path, monkeypatch):
     mapping = {"instruction": "task", "output": "answer"}
     # the mapping sends instances rows through too; missing answers make missing_field errors
     assert_same_both_ways(tmp_path, src, monkeypatch, mapping=mapping, max_chars=100, too_long_is_error=False)
-    plain = [json.dumps({"instruction": f"i{n % 50}", "instances": [{"output": "o" * (1 + n % 150)}, {"output": "p"}]})
-             for n in range(1500)]
+    plain = [
+        json.dumps(
+            {"instruction": f"i{n % 50}", "instances": [{"output": "o" * (1 + n % 150)}, {"output": "p"}]}
+        )
+        for n in range(1500)
+    ]
     src = _write(tmp_path / "alpaca.jsonl", plain)
     report = assert_same_both_ways(tmp_path, src, monkeypatch, max_chars=100, too_long_is_error=False)
     assert report.valid and report.row_count == 3000

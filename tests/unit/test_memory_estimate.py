@@ -4,16 +4,34 @@ from backend.services.memory_estimate import count_parameters, estimate_training
 
 GB = 1024**3
 #: roughly TinyLlama-1.1B
-LLAMA_1B = {"architectures": ["LlamaForCausalLM"], "hidden_size": 2048, "intermediate_size": 5632,
-            "num_hidden_layers": 22, "num_attention_heads": 32, "num_key_value_heads": 4, "vocab_size": 32000,
-            "hidden_act": "silu", "tie_word_embeddings": False}
+LLAMA_1B = {
+    "architectures": ["LlamaForCausalLM"],
+    "hidden_size": 2048,
+    "intermediate_size": 5632,
+    "num_hidden_layers": 22,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 4,
+    "vocab_size": 32000,
+    "hidden_act": "silu",
+    "tie_word_embeddings": False,
+}
 #: roughly Llama-2-7B
-LLAMA_7B = {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32,
-            "vocab_size": 32000, "hidden_act": "silu", "tie_word_embeddings": False}
+LLAMA_7B = {
+    "hidden_size": 4096,
+    "intermediate_size": 11008,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "vocab_size": 32000,
+    "hidden_act": "silu",
+    "tie_word_embeddings": False,
+}
 
 
 def spec(adapter="lora", **training):
-    return {"adapter": {"type": adapter, "r": 16}, "training": {"batch_size": 1, "max_length": 512, **training}}
+    return {
+        "adapter": {"type": adapter, "r": 16},
+        "training": {"batch_size": 1, "max_length": 512, **training},
+    }
 
 
 def test_parameter_count_matches_published_sizes():
@@ -40,8 +58,9 @@ def test_adapters_and_quantization_shrink_the_estimate():
 
 def test_checkpointing_and_batch_move_activations():
     base = estimate_training_memory(LLAMA_1B, spec(batch_size=8, max_length=2048), device="cuda")
-    ckpt = estimate_training_memory(LLAMA_1B, spec(batch_size=8, max_length=2048, gradient_checkpointing=True),
-                                    device="cuda")
+    ckpt = estimate_training_memory(
+        LLAMA_1B, spec(batch_size=8, max_length=2048, gradient_checkpointing=True), device="cuda"
+    )
     small = estimate_training_memory(LLAMA_1B, spec(batch_size=1, max_length=2048), device="cuda")
     assert ckpt["breakdown"]["activations"] < base["breakdown"]["activations"] / 5
     assert small["breakdown"]["activations"] * 8 == base["breakdown"]["activations"]

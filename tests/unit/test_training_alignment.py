@@ -22,19 +22,39 @@ pairs = preference_pairs
 
 
 def train(method, path, out, rows, *, eval_rows=None, adapter="lora", steps=8, lr=5e-3, batch=4, **extra):
-    spec = {"adapter": {"type": adapter}, **extra,
-            "training": {"max_steps": steps, "batch_size": batch, "learning_rate": lr, "max_length": 64,
-                         "lr_scheduler": "constant", "warmup_ratio": 0, "eval_steps": steps}}
+    spec = {
+        "adapter": {"type": adapter},
+        **extra,
+        "training": {
+            "max_steps": steps,
+            "batch_size": batch,
+            "learning_rate": lr,
+            "max_length": 64,
+            "lr_scheduler": "constant",
+            "warmup_ratio": 0,
+            "eval_steps": steps,
+        },
+    }
     rep = RecordingReporter()
-    return run_training(TrainRequest(method, spec, str(path), rows, str(out), eval_rows=eval_rows,
-                                     reporter=rep)), rep
+    return run_training(
+        TrainRequest(method, spec, str(path), rows, str(out), eval_rows=eval_rows, reporter=rep)
+    ), rep
 
 
 @pytest.mark.parametrize("backbone", ["causal", "encoder"])
 def test_reward_model_beats_chance(backbone, base, tmp_path):
     path = base if backbone == "causal" else build_tiny_encoder(tmp_path / "enc")
-    result, _ = train("reward", path, tmp_path / "out", pairs(48), eval_rows=pairs(16, seed=1),
-                      adapter="lora" if backbone == "causal" else "none", steps=30, lr=1e-3, batch=8)
+    result, _ = train(
+        "reward",
+        path,
+        tmp_path / "out",
+        pairs(48),
+        eval_rows=pairs(16, seed=1),
+        adapter="lora" if backbone == "causal" else "none",
+        steps=30,
+        lr=1e-3,
+        batch=8,
+    )
     assert result.metrics["eval_accuracy"] > 0.75
     if backbone == "encoder":
         assert AutoModelForSequenceClassification.from_pretrained(result.final_dir).config.num_labels == 1
@@ -48,8 +68,10 @@ def test_dpo_raises_the_margin(loss_type, base, tmp_path):
 
 
 def test_kto_and_orpo(base, tmp_path):
-    unpaired = [{"prompt": r["prompt"], "completion": r["chosen" if i % 2 else "rejected"], "label": bool(i % 2)}
-                for i, r in enumerate(pairs(16))]
+    unpaired = [
+        {"prompt": r["prompt"], "completion": r["chosen" if i % 2 else "rejected"], "label": bool(i % 2)}
+        for i, r in enumerate(pairs(16))
+    ]
     kto, rep = train("kto", base, tmp_path / "kto", unpaired, adapter="none", lr=1e-4)
     assert kto.status == "completed" and rep.series("rewards/margins")[-1] > 0
     orpo, rep = train("orpo", base, tmp_path / "orpo", pairs(16))
@@ -57,9 +79,12 @@ def test_kto_and_orpo(base, tmp_path):
 
 
 def test_rule_rewards_combine_with_weights():
-    specs = [{"kind": "format", "pattern": r"<answer>.*</answer>", "weight": 1.0},
-             {"kind": "exact_match", "weight": 2.0}, {"kind": "regex", "pattern": "cat", "weight": 0.5},
-             {"kind": "length", "target_length": 10, "weight": 1.0}]
+    specs = [
+        {"kind": "format", "pattern": r"<answer>.*</answer>", "weight": 1.0},
+        {"kind": "exact_match", "weight": 2.0},
+        {"kind": "regex", "pattern": "cat", "weight": 0.5},
+        {"kind": "length", "target_length": 10, "weight": 1.0},
+    ]
     total = weighted_sum(*build_rewards(specs, {}))
     scores = total(["p", "p"], ["<answer>cat</answer>", "cat"], answer=["cat", "cat"])
     assert scores[0] == pytest.approx(1.0 + 0.0 + 0.5 + 0.0)  # 20 chars: twice the target length
@@ -74,8 +99,19 @@ PROMPTS = [{"prompt": [{"role": "user", "content": f"say something {i}"}], "answ
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["grpo", "rloo", "ppo"])
 def test_online_rl_raises_a_rule_reward(method, base, tmp_path):
-    result, rep = train(method, base, tmp_path, PROMPTS, adapter="none", steps=20, lr=5e-3, batch=16,
-                        rewards=FIRST_LETTER, num_generations=4, max_completion_length=8)
+    result, rep = train(
+        method,
+        base,
+        tmp_path,
+        PROMPTS,
+        adapter="none",
+        steps=20,
+        lr=5e-3,
+        batch=16,
+        rewards=FIRST_LETTER,
+        num_generations=4,
+        max_completion_length=8,
+    )
     rewards, kls = rep.series("reward"), rep.series("kl")
     assert result.status == "completed" and result.total_steps == 20
     assert sum(rewards[-5:]) / 5 > sum(rewards[:5]) / 5

@@ -6,9 +6,15 @@ from transformers import AutoTokenizer
 from worker.training.data import TEMPLATES, preview_row, prompt_example, tokenize_row
 from worker.training.tiny import build_tiny_model
 
-CHAT = {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there"},
-                     {"role": "assistant", "content": "hi cat"}, {"role": "user", "content": "2 + 2"},
-                     {"role": "assistant", "content": "4 apple"}]}
+CHAT = {
+    "messages": [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "hello there"},
+        {"role": "assistant", "content": "hi cat"},
+        {"role": "user", "content": "2 + 2"},
+        {"role": "assistant", "content": "4 apple"},
+    ]
+}
 
 
 @pytest.fixture(scope="module")

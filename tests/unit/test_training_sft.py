@@ -15,8 +15,16 @@ from worker.training.reporting import RecordingReporter
 from worker.training.runner import run_training
 from worker.training.tiny import build_tiny_model
 
-ROWS = [{"messages": [{"role": "user", "content": f"what is {a} + {b}?"},
-                      {"role": "assistant", "content": f"{a} + {b} = {a + b}"}]} for a in range(4) for b in range(4)]
+ROWS = [
+    {
+        "messages": [
+            {"role": "user", "content": f"what is {a} + {b}?"},
+            {"role": "assistant", "content": f"{a} + {b} = {a + b}"},
+        ]
+    }
+    for a in range(4)
+    for b in range(4)
+]
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +32,34 @@ def base(tmp_path_factory):
     return str(build_tiny_model(tmp_path_factory.mktemp("base")))
 
 
-def sft(base, out, *, adapter="lora", steps=15, lr=3e-3, reporter=None, resume=None, method="sft", rows=ROWS,
-        **training):
-    spec = {"adapter": {"type": adapter}, "training": {"max_steps": steps, "batch_size": 4, "learning_rate": lr,
-                                                       "lr_scheduler": "constant", "warmup_ratio": 0, **training}}
+def sft(
+    base,
+    out,
+    *,
+    adapter="lora",
+    steps=15,
+    lr=3e-3,
+    reporter=None,
+    resume=None,
+    method="sft",
+    rows=ROWS,
+    **training,
+):
+    spec = {
+        "adapter": {"type": adapter},
+        "training": {
+            "max_steps": steps,
+            "batch_size": 4,
+            "learning_rate": lr,
+            "lr_scheduler": "constant",
+            "warmup_ratio": 0,
+            **training,
+        },
+    }
     rep = reporter or RecordingReporter()
-    result = run_training(TrainRequest(method, spec, base, rows, str(out), reporter=rep,
-                                       resume_from_checkpoint=resume))
+    result = run_training(
+        TrainRequest(method, spec, base, rows, str(out), reporter=rep, resume_from_checkpoint=resume)
+    )
     return result, rep
 
 
@@ -72,7 +101,9 @@ def test_dora_and_rslora(base, tmp_path):
     assert config["use_dora"] is True
     spec = SFTSpec(adapter={"type": "lora", "use_rslora": True, "target_modules": ["q_proj"]}).model_dump()
     model = load_for_training(base, spec).model
-    assert model.peft_config["default"].use_rslora and model.peft_config["default"].target_modules == {"q_proj"}
+    assert model.peft_config["default"].use_rslora and model.peft_config["default"].target_modules == {
+        "q_proj"
+    }
 
 
 def test_prompt_tuning(base, tmp_path):
@@ -107,8 +138,9 @@ def test_pause_then_resume_ends_at_the_same_step(base, tmp_path):
 
 
 def test_cancel_stops_without_saving(base, tmp_path):
-    result, _ = sft(base, tmp_path, steps=6, save_steps=100,
-                    reporter=RecordingReporter(stop_at=2, stop_with="cancel"))
+    result, _ = sft(
+        base, tmp_path, steps=6, save_steps=100, reporter=RecordingReporter(stop_at=2, stop_with="cancel")
+    )
     assert result.status == "cancelled" and result.total_steps == 2
     assert not (tmp_path / "checkpoints").exists() or not any((tmp_path / "checkpoints").iterdir())
 

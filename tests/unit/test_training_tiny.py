@@ -11,7 +11,9 @@ def test_tiny_causal_model_loads_and_chats(tmp_path):
     model = AutoModelForCausalLM.from_pretrained(path)
     tok = AutoTokenizer.from_pretrained(path)
     assert tok.pad_token != tok.eos_token == "<|im_end|>"
-    text = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+    )
     assert text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
     ids = tok(text, return_tensors="pt").input_ids
     assert tok.decode(ids[0]) == text  # byte-level BPE round-trips exactly
@@ -22,7 +24,9 @@ def test_tiny_causal_model_loads_and_chats(tmp_path):
 def test_tiny_model_is_deterministic_and_supports_other_archs(tmp_path):
     a = AutoModelForCausalLM.from_pretrained(build_tiny_model(tmp_path / "a"))
     b = AutoModelForCausalLM.from_pretrained(build_tiny_model(tmp_path / "b"))
-    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
     q = AutoModelForCausalLM.from_pretrained(build_tiny_model(tmp_path / "q", arch="qwen2"))
     assert q.config.model_type == "qwen2"
 

@@ -34,14 +34,29 @@ def model_choices(api_url: str, token: str, base_id: int | None = None) -> tuple
         return [], [], error_md(exc)
     bases = [(_model_label(m), m["id"]) for m in models if not m.get("parent_model_id")]
     # newest first: the model just trained is the one a user most likely wants to compare
-    tuned = [(_model_label(m), m["id"]) for m in reversed(models)
-             if base_id is not None and m.get("parent_model_id") == base_id]
+    tuned = [
+        (_model_label(m), m["id"])
+        for m in reversed(models)
+        if base_id is not None and m.get("parent_model_id") == base_id
+    ]
     return bases, tuned, ""
 
 
-def generate(api_url: str, token: str, base_id: int | None, tuned_ids: list[int] | None, prompt: str,
-             system_prompt: str, max_new_tokens: float, sampling: bool, temperature: float, top_k: float,
-             top_p: float, repetition_penalty: float, seed: int | str | None) -> tuple[str, list[dict]]:
+def generate(
+    api_url: str,
+    token: str,
+    base_id: int | None,
+    tuned_ids: list[int] | None,
+    prompt: str,
+    system_prompt: str,
+    max_new_tokens: float,
+    sampling: bool,
+    temperature: float,
+    top_k: float,
+    top_p: float,
+    repetition_penalty: float,
+    seed: int | str | None,
+) -> tuple[str, list[dict]]:
     """Ask the server for every model's answer. Returns (status markdown, [{name, text, seconds}, ...])."""
     if not base_id:
         return "**Pick a base model.**", []
@@ -52,8 +67,13 @@ def generate(api_url: str, token: str, base_id: int | None, tuned_ids: list[int]
     if len(ids) > SLOTS:
         ids, note = ids[:SLOTS], f" Only the first {SLOTS - 1} tuned models are shown."
     body: dict[str, Any] = {
-        "model_ids": ids, "prompt": prompt, "max_new_tokens": int(max_new_tokens), "do_sample": bool(sampling),
-        "temperature": float(temperature), "top_k": int(top_k), "top_p": float(top_p),
+        "model_ids": ids,
+        "prompt": prompt,
+        "max_new_tokens": int(max_new_tokens),
+        "do_sample": bool(sampling),
+        "temperature": float(temperature),
+        "top_k": int(top_k),
+        "top_p": float(top_p),
         "repetition_penalty": float(repetition_penalty),
     }
     if system_prompt and system_prompt.strip():
@@ -75,8 +95,10 @@ def generate(api_url: str, token: str, base_id: int | None, tuned_ids: list[int]
     if answer["status"] == "failed":
         return f"**Generation failed:** {html.escape(answer.get('error') or 'no reason given')}", []
     if answer["status"] != "succeeded":
-        return (f"Still {answer['status']} after waiting: is an inference worker running? "
-                f"(request #{answer['id']})"), []
+        return (
+            f"Still {answer['status']} after waiting: is an inference worker running? "
+            f"(request #{answer['id']})"
+        ), []
     outputs = (answer.get("result") or {}).get("outputs", [])
     total = sum(o.get("seconds") or 0 for o in outputs)
     mode = "sampling" if sampling else "greedy"
@@ -90,34 +112,59 @@ def build_compare_tab(api_url: str, token: gr.State, api_doc: gr.State) -> gr.Ta
     with gr.Tab("Compare", id="compare", elem_id="tab-compare") as tab:
         with gr.Row():
             base = gr.Dropdown([], value=None, label="Base model", elem_id="compare-base", scale=2)
-            tuned = gr.CheckboxGroup([], value=[], label="Tuned models", elem_id="compare-tuned", scale=3,
-                                     info="Models trained from the base model; pick up to three.")
+            tuned = gr.CheckboxGroup(
+                [],
+                value=[],
+                label="Tuned models",
+                elem_id="compare-tuned",
+                scale=3,
+                info="Models trained from the base model; pick up to three.",
+            )
             refresh = gr.Button("Refresh", size="sm", scale=0, elem_id="compare-refresh")
         message = gr.Markdown("", elem_id="compare-message")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                prompt = gr.Textbox(label="Prompt", lines=4, placeholder="Ask something…",
-                                    elem_id="compare-prompt")
+                prompt = gr.Textbox(
+                    label="Prompt", lines=4, placeholder="Ask something…", elem_id="compare-prompt"
+                )
                 system = gr.Textbox(label="System prompt (optional)", lines=2, elem_id="compare-system")
             with gr.Column(scale=2), gr.Accordion("Generation settings", open=True):
-                decoding = gr.Radio([("Greedy", False), ("Sampling", True)], value=False, label="Decoding",
-                                    elem_id="compare-decoding")
-                max_new = gr.Slider(1, 1024, value=128, step=1, label="Max new tokens",
-                                    elem_id="compare-max-new-tokens")
+                decoding = gr.Radio(
+                    [("Greedy", False), ("Sampling", True)],
+                    value=False,
+                    label="Decoding",
+                    elem_id="compare-decoding",
+                )
+                max_new = gr.Slider(
+                    1, 1024, value=128, step=1, label="Max new tokens", elem_id="compare-max-new-tokens"
+                )
                 with gr.Row():
-                    temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature",
-                                            elem_id="compare-temperature")
-                    top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p", elem_id="compare-top-p")
+                    temperature = gr.Slider(
+                        0.05, 2.0, value=0.7, step=0.05, label="Temperature", elem_id="compare-temperature"
+                    )
+                    top_p = gr.Slider(
+                        0.05, 1.0, value=0.95, step=0.05, label="Top-p", elem_id="compare-top-p"
+                    )
                 with gr.Row():
                     top_k = gr.Number(50, label="Top-k", precision=0, minimum=0, elem_id="compare-top-k")
-                    repetition = gr.Number(1.0, label="Repetition penalty", minimum=1.0,
-                                           elem_id="compare-repetition-penalty")
+                    repetition = gr.Number(
+                        1.0, label="Repetition penalty", minimum=1.0, elem_id="compare-repetition-penalty"
+                    )
                     seed = gr.Textbox("", label="Seed", placeholder="random", elem_id="compare-seed")
         generate_button = gr.Button("Generate", variant="primary", elem_id="compare-generate")
         status = gr.Markdown("", elem_id="compare-status")
         with gr.Row(equal_height=True):
-            answers = [gr.Textbox(label=f"Answer {i + 1}", lines=10, interactive=False, visible=i == 0,
-                                  elem_id=f"compare-output-{i}", buttons=["copy"]) for i in range(SLOTS)]
+            answers = [
+                gr.Textbox(
+                    label=f"Answer {i + 1}",
+                    lines=10,
+                    interactive=False,
+                    visible=i == 0,
+                    elem_id=f"compare-output-{i}",
+                    buttons=["copy"],
+                )
+                for i in range(SLOTS)
+            ]
 
     settings = dict(zip(SETTINGS, (max_new, temperature, top_k, top_p, repetition, seed), strict=True))
 
@@ -135,7 +182,11 @@ def build_compare_tab(api_url: str, token: gr.State, api_doc: gr.State) -> gr.Ta
         _, tuned_choices, _ = model_choices(api_url, token_value, base_id)
         tuned_set = {t for _, t in tuned_choices}
         kept = [t for t in (tuned_ids or []) if t in tuned_set] or [t for _, t in tuned_choices][:1]
-        return gr.Dropdown(choices=bases, value=base_id), gr.CheckboxGroup(choices=tuned_choices, value=kept), note
+        return (
+            gr.Dropdown(choices=bases, value=base_id),
+            gr.CheckboxGroup(choices=tuned_choices, value=kept),
+            note,
+        )
 
     def _tuned(token_value, base_id):
         _, tuned_choices, note = model_choices(api_url, token_value, base_id)
@@ -149,19 +200,35 @@ def build_compare_tab(api_url: str, token: gr.State, api_doc: gr.State) -> gr.Ta
     base.input(_tuned, inputs=[token, base], outputs=[tuned, message])
 
     def _generate(token_value, base_id, tuned_ids, prompt_text, system_text, sampling, *values):
-        line, outputs = generate(api_url, token_value, base_id, tuned_ids, prompt_text, system_text,
-                                 values[0], sampling, *values[1:])
+        line, outputs = generate(
+            api_url,
+            token_value,
+            base_id,
+            tuned_ids,
+            prompt_text,
+            system_text,
+            values[0],
+            sampling,
+            *values[1:],
+        )
         boxes = []
         for i in range(SLOTS):
             if i < len(outputs):
                 out = outputs[i]
                 seconds = f" · {out['seconds']:.1f} s" if out.get("seconds") is not None else ""
-                boxes.append(gr.Textbox(value=out.get("text", ""), label=f"{out.get('name', '?')}{seconds}",
-                                        visible=True))
+                boxes.append(
+                    gr.Textbox(
+                        value=out.get("text", ""), label=f"{out.get('name', '?')}{seconds}", visible=True
+                    )
+                )
             else:
                 boxes.append(gr.Textbox(value="", visible=i == 0 and not outputs, label=f"Answer {i + 1}"))
         return [line, *boxes]
 
-    generate_button.click(_generate, inputs=[token, base, tuned, prompt, system, decoding, *settings.values()],
-                          outputs=[status, *answers], concurrency_limit=8)
+    generate_button.click(
+        _generate,
+        inputs=[token, base, tuned, prompt, system, decoding, *settings.values()],
+        outputs=[status, *answers],
+        concurrency_limit=8,
+    )
     return tab

@@ -14,11 +14,26 @@ from ui.tabs.common import client_for, error_md, human_bytes
 
 SECTION_TITLES = {"method": "Method settings", "adapter": "Adapter", "training": "Training"}
 PER_ROW = 3
-METHOD_NAMES = {"sft": "SFT (supervised fine-tuning)", "pretrain": "Continued pre-training", "reward": "Reward model",
-                "dpo": "DPO", "kto": "KTO", "orpo": "ORPO", "grpo": "GRPO", "rloo": "RLOO", "ppo": "PPO"}
+METHOD_NAMES = {
+    "sft": "SFT (supervised fine-tuning)",
+    "pretrain": "Continued pre-training",
+    "reward": "Reward model",
+    "dpo": "DPO",
+    "kto": "KTO",
+    "orpo": "ORPO",
+    "grpo": "GRPO",
+    "rloo": "RLOO",
+    "ppo": "PPO",
+}
 WEIGHT_COLUMNS = ["Version ID", "Dataset", "Weight"]
-BREAKDOWN_NAMES = {"weights": "weights", "gradients": "gradients", "optimizer_states": "optimizer states",
-                   "activations": "activations", "logits": "logits", "overhead": "overhead"}
+BREAKDOWN_NAMES = {
+    "weights": "weights",
+    "gradients": "gradients",
+    "optimizer_states": "optimizer states",
+    "activations": "activations",
+    "logits": "logits",
+    "overhead": "overhead",
+}
 
 
 # -- handlers (plain functions) -------------------------------------------------------------------------------
@@ -39,17 +54,28 @@ def load_choices(api_url: str, token: str) -> tuple[list, list, str]:
         models, datasets = client.list_models(), client.list_datasets()
     except ApiError as exc:
         return [], [], error_md(exc)
-    bases = [(f"{m['name']}" + (f" · {_params(m.get('num_parameters'))} params" if m.get("num_parameters") else "")
-              + (f" · {m['architecture']}" if m.get("architecture") else ""), m["id"])
-             for m in models if not m.get("is_adapter")]
-    versions = [(f"{d['name']} v{v['version']} · {v['format']} · {v['row_count']} rows", v["id"])
-                for d in datasets for v in sorted(d["versions"], key=lambda v: -v["version"])]
+    bases = [
+        (
+            f"{m['name']}"
+            + (f" · {_params(m.get('num_parameters'))} params" if m.get("num_parameters") else "")
+            + (f" · {m['architecture']}" if m.get("architecture") else ""),
+            m["id"],
+        )
+        for m in models
+        if not m.get("is_adapter")
+    ]
+    versions = [
+        (f"{d['name']} v{v['version']} · {v['format']} · {v['row_count']} rows", v["id"])
+        for d in datasets
+        for v in sorted(d["versions"], key=lambda v: -v["version"])
+    ]
     message = "" if bases else "No base model is registered yet (`afina register-model`)."
     return bases, versions, message
 
 
-def weights_frame(version_ids: list[int] | None, labels: dict[int, str], previous: pd.DataFrame | None = None
-                  ) -> pd.DataFrame:
+def weights_frame(
+    version_ids: list[int] | None, labels: dict[int, str], previous: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per chosen dataset version with its mixture weight (kept from `previous`, else 1)."""
     kept: dict[int, float] = {}
     if previous is not None and not previous.empty:
@@ -77,10 +103,14 @@ def mixture(version_ids: list[int], weights: pd.DataFrame | None) -> list[dict]:
         try:
             weight = float(raw if raw not in (None, "") else 1.0)
         except (TypeError, ValueError):
-            raise ValueError(f"The mixture weight of version {version_id} is not a number: {raw!r}.") from None
+            raise ValueError(
+                f"The mixture weight of version {version_id} is not a number: {raw!r}."
+            ) from None
         if not 0 < weight <= 1000:
-            raise ValueError(f"The mixture weight of version {version_id} must be above 0 and at most 1000 "
-                             f"(got {weight:g}).")
+            raise ValueError(
+                f"The mixture weight of version {version_id} must be above 0 and at most 1000 "
+                f"(got {weight:g})."
+            )
         refs.append({"version_id": int(version_id), "weight": weight})
     return refs
 
@@ -95,21 +125,40 @@ def memory_md(estimate: dict | None) -> str:
         where = f" on **{html.escape(str(device.get('name') or device['device']))}**"
         if device.get("memory_bytes"):
             share = estimate["total_bytes"] / device["memory_bytes"]
-            where += f" ({human_bytes(device['memory_bytes'])}, {'<1%' if share < 0.01 else f'{share:.0%}'} of it)"
+            where += (
+                f" ({human_bytes(device['memory_bytes'])}, {'<1%' if share < 0.01 else f'{share:.0%}'} of it)"
+            )
     total = estimate.get("total_gb")
-    total = f"{total:g} GB" if isinstance(total, int | float) and total >= 0.1 else human_bytes(estimate["total_bytes"])
-    parts = [f"{BREAKDOWN_NAMES.get(k, k.replace('_', ' '))} {human_bytes(v)}"
-             for k, v in (estimate.get("breakdown") or {}).items() if isinstance(v, int | float)]
+    total = (
+        f"{total:g} GB"
+        if isinstance(total, int | float) and total >= 0.1
+        else human_bytes(estimate["total_bytes"])
+    )
+    parts = [
+        f"{BREAKDOWN_NAMES.get(k, k.replace('_', ' '))} {human_bytes(v)}"
+        for k, v in (estimate.get("breakdown") or {}).items()
+        if isinstance(v, int | float)
+    ]
     line = f"**Memory estimate: {total}**{where}"
     if estimate.get("trainable_params") and estimate.get("params"):
-        line += (f" · {estimate['trainable_params']:,} of {estimate['params']:,} parameters trained"
-                 + (f" · {estimate['precision']}" if estimate.get("precision") else ""))
+        line += f" · {estimate['trainable_params']:,} of {estimate['params']:,} parameters trained" + (
+            f" · {estimate['precision']}" if estimate.get("precision") else ""
+        )
     return line + ("\n\n" + " · ".join(parts) if parts else "")
 
 
-def launch_job(api_url: str, token: str, name: str, base_model_id: int | None, version_ids: list[int] | None,
-               eval_version_id: int | None, method: str, fields: list[dict], values: list[Any],
-               weights: pd.DataFrame | None = None) -> str:
+def launch_job(
+    api_url: str,
+    token: str,
+    name: str,
+    base_model_id: int | None,
+    version_ids: list[int] | None,
+    eval_version_id: int | None,
+    method: str,
+    fields: list[dict],
+    values: list[Any],
+    weights: pd.DataFrame | None = None,
+) -> str:
     """POST /api/jobs from the form; returns markdown: the new job and its memory estimate, or what the server
     refused. `weights` is the mixture table (version id, dataset, weight); missing weights are 1."""
     if not base_model_id:
@@ -130,12 +179,15 @@ def launch_job(api_url: str, token: str, name: str, base_model_id: int | None, v
         job = client_for(api_url, token).create_job(body)
     except ApiError as exc:
         return error_md(exc)
-    line = (f"**Job #{job['id']} ({html.escape(job['name'])}) is {job['status']}.** "
-            "Follow it in the **Jobs** tab.")
+    line = (
+        f"**Job #{job['id']} ({html.escape(job['name'])}) is {job['status']}.** "
+        "Follow it in the **Jobs** tab."
+    )
     if len(datasets) > 1:
         total = sum(d["weight"] for d in datasets)
-        line += "\n\nMixture: " + " · ".join(f"version {d['version_id']} {d['weight'] / total:.0%}"
-                                               for d in datasets)
+        line += "\n\nMixture: " + " · ".join(
+            f"version {d['version_id']} {d['weight'] / total:.0%}" for d in datasets
+        )
     memory = memory_md(job.get("memory_estimate"))
     return line + (f"\n\n{memory}" if memory else "")
 
@@ -148,8 +200,13 @@ def _widget(field: dict) -> gr.components.Component:
     lo, hi = field.get("minimum"), field.get("maximum")
     if field["kind"] in ("int", "float") and (lo is not None or hi is not None):
         info += f" Range: {'' if lo is None else f'{lo:g}'}–{'' if hi is None else f'{hi:g}'}."
-    common = {"label": field["label"], "info": info, "key": f"train-{field['path']}", "interactive": True,
-                  "elem_id": f"train-{field['path'].replace('.', '-').replace('_', '-')}"}
+    common = {
+        "label": field["label"],
+        "info": info,
+        "key": f"train-{field['path']}",
+        "interactive": True,
+        "elem_id": f"train-{field['path'].replace('.', '-').replace('_', '-')}",
+    }
     value = initial_value(field)
     kind = field["kind"]
     if kind == "bool":
@@ -158,13 +215,20 @@ def _widget(field: dict) -> gr.components.Component:
         return gr.Dropdown(field["choices"], value=value, **common)
     if kind in ("int", "float"):
         placeholder = "server default" if value is None else None
-        return gr.Number(value=value, precision=0 if kind == "int" else None, placeholder=placeholder, **common)
+        return gr.Number(
+            value=value, precision=0 if kind == "int" else None, placeholder=placeholder, **common
+        )
     if kind == "json":
-        return gr.Code(value=value, language="json", lines=4, **{k: v for k, v in common.items() if k != "info"})
+        return gr.Code(
+            value=value, language="json", lines=4, **{k: v for k, v in common.items() if k != "info"}
+        )
     placeholder = None
     if kind == "list":
-        placeholder = "comma-separated, e.g. q_proj, v_proj" + (
-            f" — or {', '.join(field['choices'])}" if field.get("choices") else "") + "; empty = default"
+        placeholder = (
+            "comma-separated, e.g. q_proj, v_proj"
+            + (f" — or {', '.join(field['choices'])}" if field.get("choices") else "")
+            + "; empty = default"
+        )
     elif field.get("choices"):
         placeholder = f"a number, or {', '.join(field['choices'])}"
     return gr.Textbox(value=value, placeholder=placeholder, **common)
@@ -174,7 +238,7 @@ def _grid(fields: list[dict]) -> list:
     widgets = []
     for start in range(0, len(fields), PER_ROW):
         with gr.Row():
-            widgets += [_widget(f) for f in fields[start:start + PER_ROW]]
+            widgets += [_widget(f) for f in fields[start : start + PER_ROW]]
     return widgets
 
 
@@ -183,27 +247,51 @@ def build_train_tab(api_url: str, token: gr.State, api_doc: gr.State) -> gr.Tab:
         gr.Markdown("### New training job")
         with gr.Row():
             base = gr.Dropdown([], value=None, label="Base model", elem_id="train-base-model", scale=2)
-            job_name = gr.Textbox(label="Job name", placeholder="Default: method and model", elem_id="train-name",
-                                  scale=2)
+            job_name = gr.Textbox(
+                label="Job name", placeholder="Default: method and model", elem_id="train-name", scale=2
+            )
             refresh = gr.Button("Refresh lists", size="sm", scale=0, elem_id="train-refresh")
         with gr.Row():
-            datasets = gr.Dropdown([], value=[], multiselect=True, label="Training datasets",
-                                   info="One or more dataset versions; set the mix of several below.",
-                                   elem_id="train-datasets", scale=3)
-            eval_set = gr.Dropdown([], value=None, label="Validation dataset (optional)",
-                                   info="Or hold out a share of the training rows (Training → validation split).",
-                                   elem_id="train-eval-dataset", scale=2)
-        weights = gr.Dataframe(weights_frame([], {}), label="Mixture weights (edit the Weight column)",
-                               interactive=True, static_columns=[0, 1], elem_id="train-weights", visible=False,
-                               datatype=["number", "str", "number"], max_height=220,
-                               column_widths=["15%", "65%", "20%"])
+            datasets = gr.Dropdown(
+                [],
+                value=[],
+                multiselect=True,
+                label="Training datasets",
+                info="One or more dataset versions; set the mix of several below.",
+                elem_id="train-datasets",
+                scale=3,
+            )
+            eval_set = gr.Dropdown(
+                [],
+                value=None,
+                label="Validation dataset (optional)",
+                info="Or hold out a share of the training rows (Training → validation split).",
+                elem_id="train-eval-dataset",
+                scale=2,
+            )
+        weights = gr.Dataframe(
+            weights_frame([], {}),
+            label="Mixture weights (edit the Weight column)",
+            interactive=True,
+            static_columns=[0, 1],
+            elem_id="train-weights",
+            visible=False,
+            datatype=["number", "str", "number"],
+            max_height=220,
+            column_widths=["15%", "65%", "20%"],
+        )
         message = gr.Markdown("", elem_id="train-message")
-        labels = gr.State({})  # version id -> its label, for the mixture table (a State in the tab, not the Tabs)
+        labels = gr.State(
+            {}
+        )  # version id -> its label, for the mixture table (a State in the tab, not the Tabs)
         with gr.Row():
-            method = gr.Dropdown([("sft", "sft")], value="sft", label="Method", elem_id="train-method", scale=1)
+            method = gr.Dropdown(
+                [("sft", "sft")], value="sft", label="Method", elem_id="train-method", scale=1
+            )
             method_help = gr.Markdown("", elem_id="train-method-help")
 
         with gr.Column(elem_id="train-form"):  # the render's own parent: the tab keeps its place
+
             @gr.render(inputs=[api_doc, method], triggers=[api_doc.change, method.change])
             def _form(doc: dict | None, chosen: str):
                 forms = method_forms(doc) if doc else {}
@@ -228,11 +316,24 @@ def build_train_tab(api_url: str, token: gr.State, api_doc: gr.State) -> gr.Tab:
                 launch = gr.Button("Launch training", variant="primary", elem_id="train-launch")
 
                 def _launch(token_value, name, base_id, version_ids, eval_id, weight_table, *values):
-                    return launch_job(api_url, token_value, name, base_id, version_ids, eval_id, chosen, fields,
-                                      list(values), weight_table)
+                    return launch_job(
+                        api_url,
+                        token_value,
+                        name,
+                        base_id,
+                        version_ids,
+                        eval_id,
+                        chosen,
+                        fields,
+                        list(values),
+                        weight_table,
+                    )
 
-                launch.click(_launch, inputs=[token, job_name, base, datasets, eval_set, weights, *widgets],
-                             outputs=result)
+                launch.click(
+                    _launch,
+                    inputs=[token, job_name, base, datasets, eval_set, weights, *widgets],
+                    outputs=result,
+                )
 
         result = gr.Markdown("", elem_id="train-result")
 
@@ -248,10 +349,17 @@ def build_train_tab(api_url: str, token: gr.State, api_doc: gr.State) -> gr.Tab:
     def _refresh(token_value: str, base_id, version_ids, eval_id):
         bases, versions, note = load_choices(api_url, token_value)
         base_ids, version_set = [b for _, b in bases], {v for _, v in versions}
-        return (gr.Dropdown(choices=bases, value=base_id if base_id in base_ids else (base_ids[0] if bases else None)),
-                gr.Dropdown(choices=versions, value=[v for v in (version_ids or []) if v in version_set]),
-                gr.Dropdown(choices=[("None", None), *versions], value=eval_id if eval_id in version_set else None),
-                note, {v: label for label, v in versions})
+        return (
+            gr.Dropdown(
+                choices=bases, value=base_id if base_id in base_ids else (base_ids[0] if bases else None)
+            ),
+            gr.Dropdown(choices=versions, value=[v for v in (version_ids or []) if v in version_set]),
+            gr.Dropdown(
+                choices=[("None", None), *versions], value=eval_id if eval_id in version_set else None
+            ),
+            note,
+            {v: label for label, v in versions},
+        )
 
     def _weights(version_ids, choices_by_id, table):
         frame = weights_frame(version_ids, choices_by_id or {}, table)
@@ -262,7 +370,10 @@ def build_train_tab(api_url: str, token: gr.State, api_doc: gr.State) -> gr.Tab:
     api_doc.change(_methods, inputs=[api_doc, method], outputs=method)
     method.change(_method_help, inputs=[api_doc, method], outputs=method_help)
     api_doc.change(_method_help, inputs=[api_doc, method], outputs=method_help)
-    pickers = {"inputs": [token, base, datasets, eval_set], "outputs": [base, datasets, eval_set, message, labels]}
+    pickers = {
+        "inputs": [token, base, datasets, eval_set],
+        "outputs": [base, datasets, eval_set, message, labels],
+    }
     token.change(_refresh, **pickers)
     tab.select(_refresh, **pickers)
     refresh.click(_refresh, **pickers)

@@ -44,10 +44,18 @@ def template_preview(payload: dict) -> dict:
     row = next(islice(_rows(payload["rows_path"]), payload["row"], None), None)
     if row is None:
         raise IndexError(f"row {payload['row']} is past the end of the dataset")
-    return {"row": payload["row"], "source": row, **preview_row(
-        as_trainable_row(row), tokenizer_for(payload["tokenizer_path"]), template=payload["chat_template"],
-        max_length=payload["max_length"], loss_on=payload["loss_on"], system_prompt=payload.get("system_prompt"),
-    )}
+    return {
+        "row": payload["row"],
+        "source": row,
+        **preview_row(
+            as_trainable_row(row),
+            tokenizer_for(payload["tokenizer_path"]),
+            template=payload["chat_template"],
+            max_length=payload["max_length"],
+            loss_on=payload["loss_on"],
+            system_prompt=payload.get("system_prompt"),
+        ),
+    }
 
 
 def profile(payload: dict) -> dict:
@@ -57,8 +65,9 @@ def profile(payload: dict) -> dict:
     lengths, samples = [], []
     for row in _rows(payload["rows_path"]):
         # Measure untruncated length: the point is to see what max_length would cut.
-        ids = tokenize_row(as_trainable_row(row), tokenizer, template=payload["chat_template"],
-                           max_length=10**9)["input_ids"]
+        ids = tokenize_row(
+            as_trainable_row(row), tokenizer, template=payload["chat_template"], max_length=10**9
+        )["input_ids"]
         lengths.append(len(ids))
         if len(samples) < PROFILE_SAMPLES:
             samples.append(row)
@@ -78,8 +87,10 @@ def profile(payload: dict) -> dict:
         "tokens_max": top,
         "max_length": limit,
         "share_over_max_length": sum(n > limit for n in lengths) / len(lengths),
-        "histogram": [{"from": b * width, "to": (b + 1) * width, "rows": counts.get(b, 0)}
-                      for b in range(HISTOGRAM_BINS)],
+        "histogram": [
+            {"from": b * width, "to": (b + 1) * width, "rows": counts.get(b, 0)}
+            for b in range(HISTOGRAM_BINS)
+        ],
         "samples": samples,
         "tokenizer": payload["tokenizer_path"],
     }

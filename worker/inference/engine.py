@@ -66,7 +66,8 @@ class GenerationEngine:
                 "max_new_tokens": params["max_new_tokens"],
                 "do_sample": params["do_sample"],
                 "repetition_penalty": params.get("repetition_penalty", 1.0),
-                "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None
+                "pad_token_id": tokenizer.pad_token_id
+                if tokenizer.pad_token_id is not None
                 else tokenizer.eos_token_id,
             }
             if params["do_sample"]:
@@ -83,7 +84,7 @@ class GenerationEngine:
                     output = net.generate(**inputs, **kwargs)
             else:
                 output = net.generate(**inputs, **kwargs)
-            new_tokens = output[0, inputs["input_ids"].shape[1]:]
+            new_tokens = output[0, inputs["input_ids"].shape[1] :]
             return {
                 "model_id": model["id"],
                 "name": model["name"],

@@ -53,7 +53,8 @@ def _load_inputs(job_id: int, store: ArtifactStore, settings) -> tuple[TrainRequ
         ]
         eval_rows = (
             _read_jsonl(store.path(session.get(DatasetVersion, job.eval_dataset_version_id).path))
-            if job.eval_dataset_version_id else None
+            if job.eval_dataset_version_id
+            else None
         )
         reward_models = {}
         for reward in job.spec.get("rewards") or []:
@@ -81,8 +82,10 @@ def _load_inputs(job_id: int, store: ArtifactStore, settings) -> tuple[TrainRequ
 def _readable(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     if "out of memory" in str(exc).lower():
-        return ("Out of GPU memory: lower batch_size or max_length, enable gradient_checkpointing, or use "
-                f"LoRA/QLoRA. ({text})")
+        return (
+            "Out of GPU memory: lower batch_size or max_length, enable gradient_checkpointing, or use "
+            f"LoRA/QLoRA. ({text})"
+        )
     return text
 
 
@@ -105,12 +108,20 @@ def main(argv: list[str] | None = None) -> int:
     if result.status != "completed":
         outcome = {"status": "paused"}
     else:
-        outcome = {"status": "succeeded", "result": {
-            "model_dir": str(result.final_dir), "is_adapter": result.is_adapter, "global_step": result.total_steps,
-            "metrics": result.metrics,
-        }}
-        if request.spec.get("merge_adapter") and result.is_adapter and request.spec["adapter"]["type"] != \
-                "prompt_tuning":
+        outcome = {
+            "status": "succeeded",
+            "result": {
+                "model_dir": str(result.final_dir),
+                "is_adapter": result.is_adapter,
+                "global_step": result.total_steps,
+                "metrics": result.metrics,
+            },
+        }
+        if (
+            request.spec.get("merge_adapter")
+            and result.is_adapter
+            and request.spec["adapter"]["type"] != "prompt_tuning"
+        ):
             request.reporter.log_event("Merging the adapter into its base model")
             outcome["result"]["merged_dir"] = str(merge_adapter(result.final_dir, output_dir / "merged"))
     (output_dir / OUTCOME_FILE).write_text(json.dumps(outcome))

@@ -74,6 +74,7 @@ def execute_inference_request(request_id: int, *, settings: Settings) -> None:
         result, error, status = None, f"{type(exc).__name__}: {exc}", InferenceStatus.failed
     with session_scope(settings.database_url) as session:
         session.execute(
-            update(InferenceRequest).where(InferenceRequest.id == request_id)
+            update(InferenceRequest)
+            .where(InferenceRequest.id == request_id)
             .values(status=status, result=result, error=error, finished_at=utcnow())
         )

@@ -44,8 +44,10 @@ def die_with_parent(parent_pid: int) -> None:
 
 def _signal_text(returncode: int) -> str:
     if returncode == -signal.SIGKILL:
-        return ("the training process was killed (SIGKILL), most likely by the out-of-memory killer: lower "
-                "batch_size or max_length, enable gradient_checkpointing, or use LoRA")
+        return (
+            "the training process was killed (SIGKILL), most likely by the out-of-memory killer: lower "
+            "batch_size or max_length, enable gradient_checkpointing, or use LoRA"
+        )
     if returncode < 0:
         return f"the training process died from signal {signal.Signals(-returncode).name}"
     return f"the training process exited with code {returncode}"
@@ -59,11 +61,18 @@ def _record_new_checkpoints(session, job_id: int, job_dir: Path, store: Artifact
             step = int(folder.name.rsplit("-", 1)[1])
         except ValueError:
             continue
-        if step in known or not state.is_file():  # trainer_state.json is written last: the checkpoint is whole
+        if (
+            step in known or not state.is_file()
+        ):  # trainer_state.json is written last: the checkpoint is whole
             continue
         history = json.loads(state.read_text()).get("log_history", [])
-        metrics = {k: v for entry in history if entry.get("step") == step for k, v in entry.items()
-                   if isinstance(v, int | float)}
+        metrics = {
+            k: v
+            for entry in history
+            if entry.get("step") == step
+            for k, v in entry.items()
+            if isinstance(v, int | float)
+        }
         relative = str(folder.relative_to(store.root))
         job_runtime.add_checkpoint(session, job_id, step, relative, metrics)
 
@@ -94,8 +103,17 @@ def execute_training_job(job_id: int, *, settings: Settings, worker_id: str) -> 
 
     with (job_dir / f"attempt-{attempt}.log").open("ab") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "worker.jobs.child", "--job-id", str(job_id), "--parent-pid", str(os.getpid())],
-            stdout=log_file, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "worker.jobs.child",
+                "--job-id",
+                str(job_id),
+                "--parent-pid",
+                str(os.getpid()),
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
         cancelled = pause_sent = False
         last_beat = 0.0
@@ -148,8 +166,14 @@ def _finish(session, job_id: int, worker_id: str, returncode: int, cancelled: bo
 def _register_merged(session, job_id: int, merged_dir: str) -> int:
     job = session.get(Job, job_id)
     start = registry.root_model(session, registry.get_model(session, job.base_model_id))
-    return registry.register_model(session, f"{job.name} (job {job_id}, merged)", Path(merged_dir),
-                                   source=ModelSource.job, parent_model_id=start.id, job_id=job_id).id
+    return registry.register_model(
+        session,
+        f"{job.name} (job {job_id}, merged)",
+        Path(merged_dir),
+        source=ModelSource.job,
+        parent_model_id=start.id,
+        job_id=job_id,
+    ).id
 
 
 def _register_output(session, job_id: int, result: dict) -> int | None:
@@ -158,8 +182,12 @@ def _register_output(session, job_id: int, result: dict) -> int | None:
     start = registry.get_model(session, job.base_model_id)
     is_adapter = bool(result.get("is_adapter"))
     model = registry.register_model(
-        session, f"{job.name} (job {job_id})", Path(result["model_dir"]), source=ModelSource.job,
+        session,
+        f"{job.name} (job {job_id})",
+        Path(result["model_dir"]),
+        source=ModelSource.job,
         parent_model_id=registry.root_model(session, start).id if is_adapter else start.id,
-        job_id=job_id, is_adapter=is_adapter,
+        job_id=job_id,
+        is_adapter=is_adapter,
     )
     return model.id

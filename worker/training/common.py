@@ -62,31 +62,53 @@ def training_kwargs(spec: dict, output_dir: str | Path, *, precision: str, has_e
     """TrainingSpec as keyword arguments shared by every TRL config (each method adds its own)."""
     t = spec["training"]
     auto_batch = t["batch_size"] == "auto"
-    batch = AUTO_BATCH_START["cuda" if torch.cuda.is_available() else "cpu"] if auto_batch else t["batch_size"]
+    batch = (
+        AUTO_BATCH_START["cuda" if torch.cuda.is_available() else "cpu"] if auto_batch else t["batch_size"]
+    )
     kwargs = dict(  # noqa: C408 - keyword style matches the TrainingArguments it feeds
-        output_dir=str(Path(output_dir) / CHECKPOINT_DIR), learning_rate=t["learning_rate"],
-        num_train_epochs=t["num_epochs"], max_steps=t["max_steps"] or -1,
-        per_device_train_batch_size=batch, per_device_eval_batch_size=batch, auto_find_batch_size=auto_batch,
+        output_dir=str(Path(output_dir) / CHECKPOINT_DIR),
+        learning_rate=t["learning_rate"],
+        num_train_epochs=t["num_epochs"],
+        max_steps=t["max_steps"] or -1,
+        per_device_train_batch_size=batch,
+        per_device_eval_batch_size=batch,
+        auto_find_batch_size=auto_batch,
         gradient_accumulation_steps=t["gradient_accumulation_steps"],
         gradient_checkpointing=t["gradient_checkpointing"],
         # non-reentrant checkpointing works with frozen embeddings (adapters) without extra hooks
         gradient_checkpointing_kwargs={"use_reentrant": False} if t["gradient_checkpointing"] else None,
-        bf16=precision == "bf16", fp16=precision == "fp16",
-        warmup_steps=t["warmup_ratio"], lr_scheduler_type=t["lr_scheduler"], weight_decay=t["weight_decay"],
-        max_grad_norm=t["max_grad_norm"], seed=t["seed"], data_seed=t["seed"],
-        save_strategy="steps", save_steps=t["save_steps"], save_total_limit=t["save_total_limit"],
-        logging_steps=t["logging_steps"], report_to="none", disable_tqdm=True,
-        include_num_input_tokens_seen="non_padding", dataloader_num_workers=0,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        warmup_steps=t["warmup_ratio"],
+        lr_scheduler_type=t["lr_scheduler"],
+        weight_decay=t["weight_decay"],
+        max_grad_norm=t["max_grad_norm"],
+        seed=t["seed"],
+        data_seed=t["seed"],
+        save_strategy="steps",
+        save_steps=t["save_steps"],
+        save_total_limit=t["save_total_limit"],
+        logging_steps=t["logging_steps"],
+        report_to="none",
+        disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
     )
     if spec["adapter"]["type"] == "qlora":
         kwargs["optim"] = "paged_adamw_8bit"  # optimizer states paged to CPU on memory spikes
     # Liger's fused Triton kernels (RMSNorm, RoPE, SwiGLU, fused linear cross-entropy) cut memory and time on
     # CUDA; they need Triton and a GPU, so they are used only where both exist (pip install afina[gpu]).
-    kwargs["use_liger_kernel"] = torch.cuda.is_available() and importlib.util.find_spec("liger_kernel") is not None
+    kwargs["use_liger_kernel"] = (
+        torch.cuda.is_available() and importlib.util.find_spec("liger_kernel") is not None
+    )
     if has_eval:
-        kwargs.update(eval_strategy="steps" if t["eval_steps"] else "epoch", eval_steps=t["eval_steps"],
-                      metric_for_best_model="eval_loss", greater_is_better=False)
+        kwargs.update(
+            eval_strategy="steps" if t["eval_steps"] else "epoch",
+            eval_steps=t["eval_steps"],
+            metric_for_best_model="eval_loss",
+            greater_is_better=False,
+        )
     return kwargs
 
 
@@ -94,7 +116,9 @@ def callbacks(spec: dict, reporter: Reporter, has_eval: bool) -> tuple[ReporterC
     progress = ReporterCallback(reporter)
     extra = []
     if has_eval and spec["training"]["early_stopping_patience"]:
-        extra.append(EarlyStoppingCallback(early_stopping_patience=spec["training"]["early_stopping_patience"]))
+        extra.append(
+            EarlyStoppingCallback(early_stopping_patience=spec["training"]["early_stopping_patience"])
+        )
     return progress, [progress, *extra]
 
 
@@ -116,8 +140,15 @@ def final_metrics(log_history: list[dict]) -> dict[str, float]:
     return clean_logs(merged)
 
 
-def fit(trainer, req: TrainRequest, progress: ReporterCallback, *, tokenizer, is_adapter: bool,
-        extra_record: dict | None = None) -> TrainResult:
+def fit(
+    trainer,
+    req: TrainRequest,
+    progress: ReporterCallback,
+    *,
+    tokenizer,
+    is_adapter: bool,
+    extra_record: dict | None = None,
+) -> TrainResult:
     """Train (resuming if asked), then save the final model, tokenizer and a record of the run."""
     out = Path(req.output_dir)
     trainer.remove_callback(PrinterCallback)  # metrics go to the reporter, not stdout
@@ -134,8 +165,14 @@ def fit(trainer, req: TrainRequest, progress: ReporterCallback, *, tokenizer, is
     final = out / FINAL_DIR
     trainer.save_model(str(final))
     tokenizer.save_pretrained(str(final))
-    record = {"method": req.method, "spec": req.spec, "metrics": metrics, "total_steps": steps,
-              "is_adapter": is_adapter, **(extra_record or {})}
+    record = {
+        "method": req.method,
+        "spec": req.spec,
+        "metrics": metrics,
+        "total_steps": steps,
+        "is_adapter": is_adapter,
+        **(extra_record or {}),
+    }
     (final / RECORD_FILE).write_text(json.dumps(record, indent=2, default=str))
     req.reporter.set_progress(steps, steps)
     return TrainResult("completed", out, final, is_adapter, steps, metrics)

@@ -8,8 +8,10 @@ from transformers import PreTrainedTokenizerBase
 
 from worker.training.tiny import CHATML_TEMPLATE
 
-ALPACA_DEFAULT_SYSTEM = ("Below is an instruction that describes a task. Write a response that appropriately "
-                         "completes the request.")
+ALPACA_DEFAULT_SYSTEM = (
+    "Below is an instruction that describes a task. Write a response that appropriately "
+    "completes the request."
+)
 
 #: jinja chat templates by name; "model" means the tokenizer's own template
 TEMPLATES: dict[str, str] = {
@@ -48,8 +50,10 @@ TEMPLATES: dict[str, str] = {
 def template_source(tokenizer: PreTrainedTokenizerBase, template: str) -> str:
     if template == "model":
         if not tokenizer.chat_template:
-            raise ValueError("this model's tokenizer has no chat template: choose chat_template chatml, alpaca, "
-                             "llama3 or gemma")
+            raise ValueError(
+                "this model's tokenizer has no chat template: choose chat_template chatml, alpaca, "
+                "llama3 or gemma"
+            )
         return tokenizer.chat_template
     if template not in TEMPLATES:
         raise ValueError(f"unknown chat template '{template}': choose model, {', '.join(TEMPLATES)}")
@@ -62,7 +66,8 @@ def render(messages: list[dict], tokenizer, template: str, *, add_generation_pro
         return ""
     return tokenizer.apply_chat_template(
         [{"role": m["role"], "content": m["content"]} for m in messages],
-        chat_template=template_source(tokenizer, template), tokenize=False,
+        chat_template=template_source(tokenizer, template),
+        tokenize=False,
         add_generation_prompt=add_generation_prompt,
     )
 
@@ -109,8 +114,15 @@ def assistant_spans(messages: list[dict], tokenizer, template: str, text: str) -
     return spans
 
 
-def tokenize_row(row: dict[str, Any], tokenizer, *, template: str = "model", max_length: int = 1024,
-                 loss_on: str = "assistant", system_prompt: str | None = None) -> dict[str, Any]:
+def tokenize_row(
+    row: dict[str, Any],
+    tokenizer,
+    *,
+    template: str = "model",
+    max_length: int = 1024,
+    loss_on: str = "assistant",
+    system_prompt: str | None = None,
+) -> dict[str, Any]:
     """Render a text, chat or instruction row and mark which tokens carry the loss.
 
     Returns {"input_ids": [...], "completion_mask": [1 where the token is trained on], "text": str}.
@@ -127,28 +139,45 @@ def tokenize_row(row: dict[str, Any], tokenizer, *, template: str = "model", max
     if loss_on == "all":
         mask = [1] * len(ids)
     else:
-        mask = _char_mask_from_spans(enc["offset_mapping"], assistant_spans(messages, tokenizer, template, text))
+        mask = _char_mask_from_spans(
+            enc["offset_mapping"], assistant_spans(messages, tokenizer, template, text)
+        )
     return {"input_ids": ids[:max_length], "completion_mask": mask[:max_length], "text": text}
 
 
-def preview_row(row: dict[str, Any], tokenizer, *, template: str = "model", max_length: int = 1024,
-                loss_on: str = "assistant", system_prompt: str | None = None) -> dict[str, Any]:
+def preview_row(
+    row: dict[str, Any],
+    tokenizer,
+    *,
+    template: str = "model",
+    max_length: int = 1024,
+    loss_on: str = "assistant",
+    system_prompt: str | None = None,
+) -> dict[str, Any]:
     """What training will see for one row: each token as text with its loss flag (for the UI)."""
-    out = tokenize_row(row, tokenizer, template=template, max_length=max_length, loss_on=loss_on,
-                       system_prompt=system_prompt)
-    tokens = [{"id": i, "token": tokenizer.decode([i]), "loss": bool(m)}
-              for i, m in zip(out["input_ids"], out["completion_mask"], strict=True)]
-    return {"text": out["text"], "tokens": tokens, "num_tokens": len(tokens),
-            "num_loss_tokens": sum(out["completion_mask"])}
+    out = tokenize_row(
+        row, tokenizer, template=template, max_length=max_length, loss_on=loss_on, system_prompt=system_prompt
+    )
+    tokens = [
+        {"id": i, "token": tokenizer.decode([i]), "loss": bool(m)}
+        for i, m in zip(out["input_ids"], out["completion_mask"], strict=True)
+    ]
+    return {
+        "text": out["text"],
+        "tokens": tokens,
+        "num_tokens": len(tokens),
+        "num_loss_tokens": sum(out["completion_mask"]),
+    }
 
 
-def prompt_and_completion(prompt: list[dict], completion: list[dict], tokenizer, template: str,
-                          system_prompt: str | None = None) -> tuple[str, str]:
+def prompt_and_completion(
+    prompt: list[dict], completion: list[dict], tokenizer, template: str, system_prompt: str | None = None
+) -> tuple[str, str]:
     """Prompt text (with the generation prompt) and the completion text that follows it under the template."""
     prompt = with_system(prompt, system_prompt)
     head = render(prompt, tokenizer, template, add_generation_prompt=True)
     full = render(prompt + completion, tokenizer, template)
-    tail = full[len(head):] if full.startswith(head) else "".join(m["content"] for m in completion)
+    tail = full[len(head) :] if full.startswith(head) else "".join(m["content"] for m in completion)
     eos = tokenizer.eos_token or ""
     # end on EOS exactly: TRL's preference trainers append EOS to any completion that does not end with it
     if eos and tail.rstrip().endswith(eos):
@@ -156,7 +185,9 @@ def prompt_and_completion(prompt: list[dict], completion: list[dict], tokenizer,
     return head, tail
 
 
-def preference_example(row: dict, tokenizer, template: str, system_prompt: str | None = None) -> dict[str, str]:
+def preference_example(
+    row: dict, tokenizer, template: str, system_prompt: str | None = None
+) -> dict[str, str]:
     """A preference row as TRL's standard (plain text) format {"prompt", "chosen", "rejected"}."""
     prompt, chosen = prompt_and_completion(row["prompt"], row["chosen"], tokenizer, template, system_prompt)
     _, rejected = prompt_and_completion(row["prompt"], row["rejected"], tokenizer, template, system_prompt)
@@ -165,8 +196,9 @@ def preference_example(row: dict, tokenizer, template: str, system_prompt: str |
 
 def unpaired_example(row: dict, tokenizer, template: str, system_prompt: str | None = None) -> dict:
     """An unpaired preference row as {"prompt", "completion", "label"} text."""
-    prompt, completion = prompt_and_completion(row["prompt"], row["completion"], tokenizer, template,
-                                               system_prompt)
+    prompt, completion = prompt_and_completion(
+        row["prompt"], row["completion"], tokenizer, template, system_prompt
+    )
     return {"prompt": prompt, "completion": completion, "label": bool(row["label"])}
 
 

@@ -23,11 +23,22 @@ from transformers import (
     BitsAndBytesConfig,
 )
 
-QLORA_ON_CPU = ("QLoRA needs a CUDA GPU (bitsandbytes 4-bit); this worker has none — choose lora")
+QLORA_ON_CPU = "QLoRA needs a CUDA GPU (bitsandbytes 4-bit); this worker has none — choose lora"
 
 #: attention projections by naming family; the default LoRA targets are those the model actually has
-ATTENTION_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "query", "key", "value", "c_attn", "qkv_proj",
-                     "query_key_value", "Wqkv")
+ATTENTION_MODULES = (
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "query",
+    "key",
+    "value",
+    "c_attn",
+    "qkv_proj",
+    "query_key_value",
+    "Wqkv",
+)
 _AUTO_CLASSES = {"causal_lm": AutoModelForCausalLM, "seq_cls": AutoModelForSequenceClassification}
 _TASK_TYPES = {"causal_lm": TaskType.CAUSAL_LM, "seq_cls": TaskType.SEQ_CLS}
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -70,8 +81,11 @@ def adapter_base_path(path: str | Path) -> str:
 
 def default_target_modules(model: torch.nn.Module) -> list[str] | str:
     """Every attention projection the model has; 'all-linear' when it uses names we do not know."""
-    leaves = {name.rsplit(".", 1)[-1] for name, module in model.named_modules()
-              if isinstance(module, torch.nn.Linear) or type(module).__name__ == "Conv1D"}
+    leaves = {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) or type(module).__name__ == "Conv1D"
+    }
     found = [m for m in ATTENTION_MODULES if m in leaves]
     return found or "all-linear"
 
@@ -98,21 +112,33 @@ def _peft_config(adapter: dict, model, task: str, tokenizer_path: str):
     if kind == "prompt_tuning":
         text = adapter.get("prompt_tuning_init_text")
         return PromptTuningConfig(
-            task_type=_TASK_TYPES[task], num_virtual_tokens=adapter["num_virtual_tokens"],
+            task_type=_TASK_TYPES[task],
+            num_virtual_tokens=adapter["num_virtual_tokens"],
             prompt_tuning_init=PromptTuningInit.TEXT if text else PromptTuningInit.RANDOM,
-            prompt_tuning_init_text=text, tokenizer_name_or_path=tokenizer_path if text else None)
+            prompt_tuning_init_text=text,
+            tokenizer_name_or_path=tokenizer_path if text else None,
+        )
     return LoraConfig(
-        task_type=_TASK_TYPES[task], r=adapter["r"], lora_alpha=adapter["alpha"] or 2 * adapter["r"],
-        lora_dropout=adapter["dropout"], target_modules=adapter.get("target_modules") or
-        default_target_modules(model), use_dora=kind == "dora", use_rslora=adapter.get("use_rslora", False))
+        task_type=_TASK_TYPES[task],
+        r=adapter["r"],
+        lora_alpha=adapter["alpha"] or 2 * adapter["r"],
+        lora_dropout=adapter["dropout"],
+        target_modules=adapter.get("target_modules") or default_target_modules(model),
+        use_dora=kind == "dora",
+        use_rslora=adapter.get("use_rslora", False),
+    )
 
 
 def _quantization(adapter: dict, compute_dtype: torch.dtype):
     if device_kind() != "cuda":
         raise ValueError(QLORA_ON_CPU)
 
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute_dtype,
-                              bnb_4bit_use_double_quant=adapter.get("double_quantization", True))
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_compute_dtype=compute_dtype,
+        bnb_4bit_use_double_quant=adapter.get("double_quantization", True),
+    )
 
 
 def load_for_training(model_path: str | Path, spec: dict, *, task: str = "causal_lm") -> LoadedModel:
@@ -137,12 +163,17 @@ def load_for_training(model_path: str | Path, spec: dict, *, task: str = "causal
         model.config.pad_token_id = tokenizer.pad_token_id  # sequence classifiers find the last token by it
     if quant is not None:
         model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=training.get("gradient_checkpointing", False))
+            model, use_gradient_checkpointing=training.get("gradient_checkpointing", False)
+        )
     if continuing:
         model = PeftModel.from_pretrained(model, model_path, is_trainable=True)
         if adapter["type"] == "none":  # full fine-tuning from an adapter job: fold it into the weights first
             model = model.merge_and_unload()
-        kind = adapter["type"] if adapter["type"] == "none" else model.peft_config["default"].peft_type.value.lower()
+        kind = (
+            adapter["type"]
+            if adapter["type"] == "none"
+            else model.peft_config["default"].peft_type.value.lower()
+        )
         return LoadedModel(model, tokenizer, precision, kind, base_path)
     if adapter["type"] != "none":
         model = get_peft_model(model, _peft_config(adapter, model, task, base_path))

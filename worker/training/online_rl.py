@@ -34,26 +34,47 @@ def group_batch_size(batch_size: int, num_generations: int) -> int:
 def _run(req: TrainRequest, spec: dict, *, config_cls, trainer_cls) -> TrainResult:
     loaded = load_for_training(req.model_path, spec)
     loaded.tokenizer.padding_side = "left"  # generation continues from the right edge of each prompt
-    train_rows, eval_rows = split_rows(req.train_rows, req.eval_rows, spec["training"]["validation_split"],
-                                       spec["training"]["seed"])
+    train_rows, eval_rows = split_rows(
+        req.train_rows, req.eval_rows, spec["training"]["validation_split"], spec["training"]["seed"]
+    )
     train_ds = prompt_dataset(train_rows, loaded.tokenizer, spec)
     eval_ds = prompt_dataset(eval_rows, loaded.tokenizer, spec)
     reward_fns, weights = build_rewards(spec["rewards"], req.reward_model_paths)
     progress, cbs = callbacks(spec, req.reporter, eval_ds is not None)
     kwargs = training_kwargs(spec, req.output_dir, precision=loaded.precision, has_eval=eval_ds is not None)
     batch = group_batch_size(kwargs["per_device_train_batch_size"], spec["num_generations"])
-    kwargs.update(per_device_train_batch_size=batch, per_device_eval_batch_size=batch,
-                  auto_find_batch_size=False,  # the group constraint does not survive halving
-                  include_num_input_tokens_seen="no")  # generation-time batches hide input_ids from the counter
-    args = config_cls(**kwargs, beta=spec["kl_coef"], num_generations=spec["num_generations"],
-                      max_completion_length=spec["max_completion_length"], temperature=spec["temperature"],
-                      reward_weights=weights)
-    trainer = trainer_cls(model=loaded.model, reward_funcs=reward_fns, args=args,
-                          processing_class=loaded.tokenizer, train_dataset=train_ds, eval_dataset=eval_ds,
-                          callbacks=cbs)
+    kwargs.update(
+        per_device_train_batch_size=batch,
+        per_device_eval_batch_size=batch,
+        auto_find_batch_size=False,  # the group constraint does not survive halving
+        include_num_input_tokens_seen="no",
+    )  # generation-time batches hide input_ids from the counter
+    args = config_cls(
+        **kwargs,
+        beta=spec["kl_coef"],
+        num_generations=spec["num_generations"],
+        max_completion_length=spec["max_completion_length"],
+        temperature=spec["temperature"],
+        reward_weights=weights,
+    )
+    trainer = trainer_cls(
+        model=loaded.model,
+        reward_funcs=reward_fns,
+        args=args,
+        processing_class=loaded.tokenizer,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        callbacks=cbs,
+    )
     loaded.tokenizer.padding_side = "right"  # saved tokenizers keep the usual training side
-    return fit(trainer, req, progress, tokenizer=loaded.tokenizer, is_adapter=loaded.adapter != "none",
-               extra_record={"base_model": loaded.base_path, "adapter": loaded.adapter})
+    return fit(
+        trainer,
+        req,
+        progress,
+        tokenizer=loaded.tokenizer,
+        is_adapter=loaded.adapter != "none",
+        extra_record={"base_model": loaded.base_path, "adapter": loaded.adapter},
+    )
 
 
 def train_grpo(req: TrainRequest, spec: dict) -> TrainResult:

@@ -46,11 +46,11 @@ def forward_stats(model, head, seq, attn, prompt_len: int, *, with_values: bool 
     """Log-probs and entropy of each completion token, and the value of the state before it."""
     positions = (attn.cumsum(-1) - 1).clamp(min=0)  # left padding: count positions from the first real token
     out = model(input_ids=seq, attention_mask=attn, position_ids=positions, output_hidden_states=with_values)
-    logits = out.logits[:, prompt_len - 1:-1].float()
+    logits = out.logits[:, prompt_len - 1 : -1].float()
     logp_all = F.log_softmax(logits, -1)
     logp = logp_all.gather(-1, seq[:, prompt_len:, None]).squeeze(-1)
     entropy = -(logp_all.exp() * logp_all).sum(-1)
-    values = head(out.hidden_states[-1][:, prompt_len - 1:-1]) if with_values else None
+    values = head(out.hidden_states[-1][:, prompt_len - 1 : -1]) if with_values else None
     return logp, entropy, values
 
 
@@ -95,8 +95,11 @@ class PPORun:
         self.policy.to(self.device)
         self.head = ValueHead(self.policy.config.hidden_size).to(self.device)
         # with an adapter the reference is the same weights with the adapter off; full FT needs a frozen copy
-        self.reference = None if isinstance(self.policy, PeftModel) else \
-            load_reference(self.loaded.base_path).to(self.device)
+        self.reference = (
+            None
+            if isinstance(self.policy, PeftModel)
+            else load_reference(self.loaded.base_path).to(self.device)
+        )
         self.data = prompt_dataset(req.train_rows, self.tok, spec).to_list()
         fns, weights = build_rewards(spec["rewards"], req.reward_model_paths)
         self.reward = weighted_sum(fns, weights)
@@ -105,8 +108,12 @@ class PPORun:
         self.total = t["max_steps"] or max(1, math.ceil(t["num_epochs"] * per_epoch))
         params = [p for p in self.policy.parameters() if p.requires_grad] + list(self.head.parameters())
         self.opt = torch.optim.AdamW(params, lr=t["learning_rate"], weight_decay=t["weight_decay"])
-        self.sched = get_scheduler(t["lr_scheduler"], self.opt, num_warmup_steps=int(t["warmup_ratio"] *
-                                   self.total), num_training_steps=self.total)
+        self.sched = get_scheduler(
+            t["lr_scheduler"],
+            self.opt,
+            num_warmup_steps=int(t["warmup_ratio"] * self.total),
+            num_training_steps=self.total,
+        )
         self.step_no = 0
         if resume:
             state = torch.load(Path(resume) / TRAINER_STATE, weights_only=False)
@@ -129,12 +136,20 @@ class PPORun:
         s = self.spec
         rows = [r for r in rows for _ in range(s["num_generations"])]
         self.tok.padding_side = "left"  # generation continues from the right edge
-        enc = self.tok([r["prompt"] for r in rows], return_tensors="pt", padding=True,
-                       add_special_tokens=False).to(self.device)
+        enc = self.tok(
+            [r["prompt"] for r in rows], return_tensors="pt", padding=True, add_special_tokens=False
+        ).to(self.device)
         self.policy.eval()
-        seq = self.policy.generate(**enc, do_sample=True, temperature=s["temperature"], top_k=0, top_p=1.0,
-                                   max_new_tokens=s["max_completion_length"], pad_token_id=self.tok.pad_token_id,
-                                   eos_token_id=self.tok.eos_token_id)
+        seq = self.policy.generate(
+            **enc,
+            do_sample=True,
+            temperature=s["temperature"],
+            top_k=0,
+            top_p=1.0,
+            max_new_tokens=s["max_completion_length"],
+            pad_token_id=self.tok.pad_token_id,
+            eos_token_id=self.tok.eos_token_id,
+        )
         prompt_len = enc.input_ids.shape[1]
         mask = completion_mask(seq[:, prompt_len:], self.tok.eos_token_id)
         attn = torch.cat([enc.attention_mask, mask.long()], 1)
@@ -149,43 +164,76 @@ class PPORun:
         last = (mask.sum(-1).long() - 1).clamp(min=0)
         rewards[torch.arange(len(rows)), last] += scores
         adv, returns = gae(rewards, values * mask, mask, s["gamma"], s["lam"])
-        return dict(seq=seq, attn=attn, prompt_len=prompt_len, mask=mask, logp=logp, values=values * mask,  # noqa: C408
-                    adv=whiten(adv, mask), returns=returns, scores=scores, kl=kl.sum(-1))
+        return dict(
+            seq=seq,
+            attn=attn,
+            prompt_len=prompt_len,
+            mask=mask,
+            logp=logp,
+            values=values * mask,
+            adv=whiten(adv, mask),
+            returns=returns,
+            scores=scores,
+            kl=kl.sum(-1),
+        )
 
     def update(self, r) -> dict[str, float]:
         """ppo_epochs passes over the rollout batch with the clipped objectives."""
         s, mask = self.spec, r["mask"]
         self.policy.train()
         for _ in range(s["ppo_epochs"]):
-            logp, entropy, values = forward_stats(self.policy, self.head, r["seq"], r["attn"], r["prompt_len"])
+            logp, entropy, values = forward_stats(
+                self.policy, self.head, r["seq"], r["attn"], r["prompt_len"]
+            )
             ratio = torch.exp(logp - r["logp"])
-            pg = masked_mean(torch.max(-r["adv"] * ratio, -r["adv"] * ratio.clamp(1 - s["cliprange"],
-                                                                                    1 + s["cliprange"])), mask)
-            v_clipped = r["values"] + (values - r["values"]).clamp(-s["cliprange_value"], s["cliprange_value"])
-            vf = 0.5 * masked_mean(torch.max((values - r["returns"]) ** 2, (v_clipped - r["returns"]) ** 2), mask)
+            pg = masked_mean(
+                torch.max(-r["adv"] * ratio, -r["adv"] * ratio.clamp(1 - s["cliprange"], 1 + s["cliprange"])),
+                mask,
+            )
+            v_clipped = r["values"] + (values - r["values"]).clamp(
+                -s["cliprange_value"], s["cliprange_value"]
+            )
+            vf = 0.5 * masked_mean(
+                torch.max((values - r["returns"]) ** 2, (v_clipped - r["returns"]) ** 2), mask
+            )
             loss = pg + s["vf_coef"] * vf
             self.opt.zero_grad()
             loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_([p for g in self.opt.param_groups for p in g["params"]],
-                                                       self.spec["training"]["max_grad_norm"])
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                [p for g in self.opt.param_groups for p in g["params"]],
+                self.spec["training"]["max_grad_norm"],
+            )
             self.opt.step()
         self.sched.step()
-        return {"loss": loss.item(), "policy_loss": pg.item(), "value_loss": vf.item(),
-                "entropy": masked_mean(entropy, mask).item(), "grad_norm": float(grad_norm),
-                "clip_fraction": masked_mean(((ratio - 1).abs() > s["cliprange"]).float(), mask).item()}
+        return {
+            "loss": loss.item(),
+            "policy_loss": pg.item(),
+            "value_loss": vf.item(),
+            "entropy": masked_mean(entropy, mask).item(),
+            "grad_norm": float(grad_norm),
+            "clip_fraction": masked_mean(((ratio - 1).abs() > s["cliprange"]).float(), mask).item(),
+        }
 
     def step(self) -> dict[str, float]:
         per_epoch = math.ceil(len(self.data) / self.batch)
         epoch, i = divmod(self.step_no, per_epoch)
         order = list(range(len(self.data)))
-        random.Random(self.spec["training"]["seed"] + epoch).shuffle(order)  # data order is a function of step
-        rows = [self.data[j] for j in order[i * self.batch:(i + 1) * self.batch]]
+        random.Random(self.spec["training"]["seed"] + epoch).shuffle(
+            order
+        )  # data order is a function of step
+        rows = [self.data[j] for j in order[i * self.batch : (i + 1) * self.batch]]
         rollout = self.rollout(rows)
         metrics = self.update(rollout)
         self.step_no += 1
-        return {**metrics, "reward": rollout["scores"].mean().item(), "reward_std": rollout["scores"].std().item(),
-                "kl": rollout["kl"].mean().item(), "learning_rate": self.sched.get_last_lr()[0],
-                "completion_length": rollout["mask"].sum(-1).mean().item(), **memory_metrics()}
+        return {
+            **metrics,
+            "reward": rollout["scores"].mean().item(),
+            "reward_std": rollout["scores"].std().item(),
+            "kl": rollout["kl"].mean().item(),
+            "learning_rate": self.sched.get_last_lr()[0],
+            "completion_length": rollout["mask"].sum(-1).mean().item(),
+            **memory_metrics(),
+        }
 
     def save(self, dest: Path, *, trainer_state: bool) -> None:
         self.policy.save_pretrained(dest)
@@ -193,9 +241,17 @@ class PPORun:
         self.tok.save_pretrained(dest)
         torch.save(self.head.state_dict(), dest / VALUE_HEAD)
         if trainer_state:
-            torch.save({"head": self.head.state_dict(), "opt": self.opt.state_dict(),
-                        "sched": self.sched.state_dict(), "step": self.step_no, "py_rng": random.getstate(),
-                        "torch_rng": torch.get_rng_state()}, dest / TRAINER_STATE)
+            torch.save(
+                {
+                    "head": self.head.state_dict(),
+                    "opt": self.opt.state_dict(),
+                    "sched": self.sched.state_dict(),
+                    "step": self.step_no,
+                    "py_rng": random.getstate(),
+                    "torch_rng": torch.get_rng_state(),
+                },
+                dest / TRAINER_STATE,
+            )
 
 
 def train_ppo(req: TrainRequest, spec: dict) -> TrainResult:
@@ -214,18 +270,39 @@ def train_ppo(req: TrainRequest, spec: dict) -> TrainResult:
         if run.step_no % t["save_steps"] == 0 or stop == "pause":
             ckpt = out / CHECKPOINT_DIR / f"checkpoint-{run.step_no}"
             run.save(ckpt, trainer_state=True)
-            for old in sorted((out / CHECKPOINT_DIR).glob("checkpoint-*"),
-                              key=lambda p: int(p.name.split("-")[1]))[:-t["save_total_limit"]]:
+            for old in sorted(
+                (out / CHECKPOINT_DIR).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])
+            )[: -t["save_total_limit"]]:
                 for f in old.iterdir():
                     f.unlink()
                 old.rmdir()
         if stop in ("pause", "cancel"):
-            req.reporter.log_event(f"training {'paused' if stop == 'pause' else 'cancelled'} at step {run.step_no}")
-            return TrainResult("paused" if stop == "pause" else "cancelled", out, None, run.loaded.adapter != "none",
-                               run.step_no, metrics, ckpt if stop == "pause" else None)
+            req.reporter.log_event(
+                f"training {'paused' if stop == 'pause' else 'cancelled'} at step {run.step_no}"
+            )
+            return TrainResult(
+                "paused" if stop == "pause" else "cancelled",
+                out,
+                None,
+                run.loaded.adapter != "none",
+                run.step_no,
+                metrics,
+                ckpt if stop == "pause" else None,
+            )
     final = out / FINAL_DIR
     run.save(final, trainer_state=False)
-    (final / RECORD_FILE).write_text(json.dumps({"method": "ppo", "spec": req.spec, "metrics": metrics,
-                                                 "total_steps": run.step_no, "is_adapter": run.loaded.adapter != "none",
-                                                 "base_model": run.loaded.base_path}, indent=2, default=str))
+    (final / RECORD_FILE).write_text(
+        json.dumps(
+            {
+                "method": "ppo",
+                "spec": req.spec,
+                "metrics": metrics,
+                "total_steps": run.step_no,
+                "is_adapter": run.loaded.adapter != "none",
+                "base_model": run.loaded.base_path,
+            },
+            indent=2,
+            default=str,
+        )
+    )
     return TrainResult("completed", out, final, run.loaded.adapter != "none", run.step_no, metrics)

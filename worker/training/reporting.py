@@ -13,8 +13,17 @@ from transformers import TrainerCallback
 #: Trainer log keys renamed to Afina's metric names; everything else numeric passes through unchanged
 _RENAMES = {"train_tokens_per_second": "tokens_per_s", "num_input_tokens_seen": "tokens_seen"}
 #: bookkeeping the Trainer logs that is noise on a chart
-_DROP = {"epoch", "total_flos", "train_runtime", "train_samples_per_second", "train_steps_per_second",
-         "step", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second"}
+_DROP = {
+    "epoch",
+    "total_flos",
+    "train_runtime",
+    "train_samples_per_second",
+    "train_steps_per_second",
+    "step",
+    "eval_runtime",
+    "eval_samples_per_second",
+    "eval_steps_per_second",
+}
 
 
 @runtime_checkable
@@ -111,8 +120,10 @@ class ReporterCallback(TrainerCallback):
             control.should_training_stop = True
             # a pause writes a checkpoint right now (the Trainer saves after on_step_end); a cancel writes nothing
             control.should_save = request == "pause"
-            self.reporter.log_event(f"training {'paused' if request == 'pause' else 'cancelled'} at step "
-                                    f"{state.global_step}", "warning")
+            self.reporter.log_event(
+                f"training {'paused' if request == 'pause' else 'cancelled'} at step {state.global_step}",
+                "warning",
+            )
         return control
 
     def on_save(self, args, state, control, **kwargs):

@@ -27,6 +27,7 @@ def format_reward(pattern: str) -> RewardFn:
 
     def format_match(prompts, completions, **_):
         return [float(regex.fullmatch(_text(c).strip()) is not None) for c in completions]
+
     return format_match
 
 
@@ -36,13 +37,16 @@ def regex_reward(pattern: str) -> RewardFn:
 
     def regex_found(prompts, completions, **_):
         return [float(regex.search(_text(c)) is not None) for c in completions]
+
     return regex_found
 
 
 def length_reward(target: int) -> RewardFn:
     """1 at the target length in characters, falling linearly to 0 at twice (or zero times) the target."""
+
     def length_closeness(prompts, completions, **_):
         return [max(0.0, 1.0 - abs(len(_text(c).strip()) - target) / target) for c in completions]
+
     return length_closeness
 
 
@@ -52,18 +56,23 @@ def _normalise(text: str) -> str:
 
 def exact_match_reward() -> RewardFn:
     """1 when the reply equals the row's reference answer (case and spacing ignored); 0 without an answer."""
+
     def exact_match(prompts, completions, answer=None, **_):
         answers = answer or [""] * len(completions)
-        return [float(bool(a) and _normalise(_text(c)) == _normalise(a)) for c, a in zip(completions, answers,
-                                                                                          strict=True)]
+        return [
+            float(bool(a) and _normalise(_text(c)) == _normalise(a))
+            for c, a in zip(completions, answers, strict=True)
+        ]
+
     return exact_match
 
 
 def model_reward(model_path: str, *, batch_size: int = 16) -> RewardFn:
     """The score of a sequence-classification reward model (a reward job's output folder)."""
     causal = is_causal_backbone(model_path)
-    tokenizer = load_tokenizer(model_path, fallback=adapter_base_path(model_path) if is_adapter_dir(model_path)
-                               else None)
+    tokenizer = load_tokenizer(
+        model_path, fallback=adapter_base_path(model_path) if is_adapter_dir(model_path) else None
+    )
     model = load_reference(model_path, task="seq_cls")
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
@@ -73,14 +82,24 @@ def model_reward(model_path: str, *, batch_size: int = 16) -> RewardFn:
     @torch.no_grad()
     def reward_model(prompts, completions, plain_prompt=None, **_):
         # causal reward models were trained on templated text; encoders on plain "question\nreply"
-        texts = ([p + _text(c) for p, c in zip(prompts, completions, strict=True)] if causal else
-                 [q + "\n" + _text(c) for q, c in zip(plain_prompt or prompts, completions, strict=True)])
+        texts = (
+            [p + _text(c) for p, c in zip(prompts, completions, strict=True)]
+            if causal
+            else [q + "\n" + _text(c) for q, c in zip(plain_prompt or prompts, completions, strict=True)]
+        )
         scores = []
         for i in range(0, len(texts), batch_size):
-            enc = tokenizer(texts[i:i + batch_size], add_special_tokens=not causal, padding=True,
-                            truncation=True, max_length=1024, return_tensors="pt").to(device)
+            enc = tokenizer(
+                texts[i : i + batch_size],
+                add_special_tokens=not causal,
+                padding=True,
+                truncation=True,
+                max_length=1024,
+                return_tensors="pt",
+            ).to(device)
             scores += model(**enc).logits[:, 0].float().tolist()
         return scores
+
     return reward_model
 
 
@@ -91,14 +110,22 @@ def build_reward(spec: dict, reward_model_paths: dict[int, str]) -> RewardFn:
         job_id = spec["reward_model_job_id"]
         path = reward_model_paths.get(job_id) or reward_model_paths.get(str(job_id))
         if not path:
-            raise ValueError(f"reward model job {job_id} has no model folder: train it first or remove the reward")
+            raise ValueError(
+                f"reward model job {job_id} has no model folder: train it first or remove the reward"
+            )
         return model_reward(path)
-    factories = {"format": lambda: format_reward(spec["pattern"]), "regex": lambda: regex_reward(spec["pattern"]),
-                 "length": lambda: length_reward(spec["target_length"]), "exact_match": exact_match_reward}
+    factories = {
+        "format": lambda: format_reward(spec["pattern"]),
+        "regex": lambda: regex_reward(spec["pattern"]),
+        "length": lambda: length_reward(spec["target_length"]),
+        "exact_match": exact_match_reward,
+    }
     return factories[kind]()
 
 
-def build_rewards(specs: Sequence[dict], reward_model_paths: dict[int, str]) -> tuple[list[RewardFn], list[float]]:
+def build_rewards(
+    specs: Sequence[dict], reward_model_paths: dict[int, str]
+) -> tuple[list[RewardFn], list[float]]:
     """The reward functions with their weights, names made unique for per-reward logging."""
     fns = []
     for i, spec in enumerate(specs):
@@ -110,7 +137,9 @@ def build_rewards(specs: Sequence[dict], reward_model_paths: dict[int, str]) -> 
 
 def weighted_sum(fns: Sequence[RewardFn], weights: Sequence[float]) -> RewardFn:
     """Sum of weighted rewards, for trainers that take one function."""
+
     def total(prompts, completions, **kwargs):
         parts = [fn(prompts, completions, **kwargs) for fn in fns]
         return [sum(w * p[i] for w, p in zip(weights, parts, strict=True)) for i in range(len(completions))]
+
     return total

@@ -20,8 +20,9 @@ from worker.training.models import load_for_training
 PACKED_SDPA = "afina_packed_sdpa"
 
 
-def packed_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None,
-                        **kwargs):
+def packed_sdpa_forward(
+    module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs
+):
     """sdpa over a padding-free packed row, one causal call per example (the boundaries TRL's collator sends).
 
     Plain sdpa sees a packed row as one long sequence under a block-diagonal mask: it computes the full
@@ -30,14 +31,35 @@ def packed_sdpa_forward(module, query, key, value, attention_mask, dropout=0.0, 
     """
     bounds = kwargs.get("cu_seq_lens_q")
     if bounds is None or query.shape[0] != 1 or query.shape[2] != key.shape[2]:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
-                                      is_causal=is_causal, **kwargs)
+        return sdpa_attention_forward(
+            module,
+            query,
+            key,
+            value,
+            attention_mask,
+            dropout=dropout,
+            scaling=scaling,
+            is_causal=is_causal,
+            **kwargs,
+        )
     groups = getattr(module, "num_key_value_groups", 1)
     key, value = repeat_kv(key, groups), repeat_kv(value, groups)
     edges = bounds.tolist()
-    out = torch.cat([F.scaled_dot_product_attention(query[:, :, s:e], key[:, :, s:e], value[:, :, s:e],
-                                                    dropout_p=dropout, scale=scaling, is_causal=True)
-                     for s, e in pairwise(edges) if e > s], dim=2)
+    out = torch.cat(
+        [
+            F.scaled_dot_product_attention(
+                query[:, :, s:e],
+                key[:, :, s:e],
+                value[:, :, s:e],
+                dropout_p=dropout,
+                scale=scaling,
+                is_causal=True,
+            )
+            for s, e in pairwise(edges)
+            if e > s
+        ],
+        dim=2,
+    )
     return out.transpose(1, 2).contiguous(), None
 
 
@@ -55,23 +77,32 @@ def use_packed_attention(model) -> None:
 
 def tokenized_dataset(rows: list[dict], tokenizer, spec: dict, *, loss_on: str) -> Dataset:
     """input_ids + completion_mask per row; SFTTrainer turns the mask into labels (-100 off the mask)."""
-    kwargs = dict(template=spec.get("chat_template", "model"), max_length=spec["training"]["max_length"],  # noqa: C408
-                  loss_on=loss_on, system_prompt=spec.get("system_prompt"))
+    kwargs = dict(
+        template=spec.get("chat_template", "model"),
+        max_length=spec["training"]["max_length"],
+        loss_on=loss_on,
+        system_prompt=spec.get("system_prompt"),
+    )
     examples = [tokenize_row(row, tokenizer, **kwargs) for row in rows]
-    kept = [{"input_ids": e["input_ids"], "completion_mask": e["completion_mask"]} for e in examples
-            if any(e["completion_mask"])]  # a row truncated before its reply teaches nothing
+    kept = [
+        {"input_ids": e["input_ids"], "completion_mask": e["completion_mask"]}
+        for e in examples
+        if any(e["completion_mask"])
+    ]  # a row truncated before its reply teaches nothing
     if not kept:
         raise ValueError("no row has a trainable token after truncation: raise max_length or check the rows")
     return Dataset.from_list(kept)
 
 
-def sft_config(spec: dict, req: TrainRequest, precision: str, *, has_eval: bool, packing: bool,
-               loss_on: str) -> SFTConfig:
+def sft_config(
+    spec: dict, req: TrainRequest, precision: str, *, has_eval: bool, packing: bool, loss_on: str
+) -> SFTConfig:
     return SFTConfig(
         **training_kwargs(spec, req.output_dir, precision=precision, has_eval=has_eval),
         max_length=spec["training"]["max_length"],
         # bfd packing is padding-free: examples are concatenated and attention is kept within each by position ids
-        packing=packing, packing_strategy="bfd",
+        packing=packing,
+        packing_strategy="bfd",
         completion_only_loss=loss_on == "assistant",
         dataset_num_proc=None,
     )
@@ -84,21 +115,32 @@ def _train(req: TrainRequest, spec: dict, *, loss_on: str) -> TrainResult:
         # soft-prompt tokens are prepended per example, which a packed row cannot express
         req.reporter.log_event("packing is off for prompt tuning", "warning")
         packing = False
-    train_rows, eval_rows = split_rows(req.train_rows, req.eval_rows, spec["training"]["validation_split"],
-                                       spec["training"]["seed"])
+    train_rows, eval_rows = split_rows(
+        req.train_rows, req.eval_rows, spec["training"]["validation_split"], spec["training"]["seed"]
+    )
     if packing:
         use_packed_attention(loaded.model)
     train_ds = tokenized_dataset(train_rows, loaded.tokenizer, spec, loss_on=loss_on)
     eval_ds = tokenized_dataset(eval_rows, loaded.tokenizer, spec, loss_on=loss_on) if eval_rows else None
     progress, cbs = callbacks(spec, req.reporter, eval_ds is not None)
     trainer = SFTTrainer(
-        model=loaded.model, processing_class=loaded.tokenizer, train_dataset=train_ds, eval_dataset=eval_ds,
-        args=sft_config(spec, req, loaded.precision, has_eval=eval_ds is not None, packing=packing,
-                        loss_on=loss_on),
+        model=loaded.model,
+        processing_class=loaded.tokenizer,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        args=sft_config(
+            spec, req, loaded.precision, has_eval=eval_ds is not None, packing=packing, loss_on=loss_on
+        ),
         callbacks=cbs,
     )
-    return fit(trainer, req, progress, tokenizer=loaded.tokenizer, is_adapter=loaded.adapter != "none",
-               extra_record={"base_model": loaded.base_path, "adapter": loaded.adapter})
+    return fit(
+        trainer,
+        req,
+        progress,
+        tokenizer=loaded.tokenizer,
+        is_adapter=loaded.adapter != "none",
+        extra_record={"base_model": loaded.base_path, "adapter": loaded.adapter},
+    )
 
 
 def train_sft(req: TrainRequest, spec: dict) -> TrainResult:

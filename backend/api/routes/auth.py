@@ -26,7 +26,9 @@ def me(user: CurrentUser):
 @router.post("/auth/tokens", response_model=TokenRead, status_code=201)
 def create_token(body: TokenCreate, user: CurrentUser, session: SessionDep) -> TokenRead:
     """A new API token for scripts; shown once."""
-    return TokenRead(token=users.issue_token(session, user, body.name), username=user.username, role=user.role)
+    return TokenRead(
+        token=users.issue_token(session, user, body.name), username=user.username, role=user.role
+    )
 
 
 @router.get("/users", response_model=list[UserRead])

@@ -34,7 +34,9 @@ def _json_form(value: str | None, field: str) -> dict | None:
     try:
         parsed = json.loads(value)
     except json.JSONDecodeError as exc:
-        raise Invalid(f"'{field}' must be a JSON object: {exc}", details={"field": field, "value": value}) from exc
+        raise Invalid(
+            f"'{field}' must be a JSON object: {exc}", details={"field": field, "value": value}
+        ) from exc
     if not isinstance(parsed, dict):
         raise Invalid(f"'{field}' must be a JSON object", details={"field": field, "value": value})
     return parsed
@@ -48,11 +50,17 @@ async def upload_dataset(
     file: Annotated[UploadFile, File(description="JSONL, JSON array, CSV or Parquet; gzip of any of these.")],
     name: Annotated[str | None, Form(max_length=200, description="Default: the file name.")] = None,
     description: Annotated[str, Form(max_length=2000)] = "",
-    format: Annotated[str | None, Form(description="text, instruction, chat, preference, "
-                                       "unpaired_preference or prompt_only. Default: detected.")] = None,
+    format: Annotated[
+        str | None,
+        Form(
+            description="text, instruction, chat, preference, "
+            "unpaired_preference or prompt_only. Default: detected."
+        ),
+    ] = None,
     mapping: Annotated[str | None, Form(description="JSON object: target field -> source column.")] = None,
-    options: Annotated[str | None, Form(description="JSON object of validation options, e.g. "
-                                        '{"max_chars": 20000}.')] = None,
+    options: Annotated[
+        str | None, Form(description='JSON object of validation options, e.g. {"max_chars": 20000}.')
+    ] = None,
 ):
     """Upload a dataset. The whole file is validated first: a refused upload gets 422 with a report naming each
     error kind, its count and the first rows and fields where it happens, and nothing is stored."""
@@ -62,9 +70,17 @@ async def upload_dataset(
         # Stream the (already spooled) upload into the store's temp area in chunks: no whole-file copy in memory.
         await run_in_threadpool(_copy, file, upload)
         return await run_in_threadpool(
-            datasets.create_from_upload, session, store, upload, filename=filename,
-            name=(name or filename).strip(), description=description, format=format or None,
-            mapping=_json_form(mapping, "mapping"), options=_json_form(options, "options"), user=user,
+            datasets.create_from_upload,
+            session,
+            store,
+            upload,
+            filename=filename,
+            name=(name or filename).strip(),
+            description=description,
+            format=format or None,
+            mapping=_json_form(mapping, "mapping"),
+            options=_json_form(options, "options"),
+            user=user,
         )
     finally:
         upload.unlink(missing_ok=True)
@@ -97,8 +113,12 @@ def get_version(version_id: int, _: Engineer, session: SessionDep):
 
 @router.get("/versions/{version_id}/rows", response_model=RowsPage)
 def version_rows(
-    version_id: int, _: Engineer, session: SessionDep, store: StoreDep,
-    offset: int = Query(0, ge=0), limit: int = Query(20, ge=1, le=1000),
+    version_id: int,
+    _: Engineer,
+    session: SessionDep,
+    store: StoreDep,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(20, ge=1, le=1000),
 ):
     version = datasets.get_version(session, version_id)
     rows = datasets.read_rows(store, version, offset, limit)
@@ -106,7 +126,9 @@ def version_rows(
 
 
 @router.post("/versions/{version_id}/operations", response_model=list[DatasetVersionRead], status_code=201)
-def apply_operation(version_id: int, body: VersionOperation, _: Engineer, session: SessionDep, store: StoreDep):
+def apply_operation(
+    version_id: int, body: VersionOperation, _: Engineer, session: SessionDep, store: StoreDep
+):
     """Clean or split a version. Each step makes new immutable version(s) recording the parent and the stats
     (counts and examples of what was removed)."""
     return datasets.apply_operation(session, store, version_id, body)
@@ -114,7 +136,10 @@ def apply_operation(version_id: int, body: VersionOperation, _: Engineer, sessio
 
 @router.get("/versions/{version_id}/export")
 def export_version(
-    version_id: int, _: Engineer, session: SessionDep, store: StoreDep,
+    version_id: int,
+    _: Engineer,
+    session: SessionDep,
+    store: StoreDep,
     fmt: Annotated[Literal["jsonl", "parquet"], Query(description="jsonl or parquet")] = "jsonl",
 ):
     """Download a version as JSONL or Parquet (`datasets.load_dataset` reads either back unchanged)."""
@@ -125,16 +150,18 @@ def export_version(
 
 
 @router.post("/versions/{version_id}/preview", response_model=InferenceRead, status_code=202)
-async def template_preview(version_id: int, body: TemplatePreviewCreate, user: Engineer, settings: SettingsDep,
-                           wait: float = WAIT):
+async def template_preview(
+    version_id: int, body: TemplatePreviewCreate, user: Engineer, settings: SettingsDep, wait: float = WAIT
+):
     """Render one row exactly as the trainer tokenizes it, marking the tokens that carry the loss (on a worker,
     which has the tokenizer)."""
     return await submit_and_wait(settings, user, "preview", version_id, body.model_dump(), wait)
 
 
 @router.post("/versions/{version_id}/profile", response_model=InferenceRead, status_code=202)
-async def profile_version(version_id: int, body: ProfileCreate, user: Engineer, settings: SettingsDep,
-                          wait: float = WAIT):
+async def profile_version(
+    version_id: int, body: ProfileCreate, user: Engineer, settings: SettingsDep, wait: float = WAIT
+):
     """Token-length histogram, share over max_length and samples, computed by a worker with the model's
     tokenizer; the result is also stored on the version."""
     return await submit_and_wait(settings, user, "profile", version_id, body.model_dump(), wait)

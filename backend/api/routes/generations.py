@@ -15,7 +15,9 @@ from backend.services import inference
 
 router = APIRouter(tags=["generation"])
 
-WAIT = Query(0.0, ge=0.0, le=600.0, description="Seconds to wait for the answer before returning (0 = at once).")
+WAIT = Query(
+    0.0, ge=0.0, le=600.0, description="Seconds to wait for the answer before returning (0 = at once)."
+)
 
 
 async def wait_for(settings, request_id: int, wait: float) -> InferenceRead:
@@ -36,7 +38,9 @@ async def wait_for(settings, request_id: int, wait: float) -> InferenceRead:
         await asyncio.sleep(0.2)
 
 
-async def submit_and_wait(settings, user, kind: str, version_id: int, params: dict, wait: float) -> InferenceRead:
+async def submit_and_wait(
+    settings, user, kind: str, version_id: int, params: dict, wait: float
+) -> InferenceRead:
     """Queue a dataset request (template preview or profile) for a worker and wait for its answer."""
 
     def submit():
@@ -47,7 +51,9 @@ async def submit_and_wait(settings, user, kind: str, version_id: int, params: di
 
 
 @router.post("/generations", response_model=InferenceRead, status_code=202)
-async def create_generation(body: GenerationCreate, user: Engineer, settings: SettingsDep, wait: float = WAIT):
+async def create_generation(
+    body: GenerationCreate, user: Engineer, settings: SettingsDep, wait: float = WAIT
+):
     def submit():
         with get_sessionmaker(settings.database_url)() as session:
             return inference.submit_generation(session, settings, body, user).id

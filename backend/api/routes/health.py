@@ -14,5 +14,8 @@ router = APIRouter(tags=["health"])
 @router.get("/health")
 def health(session: SessionDep, settings: SettingsDep) -> dict:
     session.execute(text("SELECT 1"))
-    return {"status": "ok", "database": settings.database_url.split(":", 1)[0],
-            "training_device": target_device(session, settings)}
+    return {
+        "status": "ok",
+        "database": settings.database_url.split(":", 1)[0],
+        "training_device": target_device(session, settings),
+    }

@@ -24,8 +24,11 @@ def create_job(body: JobCreate, user: Engineer, session: SessionDep, settings: S
 
 @router.get("", response_model=JobsPage)
 def list_jobs(
-    _: Engineer, session: SessionDep, status: JobStatus | None = None,
-    offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500),
+    _: Engineer,
+    session: SessionDep,
+    status: JobStatus | None = None,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=500),
 ):
     items, total = jobs.list_jobs(session, status=status, offset=offset, limit=limit)
     return JobsPage(items=[_read(j) for j in items], total=total)

@@ -1,6 +1,7 @@
-"""The UI's plain handlers, without a browser or a server: the Train form read from the real OpenAPI document,
-the validation-report table, the overfitting warning, dataset lineage / cleaning / export / profile / template
-preview (against an in-process fake of the API), mixtures, memory estimates and the method metrics of a job."""
+"""The UI's plain handlers, without a browser or a server: the Train form read from the real OpenAPI
+document, the validation-report table, the overfitting warning, dataset lineage / cleaning / export /
+profile / template preview (against an in-process fake of the API), mixtures, memory estimates and the method
+metrics of a job."""
 
 from __future__ import annotations
 
@@ -16,8 +17,12 @@ from backend.schemas.datasets import VersionOperation
 from backend.schemas.jobs import JobCreate
 from ui.client import AfinaClient
 from ui.spec_form import build_spec, initial_value, method_forms
-from ui.tabs import datasets as datasets_tab
-from ui.tabs.datasets import report_table
+from ui.tabs.datasets import clean as ds_clean
+from ui.tabs.datasets import export as ds_export
+from ui.tabs.datasets import profile as ds_profile
+from ui.tabs.datasets import template as ds_template
+from ui.tabs.datasets import versions as ds_versions
+from ui.tabs.datasets.upload import report_table
 from ui.tabs.jobs import (
     checkpoints_table,
     default_metrics,
@@ -94,7 +99,10 @@ def test_overfitting_warning_only_when_validation_loss_turns_up():
 
 
 def _fake_api(monkeypatch, module, routes: dict):
-    """Point a tab module's client at an in-process fake of the routes it calls: {(method, path): response}."""
+    """Point a tab module's client at an in-process fake of the routes it calls.
+
+    routes: {(method, path): response}.
+    """
     seen: list[httpx.Request] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
@@ -137,31 +145,31 @@ def test_versions_table_shows_lineage_newest_first():
             _version(4, 4, parent=2, operation=split, split="validation"),
         ],
     }
-    table = datasets_tab.versions_table(dataset, selected_id=3)
+    table = ds_versions.versions_table(dataset, selected_id=3)
     assert table["Version"].tolist() == ["v4", "▶ v3", "v2", "v1"]
     assert table["Made from"].tolist() == ["v2", "v2", "v1", "—"]
     assert table["Split"].tolist()[:2] == ["validation", "train"]
     assert table.iloc[2]["How it was made"] == "exact dedup: 3 rows removed"
     assert "20% to validation, seed 7" in table.iloc[0]["How it was made"]
     assert table.iloc[3]["How it was made"] == "upload of chat.jsonl"
-    text = datasets_tab.lineage_md(dataset["versions"][2], dataset)
+    text = ds_versions.lineage_md(dataset["versions"][2], dataset)
     assert text.index("**v1**") < text.index("**v2**") < text.index("**v3**")
 
 
 def test_operation_bodies_carry_only_their_parameters():
-    assert datasets_tab.operation_body("dedup_exact", 0.8, 5, 9, 0.3, 1) == {"op": "dedup_exact"}
-    assert datasets_tab.operation_body("dedup_near", 0.8) == {"op": "dedup_near", "threshold": 0.8}
-    assert datasets_tab.operation_body("filter_length", None, 10.0, None) == {
+    assert ds_clean.operation_body("dedup_exact", 0.8, 5, 9, 0.3, 1) == {"op": "dedup_exact"}
+    assert ds_clean.operation_body("dedup_near", 0.8) == {"op": "dedup_near", "threshold": 0.8}
+    assert ds_clean.operation_body("filter_length", None, 10.0, None) == {
         "op": "filter_length",
         "min_chars": 10,
     }
-    assert datasets_tab.operation_body("split", val_fraction=0.25, seed=3.0) == {
+    assert ds_clean.operation_body("split", val_fraction=0.25, seed=3.0) == {
         "op": "split",
         "val_fraction": 0.25,
         "seed": 3,
     }
     for op in ("dedup_exact", "dedup_near", "filter_length", "split"):  # what the server accepts
-        VersionOperation.model_validate(datasets_tab.operation_body(op, 0.9, 0, 100, 0.1, 0))
+        VersionOperation.model_validate(ds_clean.operation_body(op, 0.9, 0, 100, 0.1, 0))
 
 
 def test_run_operation_shows_new_versions_and_removed_rows(monkeypatch):
@@ -175,28 +183,28 @@ def test_run_operation_shows_new_versions_and_removed_rows(monkeypatch):
     op = {"op": "dedup_exact", "params": {}, "stats": stats}
     seen = _fake_api(
         monkeypatch,
-        datasets_tab,
+        ds_clean,
         {
             ("POST", "/api/datasets/versions/7/operations"): httpx.Response(
                 201, json=[_version(8, 2, parent=7, operation=op, rows=3)]
             )
         },
     )
-    text, removed, created = datasets_tab.run_operation("http://api", "t", 7, "dedup_exact")
+    text, removed, created = ds_clean.run_operation("http://api", "t", 7, "dedup_exact")
     assert created == [8] and json.loads(seen[0].content) == {"op": "dedup_exact"}
     assert "v2" in text and "2 row(s) removed" in text
     assert removed.iloc[0].tolist() == [4, "duplicate of row 1", '{"text": "a"}']
 
     _fake_api(
         monkeypatch,
-        datasets_tab,
+        ds_clean,
         {
             ("POST", "/api/datasets/versions/7/operations"): httpx.Response(
                 422, json={"message": "'split' would leave the validation with no rows", "code": "invalid"}
             )
         },
     )
-    text, removed, created = datasets_tab.run_operation("http://api", "t", 7, "split", val_fraction=0.01)
+    text, removed, created = ds_clean.run_operation("http://api", "t", 7, "split", val_fraction=0.01)
     assert created == [] and "no rows" in text and removed.empty
 
 
@@ -209,21 +217,21 @@ def test_export_downloads_with_the_token_into_a_named_file(monkeypatch):
             headers={"content-disposition": 'attachment; filename="chat-v2.parquet"'},
         )
 
-    _fake_api(monkeypatch, datasets_tab, {("GET", "/api/datasets/versions/5/export"): export})
-    path, message = datasets_tab.export_file("http://api", "t", 5, "parquet")
+    _fake_api(monkeypatch, ds_export, {("GET", "/api/datasets/versions/5/export"): export})
+    path, message = ds_export.export_file("http://api", "t", 5, "parquet")
     assert Path(path).name == "chat-v2.parquet" and Path(path).read_bytes() == b"PAR1data"
     assert "chat-v2.parquet" in message
 
     _fake_api(
         monkeypatch,
-        datasets_tab,
+        ds_export,
         {
             ("GET", "/api/datasets/versions/5/export"): httpx.Response(
                 404, json={"message": "dataset version 5 not found", "code": "not_found"}
             )
         },
     )
-    path, message = datasets_tab.export_file("http://api", "t", 5, "jsonl")
+    path, message = ds_export.export_file("http://api", "t", 5, "jsonl")
     assert path is None and "not found" in message
 
 
@@ -239,13 +247,13 @@ def test_profile_view_summarises_and_warns_over_max_length():
         "samples": [{"text": "hello"}],
         "histogram": [{"from": 0, "to": 5, "rows": 3}, {"from": 5, "to": 10, "rows": 1}],
     }
-    text, histogram, samples = datasets_tab.profile_view(profile)
+    text, histogram, samples = ds_profile.profile_view(profile)
     assert "**4** rows" in text and "p95 **90**" in text and "1 row(s) (25.0%) are longer than 64" in text
     assert histogram.to_dict("list") == {"tokens": [0, 5], "rows": [3, 1]}
     assert samples["text"].tolist() == ["hello"]
-    fits, _, _ = datasets_tab.profile_view({**profile, "share_over_max_length": 0.0})
+    fits, _, _ = ds_profile.profile_view({**profile, "share_over_max_length": 0.0})
     assert "Every row fits in 64 tokens" in fits
-    assert "No token profile yet" in datasets_tab.profile_view(None)[0]
+    assert "No token profile yet" in ds_profile.profile_view(None)[0]
 
 
 def test_template_preview_highlights_the_trained_tokens(monkeypatch):
@@ -262,14 +270,14 @@ def test_template_preview_highlights_the_trained_tokens(monkeypatch):
     }
     seen = _fake_api(
         monkeypatch,
-        datasets_tab,
+        ds_template,
         {
             ("POST", "/api/datasets/versions/9/preview"): httpx.Response(
                 202, json={"id": 1, "status": "succeeded", "result": result, "error": None}
             )
         },
     )
-    text, tokens = datasets_tab.template_preview("http://api", "t", 9, 1, 3, "chatml", 128, "assistant")
+    text, tokens = ds_template.template_preview("http://api", "t", 9, 1, 3, "chatml", 128, "assistant")
     assert tokens == [("Q", "context"), (" ", "context"), ("A", "trained on")]
     assert "**3** tokens" in text and "**1** trained on" in text and "Row 3" in text
     assert json.loads(seen[0].content) == {
@@ -281,18 +289,18 @@ def test_template_preview_highlights_the_trained_tokens(monkeypatch):
     }
     _fake_api(
         monkeypatch,
-        datasets_tab,
+        ds_template,
         {
             ("POST", "/api/datasets/versions/9/preview"): httpx.Response(
                 202, json={"id": 1, "status": "failed", "result": None, "error": "row 99 is past the end"}
             )
         },
     )
-    text, tokens = datasets_tab.template_preview("http://api", "t", 9, 1, 100, "model", 128, "all")
+    text, tokens = ds_template.template_preview("http://api", "t", 9, 1, 100, "model", 128, "all")
     assert tokens == [] and "past the end" in text
 
 
-# -- Train: mixtures and the memory estimate -------------------------------------------------------------------
+# -- Train: mixtures and the memory estimate -----------------------------------------------------------------
 
 
 def test_mixture_weights_come_from_the_table():
@@ -324,7 +332,7 @@ def test_memory_estimate_lists_total_device_and_breakdown():
     assert memory_md(None) == ""
 
 
-# -- Jobs: method metrics, checkpoints, errors -----------------------------------------------------------------
+# -- Jobs: method metrics, checkpoints, errors ---------------------------------------------------------------
 
 
 def test_metric_picker_offers_what_the_method_reports():

@@ -23,15 +23,14 @@ from ui.tabs.datasets import profile as ds_profile
 from ui.tabs.datasets import template as ds_template
 from ui.tabs.datasets import versions as ds_versions
 from ui.tabs.datasets.upload import report_table
-from ui.tabs.jobs import (
-    checkpoints_table,
+from ui.tabs.jobs.metrics import (
     default_metrics,
-    error_html,
     metric_frame,
     metric_options,
     overfitting_warning,
     picked_metrics,
 )
+from ui.tabs.jobs.view import checkpoints_table, error_html
 from ui.tabs.train import memory_md, mixture, weights_frame
 
 

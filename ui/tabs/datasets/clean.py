@@ -205,7 +205,7 @@ def wire_clean(panel: CleanPanel, api_url: str, token: gr.State, version: gr.Dro
     """Show the chosen step's parameters; Apply runs it and puts the first new version's id in `new_version`.
     Returns the Apply event, for the caller to chain a refresh of the list."""
 
-    def _parameters(chosen: str) -> dict:
+    def _op_params(chosen: str) -> dict:
         return {
             panel.near_params: gr.Group(visible=chosen == "dedup_near"),
             panel.length_params: gr.Row(visible=chosen == "filter_length"),
@@ -213,7 +213,7 @@ def wire_clean(panel: CleanPanel, api_url: str, token: gr.State, version: gr.Dro
         }
 
     panel.op.change(
-        _parameters, inputs=panel.op, outputs=[panel.near_params, panel.length_params, panel.split_params]
+        _op_params, inputs=panel.op, outputs=[panel.near_params, panel.length_params, panel.split_params]
     )
 
     def _apply(token_value, version_id, *params) -> dict:

@@ -54,6 +54,27 @@ def _view_updates(panel: JobsPanel, view: JobView, picked: list | None, last_sig
     return updates
 
 
+def _table_updates(panel: JobsPanel, api_url: str, token: str, job_id, last_table, force: bool) -> dict:
+    """The jobs table and picker; {} when polled (`force` False) and nothing changed."""
+    frame, choices, message = jobs_table(api_url, token)
+    table_signature = (frame.values.tolist(), message)
+    if not force and table_signature == last_table:
+        return {}
+    ids = [c for _, c in choices]
+    value = job_id if job_id in ids else (ids[0] if ids else None)
+    return {
+        panel.table: frame,
+        panel.picker: gr.Dropdown(choices=choices, value=value),
+        panel.note: message,
+        panel.table_signature: table_signature,
+    }
+
+
+def _pick_row(evt: gr.SelectData):
+    row = evt.row_value or []
+    return row[0] if row else gr.skip()
+
+
 def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
     """`timer` drives the live view; the caller places it outside any tab and turns it on only while this tab
     is open."""
@@ -71,19 +92,7 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
         }
 
     def _table(token_value, job_id, last_table=None, force=True) -> dict:
-        """The jobs table and picker; {} when polled (`force` False) and nothing changed."""
-        frame, choices, message = jobs_table(api_url, token_value)
-        table_signature = (frame.values.tolist(), message)
-        if not force and table_signature == last_table:
-            return {}
-        ids = [c for _, c in choices]
-        value = job_id if job_id in ids else (ids[0] if ids else None)
-        return {
-            panel.table: frame,
-            panel.picker: gr.Dropdown(choices=choices, value=value),
-            panel.note: message,
-            panel.table_signature: table_signature,
-        }
+        return _table_updates(panel, api_url, token_value, job_id, last_table, force)
 
     def _tick(token_value, job_id, picked, last_table, last_signature, last_series):
         updates = {
@@ -93,17 +102,12 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
         return updates or gr.skip()
 
     def _new_job(token_value, job_id, _picked, last_signature, last_series) -> dict:
-        return _view(
-            token_value, job_id, [], last_signature, last_series
-        )  # another job: its method's default
+        # another job: its method's default metrics
+        return _view(token_value, job_id, [], last_signature, last_series)
 
     def _draw_pending(frames: dict | None):
         updates = {panel.plots[name]: frame for name, frame in (frames or {}).items() if frame is not None}
         return updates or gr.skip()
-
-    def _pick_row(evt: gr.SelectData):
-        row = evt.row_value or []
-        return row[0] if row else gr.skip()
 
     view_inputs = [token, panel.picker, panel.metric_picker, panel.signature, panel.shown_series]
     draw = {

@@ -1,8 +1,8 @@
-"""The Train form, read from the API's own OpenAPI document: each job-spec field with its type, range, default and
-description, so the UI never restates a hyperparameter the server already documents.
+"""The Train form, read from the API's own OpenAPI document: each job-spec field with its type, range, default
+and description, so the UI never restates a hyperparameter the server already documents.
 
     doc = client.openapi()
-    forms = method_forms(doc)                    # {"sft": {"description": ..., "fields": [FieldForm, ...]}, ...}
+    forms = method_forms(doc)                 # {"sft": {"description": ..., "fields": [FieldForm, ...]}, ...}
     spec = build_spec("sft", forms["sft"]["fields"], values)   # values: what the form's widgets hold
 
 Everything here is plain data (dicts, JSON-serialisable) so it can live in a per-session gr.State.
@@ -50,7 +50,8 @@ def _variants(prop: dict) -> list[dict]:
 
 
 def field_form(doc: dict, section: str, name: str, prop: dict, required: bool = False) -> dict:
-    """One field as the UI draws it: kind (int, float, bool, choice, list, text, json), default, range, help."""
+    """One field as the UI draws it: kind (int, float, bool, choice, list, text, json), default, range,
+    help."""
     variants = [_resolve(doc, v) for v in _variants(prop)]
     optional = any(v.get("type") == "null" for v in variants)
     typed = [v for v in variants if v.get("type") != "null"]
@@ -183,7 +184,10 @@ def _parse(field: dict, value: Any) -> Any:
 
 
 def build_spec(method: str, fields: list[dict], values: list[Any]) -> dict:
-    """The `spec` of POST /api/jobs from the form: {"method": ..., "adapter": {...}, "training": {...}, ...}."""
+    """The `spec` of POST /api/jobs from the form.
+
+    Returns {"method": ..., "adapter": {...}, "training": {...}, ...}.
+    """
     spec: dict[str, Any] = {"method": method}
     for field, value in zip(fields, values, strict=True):
         parsed = _parse(field, value)

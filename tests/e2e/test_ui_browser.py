@@ -1,6 +1,6 @@
-"""The studio through a real browser: log in, upload a dataset (a refused one first), split it and preview how a row
-is tokenized, launch a LoRA SFT job, watch it succeed in the Jobs tab, then compare the base and tuned models'
-answers side by side.
+"""The studio through a real browser: log in, upload a dataset (a refused one first), split it and preview
+how a row is tokenized, launch a LoRA SFT job, watch it succeed in the Jobs tab, then compare the base and
+tuned models' answers side by side.
 
 Needs Chromium at /usr/bin/chromium (`make browser`). Screenshots of every tab go to tests/e2e/screenshots/.
 """
@@ -117,7 +117,7 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
     _log_in(page, studio.url, studio.admin_username, studio.admin_password)
     assert "admin" in (page.locator("#studio-user").text_content() or "")
 
-    # -- Datasets: a refused file shows its report; a good one is stored and previewed ----------------------
+    # -- Datasets: a refused file shows its report; a good one is stored and previewed -----------------------
     bad = tmp_path / "broken.jsonl"
     lines = [json.dumps(r) for r in _chat_rows()[:4]]
     lines.insert(2, '{"messages": [{"role": "user", "content": "unterminated}')
@@ -141,7 +141,7 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
     _wait_text(page, "#dataset-preview", r"assistant: The secret word is banana", 20)
     _shot(page, "datasets")
 
-    # -- Dataset tools: a seeded split makes two versions; the template preview marks the trained tokens -------
+    # -- Dataset tools: a seeded split makes two versions; the template preview marks the trained tokens -----
     page.get_by_role("tab", name="Clean & split").click()
     page.locator("#dataset-op").get_by_label("Train / validation split").check()
     page.locator("#dataset-op-apply").click()
@@ -168,7 +168,7 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
     assert len(colours) >= 2, colours
     _shot(page, "datasets-tools")
 
-    # -- Train: LoRA SFT on the tiny model for a few steps ------------------------------------------------------
+    # -- Train: LoRA SFT on the tiny model for a few steps ---------------------------------------------------
     page.get_by_role("tab", name="Train").click()
     page.locator("#train-launch").wait_for()
     _choose(page, "train-base-model", re.compile("tiny-llama"))
@@ -185,7 +185,7 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
     job_id = int(match.group(1))
     _shot(page, "train")
 
-    # -- Jobs: live status until succeeded, progress 100%, a loss curve -----------------------------------------
+    # -- Jobs: live status until succeeded, progress 100%, a loss curve --------------------------------------
     page.get_by_role("tab", name="Jobs").click()
     _wait_text(page, "#jobs-table", rf"{name}-sft", 20)
     _choose(page, "jobs-select", re.compile(rf"^#{job_id} "))
@@ -198,7 +198,7 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
     assert "Output model" in status
     _shot(page, "jobs")
 
-    # -- Compare: base vs tuned, side by side ------------------------------------------------------------------
+    # -- Compare: base vs tuned, side by side ----------------------------------------------------------------
     page.get_by_role("tab", name="Compare").click()
     _choose(page, "compare-base", re.compile("tiny-llama"))
     tuned = page.locator("#compare-tuned").get_by_label(re.compile(rf"job #{job_id}\b"))

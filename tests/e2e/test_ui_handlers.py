@@ -31,7 +31,7 @@ from ui.tabs.jobs.metrics import (
     picked_metrics,
 )
 from ui.tabs.jobs.view import checkpoints_table, error_html
-from ui.tabs.train import memory_md, mixture, weights_frame
+from ui.tabs.train.handlers import memory_md, mixture, weights_frame
 
 
 @pytest.fixture(scope="module")

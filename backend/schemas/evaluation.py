@@ -71,3 +71,51 @@ class GraderSpec(BaseModel):
     def label_name(self) -> str:
         """How the grader is named in results: rougeL, bleu, regex, …"""
         return self.rouge_type if self.kind == "rouge" else self.kind
+
+
+class GenerationSettings(BaseModel):
+    """How answers are sampled. Greedy by default, so two runs of an evaluation give the same answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_new_tokens: int = Field(128, ge=1, le=4096, description="Longest answer in tokens.")
+    do_sample: bool = Field(False, description="Sample instead of greedy decoding.")
+    temperature: float = Field(1.0, gt=0, le=5, description="Sampling temperature (with do_sample).")
+    top_k: int = Field(50, ge=0, le=1000, description="Sample among the k likeliest tokens (0: all).")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
+    repetition_penalty: float = Field(1.0, ge=0.5, le=3, description="Above 1 discourages repeats.")
+    seed: int = Field(
+        0, ge=0, le=2**31 - 1, description="Seed of sampled answers: the same seed, the same answers."
+    )
+
+
+class EvaluationSpec(BaseModel):
+    """What an evaluation job measures. Stored on the job; the worker runs exactly this."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    graders: list[GraderSpec] = Field(
+        default_factory=lambda: [GraderSpec(kind="rouge", rouge_type="rougeL")],
+        min_length=1,
+        max_length=12,
+        description="How answers are scored; the first is the headline figure (forgetting uses it).",
+    )
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    max_rows: int = Field(200, ge=1, le=20_000, description="Rows taken from the dataset, in order.")
+    perplexity: bool = Field(
+        True, description="Also score each model's loss and perplexity on the references."
+    )
+    few_shot: list[int] = Field(
+        default_factory=list,
+        max_length=4,
+        description="In-context baselines: the first model answering with k solved examples in the prompt "
+        "(taken from `examples_version_id`), e.g. [0, 1, 3].",
+    )
+    forgetting_threshold: float = Field(
+        0.05, ge=0, le=1, description="Flag a model whose headline score on the general set drops by more."
+    )
+    batch_size: int = Field(8, ge=1, le=256, description="Rows answered at once (prompts sorted by length).")
+    chat_template: Literal["model", "chatml", "alpaca", "llama3", "gemma"] = Field(
+        "model", description="How a conversation becomes text: the model's own template, or a named one."
+    )
+    system_prompt: str | None = Field(None, max_length=8000, description="Put before every conversation.")

@@ -119,3 +119,53 @@ class EvaluationSpec(BaseModel):
         "model", description="How a conversation becomes text: the model's own template, or a named one."
     )
     system_prompt: str | None = Field(None, max_length=8000, description="Put before every conversation.")
+
+
+class EvaluationCreate(BaseModel):
+    """Evaluate 1..8 models on a dataset version; the first is the baseline the others are compared with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=200)
+    model_ids: list[int] = Field(
+        ...,
+        min_length=1,
+        max_length=8,
+        description="Registry ids; the first is the baseline (usually the base model), the rest are compared "
+        "with it row by row.",
+    )
+    dataset_version_id: int = Field(
+        ..., ge=1, description="The rows to answer, with their reference answers."
+    )
+    general_version_id: int | None = Field(
+        None, ge=1, description="A general set answered before and after tuning, to measure forgetting."
+    )
+    examples_version_id: int | None = Field(
+        None,
+        ge=1,
+        description="Solved rows for the in-context baselines (spec.few_shot), e.g. the train split.",
+    )
+    spec: EvaluationSpec = Field(default_factory=EvaluationSpec)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> EvaluationCreate:
+        if len(set(self.model_ids)) != len(self.model_ids):
+            raise ValueError("model_ids: each model once")
+        if any(k > 0 for k in self.spec.few_shot) and self.examples_version_id is None:
+            raise ValueError("spec.few_shot above 0 needs 'examples_version_id' (the solved examples)")
+        return self
+
+
+class EvaluationRowRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    set: str
+    row_index: int
+    messages: list[dict]
+    reference: str
+    outputs: dict
+
+
+class EvaluationRowsPage(BaseModel):
+    items: list[EvaluationRowRead]
+    total: int

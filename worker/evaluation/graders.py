@@ -23,7 +23,9 @@ from rouge_score import rouge_scorer
 
 from backend.schemas.evaluation import GraderSpec
 
-ScoreFn = Callable[[Sequence[str], Sequence[str]], list[float]]
+#: fn(answers, references, columns) -> one score per answer. `columns` carries what model-backed graders need
+#: besides the answer: "prompts" (the prompt text as the model saw it) and "questions" (the plain question).
+ScoreFn = Callable[[list[str], list[str], dict[str, list[str]]], list[float]]
 
 
 @dataclass
@@ -37,16 +39,18 @@ class Grader:
     #: the range a score lives in, for plots and for reading it as a reward
     bounds: tuple[float | None, float | None] = field(default=(0.0, 1.0))
 
-    def score(self, answers: Sequence[str], references: Sequence[str] | None = None) -> list[float]:
+    def score(
+        self, answers: Sequence[str], references: Sequence[str] | None = None, **columns: Sequence[str]
+    ) -> list[float]:
         refs = list(references) if references is not None else [""] * len(answers)
         if len(refs) != len(answers):
             raise ValueError(f"{self.name}: {len(answers)} answers but {len(refs)} references")
-        return self.per_row(list(answers), refs)
+        return self.per_row(list(answers), refs, {k: list(v) for k, v in columns.items()})
 
     def aggregate(self, answers: Sequence[str], references: Sequence[str] | None = None) -> float:
         """The corpus-level figure: the metric's own where defined (BLEU, chrF), else the mean of the rows."""
         if self.corpus is not None:
-            return self.corpus(list(answers), list(references or [""] * len(answers)))[0]
+            return self.corpus(list(answers), list(references or [""] * len(answers)), {})[0]
         scores = self.score(answers, references)
         return sum(scores) / len(scores) if scores else float("nan")
 
@@ -59,7 +63,7 @@ def _rouge(rouge_type: str) -> rouge_scorer.RougeScorer:
 def _rouge_grader(spec: GraderSpec) -> Grader:
     scorer = _rouge(spec.rouge_type)
 
-    def rouge(answers, refs):
+    def rouge(answers, refs, _columns=None):
         # rougeLsum splits summaries into sentences on newlines: that is its definition
         return [scorer.score(r, a)[spec.rouge_type].fmeasure for a, r in zip(answers, refs, strict=True)]
 
@@ -67,20 +71,20 @@ def _rouge_grader(spec: GraderSpec) -> Grader:
 
 
 def _bleu_grader(_: GraderSpec) -> Grader:
-    def per_row(answers, refs):
+    def per_row(answers, refs, _columns=None):
         return [sacrebleu.sentence_bleu(a, [r]).score / 100 for a, r in zip(answers, refs, strict=True)]
 
-    def corpus(answers, refs):
+    def corpus(answers, refs, _columns=None):
         return [sacrebleu.corpus_bleu(answers, [refs]).score / 100]
 
     return Grader("bleu", per_row, corpus, needs_reference=True)
 
 
 def _chrf_grader(_: GraderSpec) -> Grader:
-    def per_row(answers, refs):
+    def per_row(answers, refs, _columns=None):
         return [sacrebleu.sentence_chrf(a, [r]).score / 100 for a, r in zip(answers, refs, strict=True)]
 
-    def corpus(answers, refs):
+    def corpus(answers, refs, _columns=None):
         return [sacrebleu.corpus_chrf(answers, [refs]).score / 100]
 
     return Grader("chrf", per_row, corpus, needs_reference=True)
@@ -101,7 +105,7 @@ def normalize_answer(text: str) -> str:
 
 def _exact_match_grader(_: GraderSpec) -> Grader:
     # Case and spacing ignored: the rule reward GRPO has always used, kept so rewards and evaluations agree.
-    def per_row(answers, refs):
+    def per_row(answers, refs, _columns=None):
         return [
             float(bool(r.strip()) and _spaces(a) == _spaces(r)) for a, r in zip(answers, refs, strict=True)
         ]
@@ -110,7 +114,7 @@ def _exact_match_grader(_: GraderSpec) -> Grader:
 
 
 def _normalized_exact_match_grader(_: GraderSpec) -> Grader:
-    def per_row(answers, refs):
+    def per_row(answers, refs, _columns=None):
         return [
             float(bool(normalize_answer(r)) and normalize_answer(a) == normalize_answer(r))
             for a, r in zip(answers, refs, strict=True)
@@ -122,7 +126,7 @@ def _normalized_exact_match_grader(_: GraderSpec) -> Grader:
 def _format_grader(spec: GraderSpec) -> Grader:
     regex = re.compile(spec.pattern, re.DOTALL)
 
-    def per_row(answers, _refs):
+    def per_row(answers, _refs, _columns=None):
         return [float(regex.fullmatch(a.strip()) is not None) for a in answers]
 
     return Grader("format", per_row)
@@ -131,7 +135,7 @@ def _format_grader(spec: GraderSpec) -> Grader:
 def _regex_grader(spec: GraderSpec) -> Grader:
     regex = re.compile(spec.pattern, re.DOTALL)
 
-    def per_row(answers, _refs):
+    def per_row(answers, _refs, _columns=None):
         return [float(regex.search(a) is not None) for a in answers]
 
     return Grader("regex", per_row)
@@ -141,10 +145,12 @@ def _length_grader(spec: GraderSpec) -> Grader:
     target = spec.target_length
     if target is None:  # the plain length in characters: a measurement, not a score
         return Grader(
-            "length", lambda answers, _r: [float(len(a.strip())) for a in answers], bounds=(0.0, None)
+            "length",
+            lambda answers, _r, _c=None: [float(len(a.strip())) for a in answers],
+            bounds=(0.0, None),
         )
 
-    def per_row(answers, _refs):
+    def per_row(answers, _refs, _columns=None):
         # 1 at the target, falling linearly to 0 at zero or twice the target
         return [max(0.0, 1.0 - abs(len(a.strip()) - target) / target) for a in answers]
 
@@ -159,7 +165,7 @@ def _json_valid_grader(_: GraderSpec) -> Grader:
             return 0.0
         return 1.0
 
-    return Grader("json_valid", lambda answers, _r: [valid(a) for a in answers])
+    return Grader("json_valid", lambda answers, _r, _c=None: [valid(a) for a in answers])
 
 
 #: kind -> factory. Model-backed kinds are added by worker.evaluation.model_graders.

@@ -20,7 +20,8 @@ from transformers import AutoModelForCausalLM
 from backend.schemas.evaluation import EvaluationSpec
 from worker.evaluation import stats
 from worker.evaluation.generation import BASE_ADAPTER, GenerationParams, generate_answers
-from worker.evaluation.graders import Grader, build_grader
+from worker.evaluation.graders import Grader
+from worker.evaluation.model_graders import build_graders
 from worker.evaluation.perplexity import answer_nll, perplexity
 from worker.evaluation.rows import EvalItem, with_examples
 from worker.training.data import render
@@ -49,6 +50,7 @@ class EvalRequest:
     general_items: list[EvalItem] = field(default_factory=list)  # the forgetting set
     examples: list[EvalItem] = field(default_factory=list)  # solved rows for the in-context baseline
     device: str = "cpu"
+    reward_model_paths: dict[int, str] = field(default_factory=dict)  # reward job id -> model folder
     progress: Callable[[int, int], None] | None = None  # (rows answered, rows to answer)
 
 
@@ -58,6 +60,7 @@ class _Answers:
 
     texts: list[str]
     new_tokens: list[int]
+    prompts: list[str]  # as this model saw them (reward models score prompt + answer)
     scores: dict[str, list[float]] = field(default_factory=dict)
     nll: list[tuple[float, int]] | None = None
 
@@ -124,7 +127,7 @@ def _answer_set(
     out = {}
     for g, ref in enumerate(group):
         chunk = answers[g * len(items) : (g + 1) * len(items)]
-        out[ref.key] = _Answers([a["text"] for a in chunk], [a["new_tokens"] for a in chunk])
+        out[ref.key] = _Answers([a["text"] for a in chunk], [a["new_tokens"] for a in chunk], prompts)
     if spec.perplexity and any(item.reference for item in items):
         pairs = [
             (p, item.reference + (tokenizer.eos_token or "")) for p, item in zip(prompts, items, strict=True)
@@ -137,11 +140,18 @@ def _answer_set(
     return out
 
 
+def _question(item: EvalItem) -> str:
+    return next((m["content"] for m in reversed(item.messages) if m["role"] == "user"), "")
+
+
 def _grade(answers: dict[str, _Answers], items: Sequence[EvalItem], graders: Sequence[Grader]) -> None:
     references = [item.reference for item in items]
+    questions = [_question(item) for item in items]
     for result in answers.values():
         for grader in graders:
-            result.scores[grader.name] = grader.score(result.texts, references)
+            result.scores[grader.name] = grader.score(
+                result.texts, references, prompts=result.prompts, questions=questions
+            )
 
 
 def _groups(models: Sequence[ModelRef]) -> list[list[ModelRef]]:
@@ -233,16 +243,16 @@ def _few_shot(request: EvalRequest, loaded, graders: Sequence[Grader], progress:
             model, tokenizer, prompts, params, batch_size=request.spec.batch_size, adapter_names=adapters
         )
         progress.add(len(prompts))
-        texts = [a["text"] for a in answers]
-        references = [item.reference for item in request.items]
-        out[f"{k}-shot"] = {g.name: stats.interval(g.score(texts, references)) for g in graders}
+        shot = {"m": _Answers([a["text"] for a in answers], [a["new_tokens"] for a in answers], prompts)}
+        _grade(shot, request.items, graders)
+        out[f"{k}-shot"] = {name: stats.interval(values) for name, values in shot["m"].scores.items()}
     return out
 
 
 def run_evaluation(request: EvalRequest) -> dict:
     """Answer, grade and summarise. Returns {"summary": {...}, "rows": [...]} (rows: one per item and set)."""
     spec = request.spec
-    graders = [build_grader(g) for g in spec.graders]
+    graders = build_graders(spec.graders, request.reward_model_paths)
     sets = {"task": request.items, **({"general": request.general_items} if request.general_items else {})}
     shots = [k for k in spec.few_shot if k <= len(request.examples)]
     total = sum(len(items) for items in sets.values()) * len(request.models) + len(shots) * len(request.items)

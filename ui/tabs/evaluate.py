@@ -47,7 +47,8 @@ def parse_shots(text: str) -> list[int]:
 
 def _version_label(dataset: dict, version: dict) -> str:
     split = f" · {version['split']}" if version.get("split") else ""
-    return f"{dataset['name']} v{version['version']}{split} ({version['row_count']} rows · {version['format']})"
+    size = f"{version['row_count']} rows · {version['format']}"
+    return f"{dataset['name']} v{version['version']}{split} ({size})"
 
 
 def choices(api_url: str, token: str) -> tuple[list, list, list, str]:

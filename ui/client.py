@@ -227,6 +227,38 @@ class AfinaClient:
             "GET", f"/api/generations/{request_id}", params={"wait": wait}, timeout=wait + 30
         )
 
+    # -- evaluations -------------------------------------------------------------------------------------------
+
+    def create_evaluation(self, body: dict) -> dict:
+        return self._request("POST", "/api/evaluations", json=body)
+
+    def list_evaluations(self, *, offset: int = 0, limit: int = 50) -> dict:
+        return self._request("GET", "/api/evaluations", params={"offset": offset, "limit": limit})
+
+    def get_evaluation(self, evaluation_id: int) -> dict:
+        return self._request("GET", f"/api/evaluations/{evaluation_id}")
+
+    def evaluation_rows(
+        self, evaluation_id: int, *, set_name: str = "task", lost_by: str | None = None, limit: int = 100
+    ) -> dict:
+        params: dict[str, Any] = {"set": set_name, "limit": limit}
+        if lost_by:
+            params["lost_by"] = lost_by
+        return self._request("GET", f"/api/evaluations/{evaluation_id}/rows", params=params)
+
+    def export_evaluation(self, evaluation_id: int, fmt: str, dest_dir: str | Path) -> Path:
+        """Download every graded row as CSV or JSON lines into dest_dir; returns the file's path."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        dest = Path(dest_dir) / f"evaluation-{evaluation_id}.{fmt}"
+        with httpx.Client(base_url=self.base_url, timeout=self._timeout, transport=self._transport) as http:
+            response = http.get(
+                f"/api/evaluations/{evaluation_id}/export", params={"format": fmt}, headers=headers
+            )
+        if not response.is_success:
+            raise _error_from(response)
+        dest.write_bytes(response.content)
+        return dest
+
 
 def _attachment_name(response: httpx.Response, default: str) -> str:
     """The file name of a Content-Disposition header, reduced to a safe base name."""

@@ -1,6 +1,7 @@
 """ORM models, one module per aggregate. Importing this package registers every table on Base.metadata."""
 
 from backend.models.datasets import Dataset, DatasetVersion
+from backend.models.evaluation import EvaluationRow
 from backend.models.inference import InferenceRequest, InferenceStatus
 from backend.models.jobs import Checkpoint, Job, JobEvent, JobMetric, JobStatus, Worker
 from backend.models.registry import BaseModel, ModelSource
@@ -12,6 +13,7 @@ __all__ = [
     "Checkpoint",
     "Dataset",
     "DatasetVersion",
+    "EvaluationRow",
     "InferenceRequest",
     "InferenceStatus",
     "Job",

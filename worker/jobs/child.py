@@ -19,6 +19,7 @@ from backend.models.datasets import DatasetVersion
 from backend.models.jobs import Job
 from backend.services import registry
 from backend.storage import ArtifactStore
+from worker.jobs.evaluation_job import run_evaluation_job
 from worker.jobs.supervisor import ERROR_FILE, OUTCOME_FILE, die_with_parent
 from worker.progress import DatabaseReporter
 from worker.training.runner import TrainRequest, merge_adapter, run_training
@@ -79,6 +80,11 @@ def _load_inputs(job_id: int, store: ArtifactStore, settings) -> tuple[TrainRequ
     return request, output_dir
 
 
+def _method(job_id: int, settings) -> str:
+    with session_scope(settings.database_url) as session:
+        return session.get(Job, job_id).method
+
+
 def _readable(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     if "out of memory" in str(exc).lower():
@@ -99,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     store = ArtifactStore(settings.artifacts_dir)
     output_dir = store.path(store.job_dir(args.job_id))
     try:
+        if _method(args.job_id, settings) == "eval":
+            outcome = {"status": "succeeded", "result": run_evaluation_job(args.job_id, settings, store)}
+            (output_dir / OUTCOME_FILE).write_text(json.dumps(outcome))
+            return 0
         request, output_dir = _load_inputs(args.job_id, store, settings)
         result = run_training(request)
     except BaseException as exc:  # noqa: BLE001 - the supervisor needs every failure in words

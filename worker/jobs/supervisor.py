@@ -153,7 +153,8 @@ def _finish(session, job_id: int, worker_id: str, returncode: int, cancelled: bo
             job_runtime.finish_job(session, job_id, worker_id, JobStatus.paused)
             return
         result = outcome["result"]
-        result["output_model_id"] = _register_output(session, job_id, result)
+        if "model_dir" in result:  # training made a model; an evaluation made numbers
+            result["output_model_id"] = _register_output(session, job_id, result)
         if result.get("merged_dir"):
             result["merged_model_id"] = _register_merged(session, job_id, result["merged_dir"])
         job_runtime.finish_job(session, job_id, worker_id, JobStatus.succeeded, result=result)

@@ -1,0 +1,207 @@
+"""Evaluation use cases: create (validated fully before anything is stored), read the summary, page and filter
+the per-row evidence, export it. An evaluation is a Job of method "eval", so the queue, workers, cancel and
+resume treat it like any other job.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.db import utcnow
+from backend.models.evaluation import EvaluationRow
+from backend.models.jobs import Job, JobEvent, JobStatus
+from backend.models.registry import BaseModel
+from backend.models.users import User
+from backend.queue import RUN_JOB_TASK, enqueue
+from backend.schemas.evaluation import EvaluationCreate
+from backend.services import datasets, registry
+from backend.services.errors import Invalid, NotFound
+
+EVAL_METHOD = "eval"
+#: formats whose rows have a prompt; all but prompt_only also carry a reference answer
+EVAL_FORMATS = ("chat", "instruction", "preference", "prompt_only")
+REFERENCE_FREE = {"regex", "format", "length", "json_valid", "model", "classifier", "judge"}
+#: graders that need a model loaded in the worker: not offered until the worker can run them
+MODEL_GRADERS = {"classifier", "judge"}
+
+
+def model_key(model_id: int) -> str:
+    """How a model is named in results and rows: stable, and the same in the summary, rows and export."""
+    return f"m{model_id}"
+
+
+def _check_models(session: Session, data: EvaluationCreate) -> list[BaseModel]:
+    models = []
+    for i, model_id in enumerate(data.model_ids):
+        model = registry.get_model(session, model_id)
+        architecture = model.architecture or ""
+        if not architecture.endswith("ForCausalLM") and not model.is_adapter:
+            raise Invalid(
+                f"model {model_id} ({model.name}) is a {architecture or 'model'}, which does not generate "
+                "text; evaluate causal language models (reward models are graders: kind 'model')",
+                details={"field": f"model_ids[{i}]", "value": model_id},
+            )
+        models.append(model)
+    return models
+
+
+def _check_version(session: Session, field: str, version_id: int | None, needs_reference: bool) -> None:
+    if version_id is None:
+        return
+    version = datasets.get_version(session, version_id)
+    if version.format not in EVAL_FORMATS:
+        raise Invalid(
+            f"dataset version {version_id} is '{version.format}' data: evaluations answer "
+            f"{', '.join(EVAL_FORMATS)} rows",
+            details={"field": field, "value": version_id},
+        )
+    if needs_reference and version.format == "prompt_only":
+        raise Invalid(
+            f"dataset version {version_id} has prompts without reference answers, but a chosen grader "
+            "compares with a reference: pick graders such as regex, length or json_valid, or a set with "
+            "answers",
+            details={"field": field, "value": version_id},
+        )
+
+
+def _check_graders(session: Session, data: EvaluationCreate) -> bool:
+    """Refuse graders this studio cannot run; returns whether any grader needs a reference answer."""
+    for i, grader in enumerate(data.spec.graders):
+        if grader.kind in MODEL_GRADERS:
+            raise Invalid(
+                f"grader kind '{grader.kind}' is not available for evaluations yet: use a reward model "
+                "(kind 'model') or a text grader",
+                details={"field": f"spec.graders[{i}].kind", "value": grader.kind},
+            )
+        if grader.kind == "model":
+            job = session.get(Job, grader.reward_model_job_id)
+            if job is None or job.method != "reward" or job.status != JobStatus.succeeded:
+                raise Invalid(
+                    f"reward model job {grader.reward_model_job_id} is not a succeeded reward-model job",
+                    details={
+                        "field": f"spec.graders[{i}].reward_model_job_id",
+                        "value": grader.reward_model_job_id,
+                    },
+                )
+    return any(g.kind not in REFERENCE_FREE for g in data.spec.graders) or data.spec.perplexity
+
+
+def create_evaluation(session: Session, settings: Settings, data: EvaluationCreate, user: User | None) -> Job:
+    """Validate, store as a queued job, commit, enqueue. Nothing is stored on refusal."""
+    models = _check_models(session, data)
+    needs_reference = _check_graders(session, data)
+    _check_version(session, "dataset_version_id", data.dataset_version_id, needs_reference)
+    _check_version(session, "general_version_id", data.general_version_id, needs_reference)
+    _check_version(session, "examples_version_id", data.examples_version_id, True)
+    names = ", ".join(m.name for m in models)
+    job = Job(
+        name=data.name or f"eval-{models[0].name}"[:200],
+        method=EVAL_METHOD,
+        status=JobStatus.queued,
+        spec=data.model_dump(mode="json", exclude={"name"}),
+        base_model_id=models[0].id,
+        datasets=[{"version_id": data.dataset_version_id, "weight": 1.0}],
+        created_by=user.id if user else None,
+        queued_at=utcnow(),
+    )
+    session.add(job)
+    session.flush()
+    session.add(
+        JobEvent(job_id=job.id, message=f"Evaluation queued: {names} on version {data.dataset_version_id}")
+    )
+    session.commit()
+    enqueue(settings, RUN_JOB_TASK, job_id=job.id)
+    return job
+
+
+def get_evaluation(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None or job.method != EVAL_METHOD:
+        raise NotFound(f"evaluation {job_id} not found", details={"field": "evaluation_id", "value": job_id})
+    return job
+
+
+def list_evaluations(session: Session, *, offset: int, limit: int) -> tuple[list[Job], int]:
+    query = select(Job).where(Job.method == EVAL_METHOD)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    return list(session.scalars(query.order_by(Job.id.desc()).offset(offset).limit(limit))), total
+
+
+def _primary(job: Job) -> str:
+    return ((job.result or {}).get("summary", {}).get("graders") or ["rougeL"])[0]
+
+
+def list_rows(
+    session: Session, job_id: int, *, set_name: str, lost_by: str | None, offset: int, limit: int
+) -> tuple[list[EvaluationRow], int]:
+    """Rows of one set in dataset order; with `lost_by`, only those where that model scored below the baseline
+    on the headline grader (the rows to read first when a tuned model disappoints)."""
+    job = get_evaluation(session, job_id)
+    query = select(EvaluationRow).where(EvaluationRow.job_id == job.id, EvaluationRow.set == set_name)
+    query = query.order_by(EvaluationRow.row_index)
+    if lost_by is None:
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+        return list(session.scalars(query.offset(offset).limit(limit))), total
+    keys = [model_key(m) for m in job.spec["model_ids"]]
+    if lost_by not in keys[1:]:
+        raise Invalid(
+            f"lost_by names a compared model: one of {', '.join(keys[1:]) or 'none (one model evaluated)'}",
+            details={"field": "lost_by", "value": lost_by},
+        )
+    grader = _primary(job)
+
+    def lost(row: EvaluationRow) -> bool:
+        return row.outputs[lost_by]["scores"][grader] < row.outputs[keys[0]]["scores"][grader]
+
+    matching = [row for row in session.scalars(query) if lost(row)]
+    return matching[offset : offset + limit], len(matching)
+
+
+def export_rows(session: Session, job_id: int, fmt: str) -> Iterator[str]:
+    """Every row of every set, as JSON lines or CSV (one column per model answer and per model × grader)."""
+    job = get_evaluation(session, job_id)
+    keys = [model_key(m) for m in job.spec["model_ids"]]
+    graders = (job.result or {}).get("summary", {}).get("graders", [])
+    rows = session.scalars(
+        select(EvaluationRow)
+        .where(EvaluationRow.job_id == job.id)
+        .order_by(EvaluationRow.set.desc(), EvaluationRow.row_index)
+    )
+    if fmt == "jsonl":
+        for row in rows:
+            yield (
+                json.dumps(
+                    {
+                        "set": row.set,
+                        "row": row.row_index,
+                        "messages": row.messages,
+                        "reference": row.reference,
+                        "outputs": row.outputs,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+        return
+    header = ["set", "row", "prompt", "reference"]
+    header += [f"{key}_answer" for key in keys] + [f"{key}_{g}" for key in keys for g in graders]
+    yield _csv_line(header)
+    for row in rows:
+        prompt = next((m["content"] for m in reversed(row.messages) if m["role"] == "user"), "")
+        values = [row.set, row.row_index, prompt, row.reference]
+        values += [row.outputs.get(key, {}).get("text", "") for key in keys]
+        values += [row.outputs.get(key, {}).get("scores", {}).get(g, "") for key in keys for g in graders]
+        yield _csv_line(values)
+
+
+def _csv_line(values: list) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(values)
+    return buffer.getvalue()

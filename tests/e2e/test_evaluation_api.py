@@ -1,0 +1,159 @@
+"""Evaluation jobs through the REST API on a live studio: base against two tuned adapters on DialogSum-shaped
+rows, per-row evidence, aggregates, comparisons, forgetting, exports, and refusals that store nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from rouge_score import rouge_scorer
+
+from tests.e2e.slice_helpers import learnable_chat_jsonl, sft_job, upload, wait_for_job
+
+
+def _dialogues(n: int, start: int = 0) -> bytes:
+    """Rows of DialogSum's shape (a #Person1#/#Person2# transcript and its summary), built here: the real
+    DialogSum is CC BY-NC-SA and does not ship with the project."""
+    rows = []
+    for i in range(start, start + n):
+        dialogue = (
+            f"#Person1#: Hi, is the meeting still at {i % 12 + 1} o'clock?\n"
+            f"#Person2#: Yes, in room {100 + i}. Bring the budget report.\n#Person1#: I will, thanks."
+        )
+        rows.append(
+            {
+                "messages": [
+                    {"role": "user", "content": f"Summarize the dialogue.\n{dialogue}"},
+                    {
+                        "role": "assistant",
+                        "content": f"#Person2# reminds #Person1# of the meeting in room {100 + i}.",
+                    },
+                ]
+            }
+        )
+    return "\n".join(json.dumps(r) for r in rows).encode()
+
+
+@pytest.fixture(scope="module")
+def evaluated(studio):
+    client = studio.client()
+    task = upload(client, "eval-dialogues", _dialogues(20))["versions"][0]["id"]
+    general = upload(client, "eval-general", learnable_chat_jsonl(6))["versions"][0]["id"]
+    examples = upload(client, "eval-examples", _dialogues(3, start=500))["versions"][0]["id"]
+    tuned = []
+    for steps in (4, 12):
+        job = wait_for_job(
+            client, sft_job(client, studio.tiny_model_id, task, max_steps=steps, max_length=256)["id"]
+        )
+        assert job["status"] == "succeeded", job
+        tuned.append(job["output_model_id"])
+    body = {
+        "name": "base vs two adapters",
+        "model_ids": [studio.tiny_model_id, *tuned],
+        "dataset_version_id": task,
+        "general_version_id": general,
+        "examples_version_id": examples,
+        "spec": {
+            "graders": [
+                {"kind": "rouge", "rouge_type": "rougeL"},
+                {"kind": "bleu"},
+                {"kind": "regex", "pattern": "#Person"},
+            ],
+            "generation": {"max_new_tokens": 16},
+            "few_shot": [0, 1],
+            "batch_size": 8,
+        },
+    }
+    created = client.post("/api/evaluations", json=body)
+    assert created.status_code == 201, created.text
+    job = wait_for_job(client, created.json()["id"], timeout=400)
+    assert job["status"] == "succeeded", client.get(f"/api/jobs/{job['id']}/events").json()
+    return client, job, [studio.tiny_model_id, *tuned]
+
+
+def test_summary_rows_and_comparisons(evaluated):
+    client, job, model_ids = evaluated
+    detail = client.get(f"/api/evaluations/{job['id']}").json()
+    summary = detail["result"]["summary"]
+    keys = [f"m{m}" for m in model_ids]
+    assert summary["graders"] == ["rougeL", "bleu", "regex"]
+    assert list(summary["task"]["models"]) == keys and summary["task"]["rows"] == 20
+    assert set(summary["task"]["comparisons"]) == set(keys[1:])
+    assert set(summary["forgetting"]) == set(keys[1:]) and set(summary["few_shot"]) == {"0-shot", "1-shot"}
+    assert detail["current_step"] == detail["total_steps"] > 0
+    page = client.get(f"/api/evaluations/{job['id']}/rows", params={"limit": 100}).json()
+    assert page["total"] == 20 and len(page["items"]) == 20
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    for key in keys:
+        scores = []
+        for row in page["items"]:
+            output = row["outputs"][key]
+            # an independent computation on the same answers gives the same ROUGE-L
+            expected = scorer.score(row["reference"], output["text"])["rougeL"].fmeasure
+            assert output["scores"]["rougeL"] == pytest.approx(expected, abs=1e-9)
+            scores.append(expected)
+        assert summary["task"]["models"][key]["graders"]["rougeL"]["mean"] == pytest.approx(sum(scores) / 20)
+    general = client.get(f"/api/evaluations/{job['id']}/rows", params={"set": "general"}).json()
+    assert general["total"] == 6
+
+
+def test_filter_to_rows_the_tuned_model_lost(evaluated):
+    client, job, model_ids = evaluated
+    base, tuned = f"m{model_ids[0]}", f"m{model_ids[2]}"
+    lost = client.get(f"/api/evaluations/{job['id']}/rows", params={"lost_by": tuned, "limit": 100}).json()
+    comparison = client.get(f"/api/evaluations/{job['id']}").json()["result"]["summary"]["task"][
+        "comparisons"
+    ]
+    assert lost["total"] == comparison[tuned]["rougeL"]["losses"]
+    for row in lost["items"]:
+        assert row["outputs"][tuned]["scores"]["rougeL"] < row["outputs"][base]["scores"]["rougeL"]
+    refused = client.get(f"/api/evaluations/{job['id']}/rows", params={"lost_by": base})
+    assert refused.status_code == 422 and "lost_by" in refused.json()["message"]
+
+
+def test_exports(evaluated):
+    client, job, model_ids = evaluated
+    as_csv = client.get(f"/api/evaluations/{job['id']}/export", params={"format": "csv"})
+    assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert (
+        len(table) == 26 and f"m{model_ids[1]}_rougeL" in table[0] and f"m{model_ids[0]}_answer" in table[0]
+    )
+    lines = client.get(f"/api/evaluations/{job['id']}/export", params={"format": "jsonl"}).text.splitlines()
+    assert len(lines) == 26 and json.loads(lines[0])["outputs"]
+
+
+def test_refusals_store_nothing(studio, evaluated):
+    client, _job, model_ids = evaluated
+    before = client.get("/api/evaluations").json()["total"]
+    version = client.get("/api/datasets").json()[0]["versions"][0]["id"]
+    cases = [
+        ({"model_ids": [model_ids[0]], "dataset_version_id": 999999}, 404),
+        ({"model_ids": [999999], "dataset_version_id": version}, 404),
+        ({"model_ids": [model_ids[0], model_ids[0]], "dataset_version_id": version}, 422),
+        ({"model_ids": [model_ids[0]], "dataset_version_id": version, "spec": {"few_shot": [2]}}, 422),
+        (
+            {
+                "model_ids": [model_ids[0]],
+                "dataset_version_id": version,
+                "spec": {"graders": [{"kind": "regex"}]},
+            },
+            422,
+        ),
+        (
+            {
+                "model_ids": [model_ids[0]],
+                "dataset_version_id": version,
+                "spec": {"graders": [{"kind": "model", "reward_model_job_id": 999999}]},
+            },
+            422,
+        ),
+    ]
+    for body, status in cases:
+        response = client.post("/api/evaluations", json=body)
+        assert response.status_code == status, (body, response.text)
+        assert response.json()["message"]
+    assert client.get("/api/evaluations").json()["total"] == before
+    assert client.get("/api/evaluations/999999").status_code == 404

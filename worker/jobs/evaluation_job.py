@@ -1,0 +1,92 @@
+"""The evaluation side of a job's child process: gather the models and rows a stored evaluation names, run it
+(worker.evaluation, pure ML), and store the per-row evidence. The summary becomes the job's result."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+
+from backend.config import Settings
+from backend.db import session_scope
+from backend.models.evaluation import EvaluationRow
+from backend.models.jobs import Job
+from backend.schemas.evaluation import EvaluationCreate
+from backend.services import datasets, evaluations, registry
+from backend.storage import ArtifactStore
+from worker.device import detect_device
+from worker.evaluation.rows import EvalItem, item_from_row
+from worker.evaluation.runner import EvalRequest, ModelRef, run_evaluation
+from worker.progress import DatabaseReporter
+
+#: rows stored per transaction: large evaluations write in chunks, not one huge commit
+_ROWS_PER_COMMIT = 500
+
+
+def _items(session, store: ArtifactStore, version_id: int | None, limit: int) -> list[EvalItem]:
+    if version_id is None or limit <= 0:
+        return []
+    version = datasets.get_version(session, version_id)
+    return [item_from_row(i, row) for i, row in enumerate(datasets.read_rows(store, version, 0, limit))]
+
+
+def _model_ref(session, model_id: int) -> ModelRef:
+    model = registry.get_model(session, model_id)
+    key = evaluations.model_key(model_id)
+    if model.is_adapter:
+        return ModelRef(key, model.name, model.path, base_path=registry.root_model(session, model).path)
+    return ModelRef(key, model.name, model.path)
+
+
+def _reward_models(session, store: ArtifactStore, data: EvaluationCreate) -> dict[int, str]:
+    paths = {}
+    for grader in data.spec.graders:
+        if grader.kind == "model":
+            job = session.get(Job, grader.reward_model_job_id)
+            paths[job.id] = str(store.path(job.output_path) / "final")
+    return paths
+
+
+def _store_rows(settings: Settings, job_id: int, rows: list[dict]) -> None:
+    with session_scope(settings.database_url) as session:
+        session.execute(
+            delete(EvaluationRow).where(EvaluationRow.job_id == job_id)
+        )  # a resumed run starts over
+    for start in range(0, len(rows), _ROWS_PER_COMMIT):
+        with session_scope(settings.database_url) as session:
+            session.add_all(
+                EvaluationRow(
+                    job_id=job_id,
+                    set=row["set"],
+                    row_index=row["index"],
+                    messages=row["messages"],
+                    reference=row["reference"],
+                    outputs=row["outputs"],
+                )
+                for row in rows[start : start + _ROWS_PER_COMMIT]
+            )
+
+
+def run_evaluation_job(job_id: int, settings: Settings, store: ArtifactStore) -> dict:
+    """Run the evaluation stored on job `job_id`; returns the job result ({"summary": ...})."""
+    reporter = DatabaseReporter(settings, job_id)
+    with session_scope(settings.database_url) as session:
+        job = session.get(Job, job_id)
+        data = EvaluationCreate.model_validate(job.spec)
+        spec = data.spec
+        request = EvalRequest(
+            models=[_model_ref(session, m) for m in data.model_ids],
+            spec=spec,
+            items=_items(session, store, data.dataset_version_id, spec.max_rows),
+            general_items=_items(session, store, data.general_version_id, spec.max_rows),
+            examples=_items(session, store, data.examples_version_id, max(spec.few_shot, default=0)),
+            device=detect_device(settings.worker_device)["device"],
+            reward_model_paths=_reward_models(session, store, data),
+            progress=reporter.set_progress,
+        )
+    reporter.log_event(
+        f"Evaluating {len(request.models)} model(s) on {len(request.items)} rows"
+        + (f" and {len(request.general_items)} general rows" if request.general_items else "")
+    )
+    result = run_evaluation(request)
+    _store_rows(settings, job_id, result["rows"])
+    reporter.log_event(f"Stored {len(result['rows'])} graded rows")
+    return {"summary": result["summary"]}

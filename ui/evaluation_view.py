@@ -23,10 +23,34 @@ def model_names(summary: dict) -> dict[str, str]:
     return {key: f"{name} ({key.removeprefix('m')})" for key, name in summary.get("models", {}).items()}
 
 
+def _accuracy_markdown(summary: dict) -> str:
+    names, human = model_names(summary), summary["human_agreement"]
+    intro = (
+        f"**{summary['task']['rows']} preference rows.** How often each reward model scores the chosen reply "
+        f"above the rejected one (95 % interval). People agree with each other on "
+        f"{human['low']:.0%}–{human['high']:.0%} of such comparisons ({human['source']})."
+    )
+    lines = [
+        intro,
+        "",
+        "| reward model | accuracy | mean margin |",
+        "|---|---|---|",
+    ]
+    for key, figures in summary["task"]["models"].items():
+        acc, margin = figures["accuracy"], figures["margin"]
+        lines.append(
+            f"| {html.escape(names[key])} | {acc['mean']:.1%} [{acc['low']:.1%}, {acc['high']:.1%}] | "
+            f"{_fmt(margin['mean'])} [{_fmt(margin['low'])}, {_fmt(margin['high'])}] |"
+        )
+    return "\n".join(lines)
+
+
 def summary_markdown(summary: dict) -> str:
     """One row per model: each grader's mean [95 % interval], perplexity, answer length; then comparisons."""
     if not summary:
         return "No results yet."
+    if summary.get("kind") == "preference_accuracy":
+        return _accuracy_markdown(summary)
     names, graders = model_names(summary), summary["graders"]
     task = summary["task"]
     head = ["model", *graders, "perplexity", "answer tokens"]
@@ -71,6 +95,8 @@ def metric_figure(summary: dict) -> go.Figure:
     figure = go.Figure()
     if not summary:
         return figure
+    if summary.get("kind") == "preference_accuracy":
+        return _accuracy_figure(summary)
     names = model_names(summary)
     bounded = [
         g
@@ -98,6 +124,42 @@ def metric_figure(summary: dict) -> go.Figure:
         height=360,
         margin={"t": 50, "b": 40},
         legend={"orientation": "h", "y": -0.15},
+    )
+    return figure
+
+
+def _accuracy_figure(summary: dict) -> go.Figure:
+    """Accuracy bars with their intervals over the band of human agreement."""
+    names, human = model_names(summary), summary["human_agreement"]
+    models = summary["task"]["models"]
+    acc = [m["accuracy"] for m in models.values()]
+    figure = go.Figure()
+    figure.add_hrect(
+        y0=human["low"],
+        y1=human["high"],
+        fillcolor="#bbdefb",
+        opacity=0.5,
+        line_width=0,
+        annotation_text="human agreement",
+        annotation_position="top left",
+    )
+    figure.add_hline(y=0.5, line_dash="dot", annotation_text="chance", annotation_position="bottom right")
+    figure.add_bar(
+        x=[names[k] for k in models],
+        y=[a["mean"] for a in acc],
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": [a["high"] - a["mean"] for a in acc],
+            "arrayminus": [a["mean"] - a["low"] for a in acc],
+        },
+        hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+    )
+    figure.update_layout(
+        title="Pairwise accuracy with 95 % intervals",
+        yaxis={"range": [0, 1], "tickformat": ".0%"},
+        height=360,
+        margin={"t": 50, "b": 40},
     )
     return figure
 
@@ -136,6 +198,8 @@ def rows_frame(rows: list[dict], summary: dict) -> pd.DataFrame:
     if not rows or not summary:
         return pd.DataFrame(columns=["row", "question", "reference"])
     names, primary = model_names(summary), summary["graders"][0]
+    if summary.get("kind") == "preference_accuracy":
+        return _preference_frame(rows, names)
     records = []
     for row in rows:
         question = next((m["content"] for m in reversed(row["messages"]) if m["role"] == "user"), "")
@@ -145,5 +209,18 @@ def rows_frame(rows: list[dict], summary: dict) -> pd.DataFrame:
                 output["scores"].get(primary, float("nan")), 3
             )
             record[names.get(key, key)] = output["text"]
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def _preference_frame(rows: list[dict], names: dict[str, str]) -> pd.DataFrame:
+    records = []
+    for row in rows:
+        question = next((m["content"] for m in reversed(row["messages"]) if m["role"] == "user"), "")
+        record = {"row": row["row_index"] + 1, "question": question, "chosen": row["reference"]}
+        for key, output in row["outputs"].items():
+            name = names.get(key, key)
+            record[f"{name} · correct"] = "yes" if output["correct"] else "no"
+            record[f"{name} · margin"] = round(output["chosen_score"] - output["rejected_score"], 3)
         records.append(record)
     return pd.DataFrame.from_records(records)

@@ -94,6 +94,12 @@ class EvaluationSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    kind: Literal["generation", "preference_accuracy"] = Field(
+        "generation",
+        description="generation: the models answer the rows and graders score the answers. "
+        "preference_accuracy: the models are reward models, scored on preference rows by how often they "
+        "rank the chosen reply above the rejected one.",
+    )
     graders: list[GraderSpec] = Field(
         default_factory=lambda: [GraderSpec(kind="rouge", rouge_type="rougeL")],
         min_length=1,

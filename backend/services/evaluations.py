@@ -37,12 +37,29 @@ def model_key(model_id: int) -> str:
     return f"m{model_id}"
 
 
+def _is_reward_model(session: Session, model: BaseModel) -> bool:
+    if (model.architecture or "").endswith("ForSequenceClassification"):
+        return True
+    job = session.get(Job, model.job_id) if model.job_id else None
+    return job is not None and job.method == "reward"
+
+
 def _check_models(session: Session, data: EvaluationCreate) -> list[BaseModel]:
     models = []
+    scoring = data.spec.kind == "preference_accuracy"
     for i, model_id in enumerate(data.model_ids):
         model = registry.get_model(session, model_id)
         architecture = model.architecture or ""
-        if not architecture.endswith("ForCausalLM") and not model.is_adapter:
+        if scoring != _is_reward_model(session, model):
+            want = (
+                "reward models (a reward job's output)" if scoring else "language models that generate text"
+            )
+            raise Invalid(
+                f"model {model_id} ({model.name}) cannot be evaluated here: a {data.spec.kind} evaluation "
+                f"takes {want}",
+                details={"field": f"model_ids[{i}]", "value": model_id},
+            )
+        if not scoring and not architecture.endswith("ForCausalLM") and not model.is_adapter:
             raise Invalid(
                 f"model {model_id} ({model.name}) is a {architecture or 'model'}, which does not generate "
                 "text; evaluate causal language models (reward models are graders: kind 'model')",
@@ -93,13 +110,35 @@ def _check_graders(session: Session, data: EvaluationCreate) -> bool:
     return any(g.kind not in REFERENCE_FREE for g in data.spec.graders) or data.spec.perplexity
 
 
-def create_evaluation(session: Session, settings: Settings, data: EvaluationCreate, user: User | None) -> Job:
-    """Validate, store as a queued job, commit, enqueue. Nothing is stored on refusal."""
-    models = _check_models(session, data)
+def _check_generation_sets(session: Session, data: EvaluationCreate) -> None:
     needs_reference = _check_graders(session, data)
     _check_version(session, "dataset_version_id", data.dataset_version_id, needs_reference)
     _check_version(session, "general_version_id", data.general_version_id, needs_reference)
     _check_version(session, "examples_version_id", data.examples_version_id, True)
+
+
+def _check_preference_set(session: Session, data: EvaluationCreate) -> None:
+    version = datasets.get_version(session, data.dataset_version_id)
+    if version.format != "preference":
+        raise Invalid(
+            "a preference_accuracy evaluation scores preference rows (prompt, chosen, rejected); dataset "
+            f"version {version.id} is '{version.format}'",
+            details={"field": "dataset_version_id", "value": version.id},
+        )
+    if data.general_version_id or data.examples_version_id or data.spec.few_shot:
+        raise Invalid(
+            "a preference_accuracy evaluation takes no general set, examples or few-shot baselines",
+            details={"field": "spec.kind", "value": data.spec.kind},
+        )
+
+
+def create_evaluation(session: Session, settings: Settings, data: EvaluationCreate, user: User | None) -> Job:
+    """Validate, store as a queued job, commit, enqueue. Nothing is stored on refusal."""
+    models = _check_models(session, data)
+    if data.spec.kind == "preference_accuracy":
+        _check_preference_set(session, data)
+    else:
+        _check_generation_sets(session, data)
     names = ", ".join(m.name for m in models)
     job = Job(
         name=data.name or f"eval-{models[0].name}"[:200],

@@ -6,11 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from rouge_score import rouge_scorer
 
+from tests.e2e.browser import choose, log_in, open_page, shot, wait_text
 from tests.e2e.slice_helpers import learnable_chat_jsonl, sft_job, upload, wait_for_job
+from tests.factories import preference_pairs
 
 
 def _dialogues(n: int, start: int = 0) -> bytes:
@@ -157,3 +160,81 @@ def test_refusals_store_nothing(studio, evaluated):
         assert response.json()["message"]
     assert client.get("/api/evaluations").json()["total"] == before
     assert client.get("/api/evaluations/999999").status_code == 404
+
+
+def _jsonl(rows: list[dict]) -> bytes:
+    return "\n".join(json.dumps(r) for r in rows).encode()
+
+
+def test_reward_model_accuracy_on_held_out_pairs(studio):
+    """A reward model trained on one set of pairs is scored on pairs it never saw: the job's accuracy is the
+    share of stored rows where the chosen reply scored higher, and it clears chance on a separable
+    preference."""
+    client = studio.client()
+    train = upload(client, "rm-train", _jsonl(preference_pairs(64, seed=1)))["versions"][0]["id"]
+    held_out = upload(client, "rm-held-out", _jsonl(preference_pairs(40, seed=2)))["versions"][0]["id"]
+    spec = {
+        "method": "reward",
+        "training": {
+            "learning_rate": 1e-3,
+            "batch_size": 8,
+            "max_length": 64,
+            "max_steps": 40,
+            "lr_scheduler": "constant",
+            "warmup_ratio": 0,
+            "save_steps": 100,
+        },
+    }
+    created = client.post(
+        "/api/jobs",
+        json={"base_model_id": studio.tiny_model_id, "datasets": [{"version_id": train}], "spec": spec},
+    )
+    assert created.status_code == 201, created.text
+    reward_job = wait_for_job(client, created.json()["id"])
+    assert reward_job["status"] == "succeeded", reward_job
+    refused = client.post(
+        "/api/evaluations",
+        json={"model_ids": [reward_job["output_model_id"]], "dataset_version_id": held_out},
+    )
+    assert refused.status_code == 422 and "generate" in refused.json()["message"]
+    body = {
+        "model_ids": [reward_job["output_model_id"]],
+        "dataset_version_id": held_out,
+        "spec": {"kind": "preference_accuracy"},
+    }
+    job = wait_for_job(client, client.post("/api/evaluations", json=body).json()["id"], timeout=300)
+    assert job["status"] == "succeeded", client.get(f"/api/jobs/{job['id']}/events").json()
+    summary = client.get(f"/api/evaluations/{job['id']}").json()["result"]["summary"]
+    key = f"m{reward_job['output_model_id']}"
+    accuracy = summary["task"]["models"][key]["accuracy"]
+    rows = client.get(f"/api/evaluations/{job['id']}/rows", params={"limit": 100}).json()["items"]
+    assert len(rows) == 40 and summary["human_agreement"]["low"] == 0.63
+    correct = [r["outputs"][key]["chosen_score"] > r["outputs"][key]["rejected_score"] for r in rows]
+    assert accuracy["mean"] == pytest.approx(sum(correct) / 40)
+    assert accuracy["low"] <= accuracy["mean"] <= accuracy["high"]
+    assert accuracy["mean"] > 0.75
+
+
+@pytest.fixture
+def page():
+    yield from open_page()
+
+
+@pytest.mark.timeout(600)
+def test_evaluate_tab_in_a_browser(studio, evaluated, page):
+    """The same evaluation in the Evaluate tab: figures with intervals, the forgetting line, both plots, the
+    per-row table, and the filter to rows a tuned model lost."""
+    _client, job, model_ids = evaluated
+    log_in(page, studio.url, studio.admin_username, studio.admin_password)
+    page.get_by_role("tab", name="Evaluate").click()
+    choose(page, "eval-pick", re.compile(rf"^#{job['id']} "))
+    summary = wait_text(page, "#eval-summary", r"20 rows", 60)
+    assert "rougeL" in summary and "general set" in summary and "In-context baseline" in summary, summary
+    page.locator("#eval-metrics-plot .js-plotly-plot").wait_for()
+    page.locator("#eval-wins-plot .js-plotly-plot").wait_for()
+    table = page.locator("#eval-rows-table")
+    table.get_by_text("#Person2# reminds #Person1#").first.wait_for()
+    shot(page, "evaluate-summary")
+    choose(page, "eval-lost-by", re.compile(rf"\({model_ids[2]}\) lost"))
+    wait_text(page, "#eval-status", r"succeeded", 30)
+    shot(page, "evaluate-lost-rows")

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
-from pathlib import Path
 
 import pytest
-from playwright import sync_api
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from tests.e2e.browser import choose, field, log_in, open_page, shot, wait_text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).parent / "screenshots"
 QUESTIONS = [
     "What is the secret word?",
     "Tell me the secret word.",
@@ -47,74 +44,15 @@ def _chat_rows() -> list[dict]:
     ]
 
 
-def _field(page, elem_id: str):
-    """The text input inside a Gradio component (textboxes render as <textarea> or <input>)."""
-    return page.locator(f"#{elem_id} textarea, #{elem_id} input").first
-
-
-def _choose(page, elem_id: str, option: str | re.Pattern) -> None:
-    """Pick an option of a Gradio dropdown by (part of) its label."""
-    _field(page, elem_id).click()
-    page.get_by_role("option", name=option).first.click()
-    page.keyboard.press("Escape")
-
-
-def _wait_text(page, selector: str, pattern: str, timeout_s: float) -> str:
-    """Wait until the element's text matches `pattern` (regex, case-insensitive); return the text."""
-    deadline = time.monotonic() + timeout_s
-    text = ""
-    while time.monotonic() < deadline:
-        text = page.locator(selector).first.text_content() or ""
-        if re.search(pattern, text, re.IGNORECASE):
-            return text
-        time.sleep(0.5)
-    raise AssertionError(f"{selector} never matched {pattern!r} in {timeout_s}s; last text: {text!r}")
-
-
-def _shot(page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def _log_in(page, url: str, username: str, password: str) -> None:
-    page.goto(f"{url}/ui/")
-    _field(page, "login-username").wait_for(timeout=60_000)
-    for _ in range(3):  # the first click can land before the page has wired its events
-        _field(page, "login-username").fill(username)
-        _field(page, "login-password").fill(password)
-        page.locator("#login-button").click()
-        try:
-            page.locator("#studio").wait_for(state="visible", timeout=10_000)
-            return
-        except sync_api.TimeoutError:
-            continue
-    raise AssertionError(f"login failed: {page.locator('#login-message').text_content()!r}")
-
-
 @pytest.fixture
 def page():
-    if not CHROMIUM.exists():
-        pytest.fail(
-            "Chromium is missing at /usr/bin/chromium: run `make browser` "
-            "(apt-get install -y chromium chromium-driver)"
-        )
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(30_000)
-        try:
-            yield page
-        finally:
-            browser.close()
+    yield from open_page()
 
 
 # Browser timing on a loaded 2-core machine is the one thing here that can flake; one retry, with fresh names.
 @pytest.mark.flaky(reruns=1)
 def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
-    _log_in(page, studio.url, studio.admin_username, studio.admin_password)
+    log_in(page, studio.url, studio.admin_username, studio.admin_password)
     assert "admin" in (page.locator("#studio-user").text_content() or "")
 
     # -- Datasets: a refused file shows its report; a good one is stored and previewed -----------------------
@@ -124,34 +62,34 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
     bad.write_text("\n".join(lines) + "\n")
     page.locator("#dataset-file input[type=file]").set_input_files(str(bad))
     page.locator("#dataset-upload").click()
-    _wait_text(page, "#dataset-report-summary", r"Refused", 60)
-    report = _wait_text(page, "#dataset-report", r"invalid json", 10)
+    wait_text(page, "#dataset-report-summary", r"Refused", 60)
+    report = wait_text(page, "#dataset-report", r"invalid json", 10)
     assert re.search(r"\b3\b", report), f"the report should name row 3: {report!r}"
-    _shot(page, "datasets-refused")
+    shot(page, "datasets-refused")
 
     name = f"ui-secret-{uuid.uuid4().hex[:6]}"
     good = tmp_path / f"{name}.jsonl"
     good.write_text("".join(json.dumps(r) + "\n" for r in _chat_rows()))
     page.locator("#dataset-file input[type=file]").set_input_files(str(good))
-    _field(page, "dataset-name").fill(name)
+    field(page, "dataset-name").fill(name)
     page.locator("#dataset-upload").click()
-    summary = _wait_text(page, "#dataset-report-summary", rf"Stored: {name}", 60)
+    summary = wait_text(page, "#dataset-report-summary", rf"Stored: {name}", 60)
     assert "16" in summary and "chat" in summary, summary
-    _wait_text(page, "#dataset-list", name, 20)
-    _wait_text(page, "#dataset-preview", r"assistant: The secret word is banana", 20)
-    _shot(page, "datasets")
+    wait_text(page, "#dataset-list", name, 20)
+    wait_text(page, "#dataset-preview", r"assistant: The secret word is banana", 20)
+    shot(page, "datasets")
 
     # -- Dataset tools: a seeded split makes two versions; the template preview marks the trained tokens -----
     page.get_by_role("tab", name="Clean & split").click()
     page.locator("#dataset-op").get_by_label("Train / validation split").check()
     page.locator("#dataset-op-apply").click()
-    _wait_text(page, "#dataset-op-result", r"Made v2 \(train\) with 14 rows and v3 \(validation\)", 30)
+    wait_text(page, "#dataset-op-result", r"Made v2 \(train\) with 14 rows and v3 \(validation\)", 30)
     page.get_by_role("tab", name="Versions & lineage").click()
-    versions = _wait_text(page, "#dataset-versions", r"(?s)v3.*validation.*v2.*train.*v1", 20)
+    versions = wait_text(page, "#dataset-versions", r"(?s)v3.*validation.*v2.*train.*v1", 20)
     assert "split: 10% to validation, seed 0" in versions and f"upload of {name}.jsonl" in versions, versions
     page.get_by_role("tab", name="Template preview").click()
     page.locator("#dataset-template-run").click()
-    counts = _wait_text(page, "#dataset-template-summary", r"trained on|failed|still", 60)
+    counts = wait_text(page, "#dataset-template-summary", r"trained on|failed|still", 60)
     match = re.search(r"(\d+) tokens · (\d+) trained on", counts)
     assert match and 0 < int(match.group(2)) < int(match.group(1)), counts
     tokens = page.locator("#dataset-template-tokens").text_content() or ""
@@ -166,41 +104,41 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
         }))]""",
     )
     assert len(colours) >= 2, colours
-    _shot(page, "datasets-tools")
+    shot(page, "datasets-tools")
 
     # -- Train: LoRA SFT on the tiny model for a few steps ---------------------------------------------------
     page.get_by_role("tab", name="Train").click()
     page.locator("#train-launch").wait_for()
-    _choose(page, "train-base-model", re.compile("tiny-llama"))
-    _choose(page, "train-datasets", re.compile(rf"{name} v1"))
-    _field(page, "train-name").fill(f"{name}-sft")
-    _field(page, "train-training-max-steps").fill("6")
-    _field(page, "train-training-learning-rate").fill("0.005")
-    _field(page, "train-training-max-length").fill("64")
-    assert _field(page, "train-adapter-type").input_value() == "lora"
+    choose(page, "train-base-model", re.compile("tiny-llama"))
+    choose(page, "train-datasets", re.compile(rf"{name} v1"))
+    field(page, "train-name").fill(f"{name}-sft")
+    field(page, "train-training-max-steps").fill("6")
+    field(page, "train-training-learning-rate").fill("0.005")
+    field(page, "train-training-max-length").fill("64")
+    assert field(page, "train-adapter-type").input_value() == "lora"
     page.locator("#train-launch").click()
-    result = _wait_text(page, "#train-result", r"Job #\d+|Error", 30)
+    result = wait_text(page, "#train-result", r"Job #\d+|Error", 30)
     match = re.search(r"Job #(\d+)", result)
     assert match, f"the job was not created: {result!r}"
     job_id = int(match.group(1))
-    _shot(page, "train")
+    shot(page, "train")
 
     # -- Jobs: live status until succeeded, progress 100%, a loss curve --------------------------------------
     page.get_by_role("tab", name="Jobs").click()
-    _wait_text(page, "#jobs-table", rf"{name}-sft", 20)
-    _choose(page, "jobs-select", re.compile(rf"^#{job_id} "))
-    status = _wait_text(page, "#jobs-status", r"succeeded|failed|cancelled", 420)
+    wait_text(page, "#jobs-table", rf"{name}-sft", 20)
+    choose(page, "jobs-select", re.compile(rf"^#{job_id} "))
+    status = wait_text(page, "#jobs-status", r"succeeded|failed|cancelled", 420)
     assert re.search("succeeded", status, re.IGNORECASE), f"job {job_id} did not succeed: {status!r}"
-    _wait_text(page, "#jobs-progress", r"100%", 10)
+    wait_text(page, "#jobs-progress", r"100%", 10)
     plot = page.locator("#jobs-loss-plot canvas, #jobs-loss-plot svg").first
     plot.wait_for(state="visible", timeout=20_000)
-    _wait_text(page, "#jobs-events", r"\S", 10)
+    wait_text(page, "#jobs-events", r"\S", 10)
     assert "Output model" in status
-    _shot(page, "jobs")
+    shot(page, "jobs")
 
     # -- Compare: base vs tuned, side by side ----------------------------------------------------------------
     page.get_by_role("tab", name="Compare").click()
-    _choose(page, "compare-base", re.compile("tiny-llama"))
+    choose(page, "compare-base", re.compile("tiny-llama"))
     tuned = page.locator("#compare-tuned").get_by_label(re.compile(rf"job #{job_id}\b"))
     for _ in range(3):  # the list loads when the tab opens; on a busy machine ask again rather than fail
         try:
@@ -209,19 +147,19 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
         except PlaywrightTimeout:
             page.locator("#compare-refresh").click()
     else:
-        _shot(page, "compare-missing-model")
+        shot(page, "compare-missing-model")
         raise AssertionError(
             f"job #{job_id} never appeared among tuned models: "
             f"{page.locator('#compare-tuned').inner_text()[:2000]!r}"
         )
     if not tuned.is_checked():
         tuned.check()
-    _field(page, "compare-prompt").fill(QUESTIONS[0])
+    field(page, "compare-prompt").fill(QUESTIONS[0])
     page.locator("#compare-max-new-tokens input[type=number]").fill("16")
     page.locator("#compare-generate").click()
-    _wait_text(page, "#compare-status", r"answers|error|failed|still", 300)
-    answers = [_field(page, f"compare-output-{i}").input_value() for i in range(2)]
+    wait_text(page, "#compare-status", r"answers|error|failed|still", 300)
+    answers = [field(page, f"compare-output-{i}").input_value() for i in range(2)]
     assert all(a.strip() for a in answers), f"both answer columns should be filled: {answers!r}"
     labels = page.locator("#compare-output-0, #compare-output-1").all_text_contents()
     assert any("tiny-llama" in label for label in labels), labels
-    _shot(page, "compare")
+    shot(page, "compare")

@@ -66,9 +66,16 @@ def choices(api_url: str, token: str) -> tuple[list, list, list, str]:
     return model_choices, versions, evaluations, ""
 
 
+KINDS = [
+    ("Answers, graded", "generation"),
+    ("Reward-model accuracy on preference pairs", "preference_accuracy"),
+]
+
+
 def launch(
     api_url: str,
     token: str,
+    kind: str,
     baseline,
     compared,
     version,
@@ -82,6 +89,13 @@ def launch(
     """Create the evaluation; returns (message, its id)."""
     if not baseline or not version:
         return "**Pick a baseline model and a dataset version.**", None
+    if kind == "preference_accuracy":
+        body = {
+            "model_ids": [int(baseline), *[int(c) for c in compared or [] if int(c) != int(baseline)]],
+            "dataset_version_id": int(version),
+            "spec": {"kind": kind, "max_rows": int(max_rows)},
+        }
+        return _create(api_url, token, body)
     if not graders:
         return "**Pick at least one grader.**", None
     try:
@@ -103,6 +117,10 @@ def launch(
         body["general_version_id"] = int(general)
     if examples:
         body["examples_version_id"] = int(examples)
+    return _create(api_url, token, body)
+
+
+def _create(api_url: str, token: str, body: dict) -> tuple[str, int | None]:
     try:
         job = client_for(api_url, token).create_evaluation(body)
     except ApiError as exc:
@@ -151,6 +169,7 @@ def download(api_url: str, token: str, evaluation_id, fmt: str) -> tuple[str | N
 
 @dataclass
 class _Form:
+    kind: gr.Radio
     baseline: gr.Dropdown
     compared: gr.Dropdown
     refresh: gr.Button
@@ -166,6 +185,7 @@ class _Form:
 
     def launch_inputs(self) -> list:
         return [
+            self.kind,
             self.baseline,
             self.compared,
             self.version,
@@ -197,6 +217,7 @@ class _Results:
 
 
 def _build_form() -> _Form:
+    kind = gr.Radio(KINDS, value="generation", label="What to measure", elem_id="eval-kind")
     with gr.Row():
         baseline = gr.Dropdown([], label="Baseline model", elem_id="eval-baseline", scale=2)
         compared = gr.Dropdown(
@@ -221,6 +242,7 @@ def _build_form() -> _Form:
     launch_button = gr.Button("Evaluate", variant="primary", elem_id="eval-launch")
     message = gr.Markdown("", elem_id="eval-launch-message")
     return _Form(
+        kind,
         baseline,
         compared,
         refresh,

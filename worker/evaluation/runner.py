@@ -23,6 +23,7 @@ from worker.evaluation.generation import BASE_ADAPTER, GenerationParams, generat
 from worker.evaluation.graders import Grader
 from worker.evaluation.model_graders import build_graders
 from worker.evaluation.perplexity import answer_nll, perplexity
+from worker.evaluation.reward_accuracy import HUMAN_AGREEMENT, reward_accuracy
 from worker.evaluation.rows import EvalItem, with_examples
 from worker.training.data import render
 from worker.training.models import load_tokenizer
@@ -51,6 +52,7 @@ class EvalRequest:
     examples: list[EvalItem] = field(default_factory=list)  # solved rows for the in-context baseline
     device: str = "cpu"
     reward_model_paths: dict[int, str] = field(default_factory=dict)  # reward job id -> model folder
+    preference_rows: list[dict] = field(default_factory=list)  # for kind preference_accuracy: the raw rows
     progress: Callable[[int, int], None] | None = None  # (rows answered, rows to answer)
 
 
@@ -249,9 +251,45 @@ def _few_shot(request: EvalRequest, loaded, graders: Sequence[Grader], progress:
     return out
 
 
+def run_preference_accuracy(request: EvalRequest) -> dict:
+    """Each reward model scores every (prompt, chosen, rejected) row; accuracy = chosen scored higher."""
+    rows = request.preference_rows
+    progress = _Progress(request, 2 * len(rows) * len(request.models))
+    models, per_model = {}, {}
+    for ref in request.models:
+        models[ref.key], per_model[ref.key] = reward_accuracy(
+            ref.path,
+            rows,
+            chat_template=request.spec.chat_template,
+            batch_size=request.spec.batch_size,
+            device=request.device,
+            progress=progress.add,
+        )
+    summary = {
+        "kind": "preference_accuracy",
+        "models": {r.key: r.name for r in request.models},
+        "graders": ["accuracy"],
+        "human_agreement": HUMAN_AGREEMENT,
+        "task": {"rows": len(rows), "models": models},
+    }
+    stored = [
+        {
+            "set": "task",
+            "index": item.index,
+            "messages": item.messages,
+            "reference": item.reference,
+            "outputs": {key: per_model[key][i] for key in per_model},
+        }
+        for i, item in enumerate(request.items)
+    ]
+    return {"summary": summary, "rows": stored}
+
+
 def run_evaluation(request: EvalRequest) -> dict:
     """Answer, grade and summarise. Returns {"summary": {...}, "rows": [...]} (rows: one per item and set)."""
     spec = request.spec
+    if spec.kind == "preference_accuracy":
+        return run_preference_accuracy(request)
     graders = build_graders(spec.graders, request.reward_model_paths)
     sets = {"task": request.items, **({"general": request.general_items} if request.general_items else {})}
     shots = [k for k in spec.few_shot if k <= len(request.examples)]

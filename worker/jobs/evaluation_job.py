@@ -21,11 +21,14 @@ from worker.progress import DatabaseReporter
 _ROWS_PER_COMMIT = 500
 
 
-def _items(session, store: ArtifactStore, version_id: int | None, limit: int) -> list[EvalItem]:
+def _rows(session, store: ArtifactStore, version_id: int | None, limit: int) -> list[dict]:
     if version_id is None or limit <= 0:
         return []
-    version = datasets.get_version(session, version_id)
-    return [item_from_row(i, row) for i, row in enumerate(datasets.read_rows(store, version, 0, limit))]
+    return datasets.read_rows(store, datasets.get_version(session, version_id), 0, limit)
+
+
+def _items(session, store: ArtifactStore, version_id: int | None, limit: int) -> list[EvalItem]:
+    return [item_from_row(i, row) for i, row in enumerate(_rows(session, store, version_id, limit))]
 
 
 def _model_ref(session, model_id: int) -> ModelRef:
@@ -80,6 +83,9 @@ def run_evaluation_job(job_id: int, settings: Settings, store: ArtifactStore) ->
             examples=_items(session, store, data.examples_version_id, max(spec.few_shot, default=0)),
             device=detect_device(settings.worker_device)["device"],
             reward_model_paths=_reward_models(session, store, data),
+            preference_rows=_rows(session, store, data.dataset_version_id, spec.max_rows)
+            if spec.kind == "preference_accuracy"
+            else [],
             progress=reporter.set_progress,
         )
     reporter.log_event(

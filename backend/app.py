@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from backend.api.routes import auth, datasets, evaluations, generations, health, jobs, models
+from backend.api.routes import auth, datasets, evaluations, generations, health, jobs, models, runs
 from backend.config import Settings, get_settings
 from backend.services.errors import ServiceError
 
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs.router,
         generations.router,
         evaluations.router,
+        runs.router,
     ):
         app.include_router(router, prefix="/api")
 

@@ -20,6 +20,7 @@ from ui.tabs.compare import build_compare_tab
 from ui.tabs.datasets import build_datasets_tab
 from ui.tabs.evaluate import build_evaluate_tab
 from ui.tabs.jobs import POLL_SECONDS, build_jobs_tab
+from ui.tabs.runs import build_runs_tab
 from ui.tabs.train import build_train_tab
 
 # Event handlers mostly wait on HTTP; let several sessions' calls run at once.
@@ -69,10 +70,11 @@ def build_app(api_url: str) -> gr.Blocks:
                 jobs_tab = build_jobs_tab(api_url, token, jobs_timer)
                 compare_tab = build_compare_tab(api_url, token, api_doc)
                 evaluate_tab = build_evaluate_tab(api_url, token)
+                runs_tab = build_runs_tab(api_url, token)
 
         # Poll jobs only while their tab is open.
         jobs_tab.select(lambda: gr.Timer(active=True), outputs=jobs_timer)
-        for other in (datasets_tab, train_tab, compare_tab, evaluate_tab):
+        for other in (datasets_tab, train_tab, compare_tab, evaluate_tab, runs_tab):
             other.select(lambda: gr.Timer(active=False), outputs=jobs_timer)
 
         def _login(username_value: str, password_value: str):

@@ -227,6 +227,9 @@ class AfinaClient:
             "GET", f"/api/generations/{request_id}", params={"wait": wait}, timeout=wait + 30
         )
 
+    def compare_runs(self, job_ids: list[int]) -> dict:
+        return self._request("GET", "/api/runs/compare", params={"job_ids": job_ids})
+
     # -- evaluations -------------------------------------------------------------------------------------------
 
     def create_evaluation(self, body: dict) -> dict:

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from backend.api.routes import auth, datasets, evaluations, generations, health, jobs, models, runs
+from backend.api.routes import arena, auth, datasets, evaluations, generations, health, jobs, models, runs
 from backend.config import Settings, get_settings
 from backend.services.errors import ServiceError
 
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generations.router,
         evaluations.router,
         runs.router,
+        arena.router,
     ):
         app.include_router(router, prefix="/api")
 

@@ -15,6 +15,7 @@ import html
 import gradio as gr
 
 from ui.client import AfinaClient, ApiError
+from ui.tabs.arena import build_arena_tab
 from ui.tabs.common import error_text
 from ui.tabs.compare import build_compare_tab
 from ui.tabs.datasets import build_datasets_tab
@@ -71,10 +72,11 @@ def build_app(api_url: str) -> gr.Blocks:
                 compare_tab = build_compare_tab(api_url, token, api_doc)
                 evaluate_tab = build_evaluate_tab(api_url, token)
                 runs_tab = build_runs_tab(api_url, token)
+                arena_tab = build_arena_tab(api_url, token)
 
         # Poll jobs only while their tab is open.
         jobs_tab.select(lambda: gr.Timer(active=True), outputs=jobs_timer)
-        for other in (datasets_tab, train_tab, compare_tab, evaluate_tab, runs_tab):
+        for other in (datasets_tab, train_tab, compare_tab, evaluate_tab, runs_tab, arena_tab):
             other.select(lambda: gr.Timer(active=False), outputs=jobs_timer)
 
         def _login(username_value: str, password_value: str):

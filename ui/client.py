@@ -230,6 +230,20 @@ class AfinaClient:
     def compare_runs(self, job_ids: list[int]) -> dict:
         return self._request("GET", "/api/runs/compare", params={"job_ids": job_ids})
 
+    # -- arena -------------------------------------------------------------------------------------------------
+
+    def create_battle(self, body: dict) -> dict:
+        return self._request("POST", "/api/arena/battles", json=body)
+
+    def get_battle(self, battle_id: int) -> dict:
+        return self._request("GET", f"/api/arena/battles/{battle_id}")
+
+    def vote_battle(self, battle_id: int, vote: str) -> dict:
+        return self._request("POST", f"/api/arena/battles/{battle_id}/vote", json={"vote": vote})
+
+    def arena_leaderboard(self) -> dict:
+        return self._request("GET", "/api/arena/leaderboard")
+
     # -- evaluations -------------------------------------------------------------------------------------------
 
     def create_evaluation(self, body: dict) -> dict:

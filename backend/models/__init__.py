@@ -1,5 +1,6 @@
 """ORM models, one module per aggregate. Importing this package registers every table on Base.metadata."""
 
+from backend.models.arena import ArenaBattle
 from backend.models.datasets import Dataset, DatasetVersion
 from backend.models.evaluation import EvaluationRow
 from backend.models.inference import InferenceRequest, InferenceStatus
@@ -9,6 +10,7 @@ from backend.models.users import ApiToken, Role, User
 
 __all__ = [
     "ApiToken",
+    "ArenaBattle",
     "BaseModel",
     "Checkpoint",
     "Dataset",

@@ -37,7 +37,7 @@ def model_key(model_id: int) -> str:
     return f"m{model_id}"
 
 
-def _is_reward_model(session: Session, model: BaseModel) -> bool:
+def is_reward_model(session: Session, model: BaseModel) -> bool:
     if (model.architecture or "").endswith("ForSequenceClassification"):
         return True
     job = session.get(Job, model.job_id) if model.job_id else None
@@ -50,7 +50,7 @@ def _check_models(session: Session, data: EvaluationCreate) -> list[BaseModel]:
     for i, model_id in enumerate(data.model_ids):
         model = registry.get_model(session, model_id)
         architecture = model.architecture or ""
-        if scoring != _is_reward_model(session, model):
+        if scoring != is_reward_model(session, model):
             want = (
                 "reward models (a reward job's output)" if scoring else "language models that generate text"
             )

@@ -7,10 +7,14 @@ import csv
 import io
 import json
 import re
+import time
 
 import pytest
 from rouge_score import rouge_scorer
 
+from backend.db import session_scope
+from backend.models.users import Role
+from backend.services import users
 from tests.e2e.browser import choose, log_in, open_page, shot, wait_text
 from tests.e2e.slice_helpers import learnable_chat_jsonl, sft_job, upload, wait_for_job
 from tests.factories import preference_pairs
@@ -238,3 +242,58 @@ def test_evaluate_tab_in_a_browser(studio, evaluated, page):
     choose(page, "eval-lost-by", re.compile(rf"\({model_ids[2]}\) lost"))
     wait_text(page, "#eval-status", r"succeeded", 30)
     shot(page, "evaluate-lost-rows")
+
+
+def _engineer_token(studio, name: str) -> str:
+    with session_scope(studio.settings.database_url) as session:
+        user, _ = users.create_user(session, name, Role.engineer, "engineer-password-1")
+        return users.issue_token(session, user, "tests")
+
+
+def _battle(client, body: dict) -> dict:
+    created = client.post("/api/arena/battles", json=body)
+    assert created.status_code == 201, created.text
+    battle = created.json()
+    assert battle["model_a"] is None and battle["model_b"] is None  # blind until the vote
+    deadline = time.monotonic() + 180
+    while battle["status"] == "generating" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        battle = client.get(f"/api/arena/battles/{battle['id']}").json()
+    assert battle["status"] == "ready", battle
+    return battle
+
+
+def test_blind_arena_votes_and_leaderboard(studio, evaluated):
+    client, _job, model_ids = evaluated
+    pool = model_ids[:2]
+    names = {m["id"]: m["name"] for m in client.get("/api/models").json()}
+    wins = {m: 0 for m in pool}
+    for i in range(4):
+        battle = _battle(
+            client, {"prompt": f"Summarize: #Person1#: hi {i}", "model_ids": pool, "max_new_tokens": 8}
+        )
+        assert battle["answer_a"] is not None and battle["answer_b"] is not None and battle["model_a"] is None
+        voted = client.post(f"/api/arena/battles/{battle['id']}/vote", json={"vote": "a"})
+        assert voted.status_code == 200, voted.text
+        revealed = voted.json()
+        assert {revealed["model_a"], revealed["model_b"]} == {names[m] for m in pool}
+        winner = next(m for m in pool if names[m] == revealed["model_a"])
+        wins[winner] += 1
+        again = client.post(f"/api/arena/battles/{battle['id']}/vote", json={"vote": "b"})
+        assert again.status_code == 409
+    tie = _battle(client, {"prompt": "Say hi", "model_ids": pool, "max_new_tokens": 4})
+    assert client.post(f"/api/arena/battles/{tie['id']}/vote", json={"vote": "tie"}).status_code == 200
+    board = client.get("/api/arena/leaderboard").json()
+    assert board["votes"] == 5 and board["decisive_votes"] == 4
+    rows = {row["model_id"]: row for row in board["rows"]}
+    assert {m: rows[m]["wins"] for m in pool} == wins and all(rows[m]["battles"] == 5 for m in pool)
+    more, fewer = sorted(pool, key=lambda m: -wins[m])
+    if wins[more] > wins[fewer]:
+        assert rows[more]["score"] > rows[fewer]["score"]
+    # another engineer neither sees nor votes on someone else's battle
+    other = studio.client(_engineer_token(studio, "arena-other"))
+    assert other.get(f"/api/arena/battles/{tie['id']}").status_code == 404
+    assert other.post(f"/api/arena/battles/{tie['id']}/vote", json={"vote": "a"}).status_code == 404
+    # an unknown model in the pool
+    refused = client.post("/api/arena/battles", json={"prompt": "hi", "model_ids": [model_ids[0], 999999]})
+    assert refused.status_code == 404

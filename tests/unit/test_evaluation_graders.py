@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from rouge_score import rouge_scorer
 
 from backend.schemas.evaluation import GraderSpec
+from backend.stats import bradley_terry, interval, paired, win_rate_interval
 from worker.evaluation.graders import build_grader, normalize_answer
-from worker.evaluation.stats import bradley_terry, interval, paired, win_rate_interval
 
 ANSWERS = [
     "#Person1# asks #Person2# about the party. They agree to meet at eight.",

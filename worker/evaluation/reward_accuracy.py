@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from worker.evaluation import stats
+from backend import stats
 from worker.training.models import adapter_base_path, is_adapter_dir, load_reference, load_tokenizer
 from worker.training.reward import is_causal_backbone, pair_texts
 

@@ -17,8 +17,8 @@ import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
+from backend import stats
 from backend.schemas.evaluation import EvaluationSpec
-from worker.evaluation import stats
 from worker.evaluation.generation import BASE_ADAPTER, GenerationParams, generate_answers
 from worker.evaluation.graders import Grader
 from worker.evaluation.model_graders import build_graders

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from backend import ingest
+from backend.db import utcnow
 from backend.models.datasets import Dataset, DatasetVersion
 from backend.models.users import User
 from backend.schemas.datasets import VersionOperation
+from backend.services import usage
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.storage import ArtifactStore
 
@@ -142,8 +145,11 @@ def get_version(session: Session, version_id: int) -> DatasetVersion:
     return version
 
 
-def list_datasets(session: Session) -> list[Dataset]:
-    return list(session.scalars(select(Dataset).order_by(Dataset.id.desc())))
+def list_datasets(session: Session, *, include_archived: bool = False) -> list[Dataset]:
+    query = select(Dataset)
+    if not include_archived:
+        query = query.where(Dataset.archived_at.is_(None))
+    return list(session.scalars(query.order_by(Dataset.id.desc())))
 
 
 def read_rows(store: ArtifactStore, version: DatasetVersion, offset: int, limit: int) -> list[dict]:
@@ -154,11 +160,43 @@ def rows_path(store: ArtifactStore, version: DatasetVersion) -> Path:
     return store.path(version.path)
 
 
+#: users named in a refusal's message (all of them are in its details, up to USAGE_DETAILS)
+USAGE_NAMED, USAGE_DETAILS = 5, 100
+
+
 def delete_dataset(session: Session, store: ArtifactStore, dataset_id: int) -> None:
+    """Delete a dataset and its files, unless a job (or anything else) uses one of its versions: 409 naming
+    them, since the data a job trained on must stay readable; archive it instead."""
     dataset = get_dataset(session, dataset_id)
+    users_of = usage.usages_of_version(session, [v.id for v in dataset.versions])
+    if users_of:
+        named = "; ".join(u.describe() for u in users_of[:USAGE_NAMED])
+        more = f" and {len(users_of) - USAGE_NAMED} more" if len(users_of) > USAGE_NAMED else ""
+        raise Conflict(
+            f"dataset {dataset.id} ('{dataset.name}') is in use and cannot be deleted: {named}{more}. "
+            f"Archive it instead (POST /api/datasets/{dataset.id}/archive): it leaves the listings and "
+            "stays readable by what used it",
+            code="dataset_in_use",
+            details={"dataset_id": dataset.id, "used_by": [asdict(u) for u in users_of[:USAGE_DETAILS]]},
+        )
+    # derived versions name their parent: unlink them first, so the rows can go in any order
+    session.execute(
+        update(DatasetVersion).where(DatasetVersion.dataset_id == dataset.id).values(parent_id=None)
+    )
     session.delete(dataset)
     session.commit()
     shutil.rmtree(store.path(f"datasets/{dataset_id}"), ignore_errors=True)
+
+
+def archive_dataset(session: Session, dataset_id: int, *, archived: bool = True) -> Dataset:
+    """Hide a dataset from the default listings (or bring it back); its versions stay readable by id."""
+    dataset = get_dataset(session, dataset_id)
+    if archived and dataset.archived_at is None:
+        dataset.archived_at = utcnow()
+    elif not archived:
+        dataset.archived_at = None
+    session.commit()
+    return dataset
 
 
 def _sha256(path: Path) -> str:

@@ -92,8 +92,12 @@ def _copy(file: UploadFile, dest) -> None:
 
 
 @router.get("", response_model=list[DatasetRead])
-def list_datasets(_: Engineer, session: SessionDep):
-    return datasets.list_datasets(session)
+def list_datasets(
+    _: Engineer,
+    session: SessionDep,
+    include_archived: Annotated[bool, Query(description="Also list archived datasets.")] = False,
+):
+    return datasets.list_datasets(session, include_archived=include_archived)
 
 
 @router.get("/{dataset_id}", response_model=DatasetRead)
@@ -103,7 +107,21 @@ def get_dataset(dataset_id: int, _: Engineer, session: SessionDep):
 
 @router.delete("/{dataset_id}", status_code=204)
 def delete_dataset(dataset_id: int, _: Engineer, session: SessionDep, store: StoreDep) -> None:
+    """Delete a dataset and its files. 409 naming the jobs (or other users) of any of its versions: the data a
+    job trained on stays readable, so archive such a dataset instead."""
     datasets.delete_dataset(session, store, dataset_id)
+
+
+@router.post("/{dataset_id}/archive", response_model=DatasetRead)
+def archive_dataset(dataset_id: int, _: Engineer, session: SessionDep):
+    """Hide a dataset from the default listings; the jobs that used it still read its versions."""
+    return datasets.archive_dataset(session, dataset_id)
+
+
+@router.post("/{dataset_id}/unarchive", response_model=DatasetRead)
+def unarchive_dataset(dataset_id: int, _: Engineer, session: SessionDep):
+    """Bring an archived dataset back into the listings."""
+    return datasets.archive_dataset(session, dataset_id, archived=False)
 
 
 @router.get("/versions/{version_id}", response_model=DatasetVersionRead)
@@ -153,8 +171,8 @@ def export_version(
 async def template_preview(
     version_id: int, body: TemplatePreviewCreate, user: Engineer, settings: SettingsDep, wait: float = WAIT
 ):
-    """Render one row exactly as the trainer tokenizes it, marking the tokens that carry the loss (on a worker,
-    which has the tokenizer)."""
+    """Render one row exactly as the trainer tokenizes it, marking the tokens that carry the loss (on a
+    worker, which has the tokenizer)."""
     return await submit_and_wait(settings, user, "preview", version_id, body.model_dump(), wait)
 
 

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from backend.api.body_limit import FORM_OVERHEAD, BodyLimit, BodyRule
 from backend.api.routes import auth, datasets, generations, health, jobs, models
 from backend.config import Settings, get_settings
 from backend.services.errors import ServiceError
@@ -60,6 +61,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    # the dataset upload's body is capped while it arrives (the file's own limits are checked as it is read)
+    upload_rule = BodyRule(
+        "POST", "/api/datasets", settings.max_upload_bytes + FORM_OVERHEAD, "AFINA_MAX_UPLOAD_BYTES"
+    )
+    app.add_middleware(BodyLimit, rules=[upload_rule])
     for router in (
         health.router,
         auth.router,

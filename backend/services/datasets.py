@@ -12,12 +12,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from backend import ingest
+from backend.config import Settings
 from backend.db import utcnow
 from backend.models.datasets import Dataset, DatasetVersion
 from backend.models.users import User
 from backend.schemas.datasets import VersionOperation
 from backend.services import usage
-from backend.services.errors import Conflict, Invalid, NotFound
+from backend.services.errors import Conflict, Invalid, NotFound, TooLarge
 from backend.storage import ArtifactStore
 
 #: keyword options of ingest.ingest_file a user may set through the upload form's `options` JSON
@@ -40,8 +41,10 @@ def create_from_upload(
     mapping: dict | None = None,
     options: dict | None = None,
     user: User | None,
+    limits: ingest.Limits | None = None,
 ) -> Dataset:
-    """Validate the whole file, then store dataset + version 1. On refusal nothing is kept (422 + report)."""
+    """Validate the whole file, then store dataset + version 1. On refusal nothing is kept (422 + report;
+    413/422 naming the limit and its setting as soon as reading the file passes one of ``limits``)."""
     if session.scalar(select(Dataset).where(Dataset.name == name)):
         raise Conflict(
             f"a dataset named '{name}' already exists; choose another name",
@@ -58,8 +61,10 @@ def create_from_upload(
     tmp = store.new_temp(".jsonl")
     try:
         report = ingest.ingest_file(
-            upload, tmp, filename=filename, format=format, mapping=mapping, **(options or {})
+            upload, tmp, filename=filename, format=format, mapping=mapping, limits=limits, **(options or {})
         )
+    except ingest.LimitExceeded as exc:
+        raise limit_error(exc, filename) from exc
     except ingest.DatasetInvalid as exc:
         raise Invalid(
             f"{filename} was refused: {exc}", code="dataset_invalid", details=_report_dict(exc.report)
@@ -84,6 +89,23 @@ def create_from_upload(
         tmp.unlink(missing_ok=True)
         raise
     return dataset
+
+
+def upload_limits(settings: Settings) -> ingest.Limits:
+    return ingest.Limits(
+        max_upload_bytes=settings.max_upload_bytes,
+        max_decompressed_bytes=settings.max_decompressed_bytes,
+        max_ratio=settings.max_decompression_ratio,
+        max_line_bytes=settings.max_line_bytes,
+        max_rows=settings.max_rows,
+    )
+
+
+def limit_error(exc: ingest.LimitExceeded, filename: str) -> TooLarge | Invalid:
+    """The 413 (sizes) or 422 (row length, rows, expansion) for an upload that passed a limit."""
+    details = {"limit": exc.limit, "setting": exc.setting, "value": exc.value, "row": exc.row}
+    kind = TooLarge if exc.is_size else Invalid
+    return kind(f"{filename} was refused: {exc}", code="upload_limit", details=details)
 
 
 def _add_version(

@@ -47,6 +47,7 @@ async def upload_dataset(
     user: Engineer,
     session: SessionDep,
     store: StoreDep,
+    settings: SettingsDep,
     file: Annotated[UploadFile, File(description="JSONL, JSON array, CSV or Parquet; gzip of any of these.")],
     name: Annotated[str | None, Form(max_length=200, description="Default: the file name.")] = None,
     description: Annotated[str, Form(max_length=2000)] = "",
@@ -62,12 +63,15 @@ async def upload_dataset(
         str | None, Form(description='JSON object of validation options, e.g. {"max_chars": 20000}.')
     ] = None,
 ):
-    """Upload a dataset. The whole file is validated first: a refused upload gets 422 with a report naming each
-    error kind, its count and the first rows and fields where it happens, and nothing is stored."""
+    """Upload a dataset. The whole file is validated first: a refused upload gets 422 with a report naming
+    each error kind, its count and the first rows and fields where it happens, and nothing is stored.
+
+    Limits (settings AFINA_MAX_UPLOAD_BYTES, _DECOMPRESSED_BYTES, _DECOMPRESSION_RATIO, _LINE_BYTES, _ROWS)
+    are refused as soon as reading passes them: 413 for sizes, 422 for the others, naming the setting."""
     filename = file.filename or "upload"
     upload = store.new_temp(".upload")
     try:
-        # Stream the (already spooled) upload into the store's temp area in chunks: no whole-file copy in memory.
+        # Copy the spooled upload (capped by BodyLimit as it arrived) into the store's temp area in chunks.
         await run_in_threadpool(_copy, file, upload)
         return await run_in_threadpool(
             datasets.create_from_upload,
@@ -81,6 +85,7 @@ async def upload_dataset(
             mapping=_json_form(mapping, "mapping"),
             options=_json_form(options, "options"),
             user=user,
+            limits=datasets.upload_limits(settings),
         )
     finally:
         upload.unlink(missing_ok=True)

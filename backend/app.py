@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from backend.api.body_limit import FORM_OVERHEAD, BodyLimit, BodyRule
-from backend.api.routes import auth, datasets, generations, health, jobs, models
+from backend.api.routes import auth, datasets, generations, health, jobs, models, ui_session
 from backend.config import Settings, get_settings
 from backend.services.errors import ServiceError
 
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         datasets.router,
         jobs.router,
         generations.router,
+        ui_session.router,
     ):
         app.include_router(router, prefix="/api")
 

@@ -133,6 +133,16 @@ def test_archived_data_leaves_the_listing_and_stays_readable_and_its_job_resumes
     with session_scope(settings.database_url) as session:
         assert len(read_version_rows(session, store, version_id)) == 40  # what the worker reads
 
+    new_job = api.post(
+        "/api/jobs",
+        json={
+            "base_model_id": api.model_id,
+            "datasets": [{"version_id": version_id}],
+            "spec": {"method": "sft"},
+        },
+    )
+    assert new_job.status_code == 422 and "archived" in new_job.json()["message"]  # new work: unarchive first
+
     assert api.post(f"/api/datasets/{dataset['id']}/unarchive").json()["archived_at"] is None
     assert len(api.get("/api/datasets").json()) == 2
 

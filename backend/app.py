@@ -8,7 +8,19 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from backend.api.routes import arena, auth, datasets, evaluations, generations, health, jobs, models, runs
+from backend.api.body_limit import FORM_OVERHEAD, BodyLimit, BodyRule
+from backend.api.routes import (
+    arena,
+    auth,
+    datasets,
+    evaluations,
+    generations,
+    health,
+    jobs,
+    models,
+    runs,
+    ui_session,
+)
 from backend.config import Settings, get_settings
 from backend.services.errors import ServiceError
 
@@ -60,6 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    # the dataset upload's body is capped while it arrives (the file's own limits are checked as it is read)
+    upload_rule = BodyRule(
+        "POST", "/api/datasets", settings.max_upload_bytes + FORM_OVERHEAD, "AFINA_MAX_UPLOAD_BYTES"
+    )
+    app.add_middleware(BodyLimit, rules=[upload_rule])
     for router in (
         health.router,
         auth.router,
@@ -70,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         evaluations.router,
         runs.router,
         arena.router,
+        ui_session.router,
     ):
         app.include_router(router, prefix="/api")
 

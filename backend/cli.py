@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 
 from backend import migrate as migrations
-from backend.config import get_settings
+from backend.config import Settings, get_settings
 from backend.db import session_scope
 from backend.models.registry import ModelSource
 from backend.models.users import Role
@@ -139,19 +139,30 @@ def worker(
     )
 
 
-def _serve(host: str, port: int) -> None:
+def build_server(settings: Settings, api_url: str):
+    """The API with the Gradio UI mounted at /ui; the UI's upload route needs a login and is size-capped."""
     import gradio as gr
-    import uvicorn
 
+    from backend.api.body_limit import FORM_OVERHEAD, BodyLimit, BodyRule
+    from backend.api.ui_gate import UI_MOUNT, UPLOAD_PATH, UploadGate
     from backend.app import create_app
     from ui.app import build_app
 
-    settings = get_settings()
     api = create_app(settings)
+    cap = settings.max_upload_bytes
+    api.add_middleware(
+        BodyLimit, rules=[BodyRule("POST", UPLOAD_PATH, cap + FORM_OVERHEAD, "AFINA_MAX_UPLOAD_BYTES")]
+    )
+    api.add_middleware(UploadGate, settings=settings)  # added last: runs first, before a byte is read
+    return gr.mount_gradio_app(api, build_app(api_url), path=UI_MOUNT, max_file_size=cap)
+
+
+def _serve(host: str, port: int) -> None:
+    import uvicorn
+
     client_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    blocks = build_app(os.environ.get("AFINA_UI_API_URL", f"http://{client_host}:{port}"))
-    api = gr.mount_gradio_app(api, blocks, path="/ui")
-    uvicorn.run(api, host=host, port=port, log_level="info")
+    api_url = os.environ.get("AFINA_UI_API_URL", f"http://{client_host}:{port}")
+    uvicorn.run(build_server(get_settings(), api_url), host=host, port=port, log_level="info")
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""Afina settings: one place, read from the environment (prefix AFINA_) with embedded defaults that need no server."""
+"""Afina settings: one place, read from the environment (prefix AFINA_), with defaults that need no server."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     env: str = Field("dev", description="dev or prod; prod refuses unsafe defaults.")
     host: str = "127.0.0.1"
     port: int = 7860
-    # A worker heartbeats every `heartbeat_interval` s; a running job silent for `heartbeat_timeout` s is recovered.
+    # A worker heartbeats every `heartbeat_interval` s; a job silent for `heartbeat_timeout` s is recovered.
     heartbeat_interval: float = 2.0
     heartbeat_timeout: float = 60.0
     # How often a job is retried after its worker died (resuming from its last checkpoint when it has one).
@@ -36,6 +36,25 @@ class Settings(BaseSettings):
     cancel_grace: float = 5.0
     worker_device: str = Field("auto", description="auto, cpu or cuda[:N]: the device this worker trains on.")
     hub_offline: bool = Field(True, description="Never reach a model hub (models must be local folders).")
+
+    # Upload limits: each is refused as soon as the upload passes it (413 for sizes, 422 for the rest), with a
+    # message naming the setting, so memory and temporary disk stay bounded whatever a file holds.
+    # 2 GiB: above the largest open SFT/preference sets as gzip or Parquet; bigger data is a storage job.
+    max_upload_bytes: int = Field(2 << 30, ge=1, description="Largest dataset file accepted, as sent.")
+    # 8 GiB: a 2 GiB gzip of JSON text at a typical 4x expands to this; it bounds the Parquet spill on disk.
+    max_decompressed_bytes: int = Field(
+        8 << 30, ge=1, description="Largest size a compressed upload may expand to (gzip, Parquet pages)."
+    )
+    # 100x: JSON text gzips 3-10x; past 100x a file is a bomb. Checked once 64 MiB have come out, so small
+    # files of repeated rows (which compress ~1000x) still pass.
+    max_decompression_ratio: float = Field(
+        100.0, gt=1, description="Largest expansion of a compressed upload."
+    )
+    # 8 MiB: one training example; a 128k-token context is ~0.5 MB of text, so this leaves 16x room, and
+    # parsing a row costs ~10x its size in memory (80 MB at worst).
+    max_line_bytes: int = Field(8 << 20, ge=1024, description="Longest row (JSONL/CSV line, JSON element).")
+    # 10 million: 5x the largest open instruction sets; a job loads its rows into the worker's memory.
+    max_rows: int = Field(10_000_000, ge=1, description="Most rows one dataset file may hold.")
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

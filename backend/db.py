@@ -20,6 +20,13 @@ NAMING = {
 }
 
 
+# Table options of every table with an integer id. Without AUTOINCREMENT, SQLite hands the id of the newest
+# deleted row to the next insert, so a job's recorded dataset version id could later name different data;
+# PostgreSQL identities never reuse ids. Use as `__table_args__ = NEVER_REUSE_IDS` or as the last element
+# of a tuple of table args (tests/unit/test_data_integrity.py checks every such table has it).
+NEVER_REUSE_IDS: dict = {"sqlite_autoincrement": True}
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: DateTime(timezone=True)}  # noqa: RUF012 (SQLAlchemy's own API)
@@ -30,7 +37,7 @@ def utcnow() -> datetime:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # WAL lets the API read while a worker writes; busy_timeout makes concurrent writers wait instead of failing.
+    # WAL lets the API read while a worker writes; busy_timeout makes concurrent writers wait, not fail.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")

@@ -3,8 +3,8 @@
     blocks = build_app("http://127.0.0.1:7860")
     app = gr.mount_gradio_app(fastapi_app, blocks, path="/ui")     # what `afina api` does
 
-A login form comes first; the token it returns is the only thing a browser session keeps (a gr.State, so no two
-sessions share anything). Each tab is built by its own module in ui/tabs/.
+A login form comes first; the token it returns is the only thing a browser session keeps (a gr.State, so no
+two sessions share anything). Each tab is built by its own module in ui/tabs/.
 """
 
 from __future__ import annotations
@@ -27,6 +27,25 @@ from ui.tabs.train import build_train_tab
 # Event handlers mostly wait on HTTP; let several sessions' calls run at once.
 CONCURRENCY = 16
 
+# The browser trades the login's one-time ticket for the HttpOnly cookie that Gradio's upload route needs
+# (backend.api.ui_gate), and forgets that cookie at logout. Same origin: the UI is mounted beside the API.
+OPEN_UPLOAD_SESSION_JS = """(ticket) => { if (ticket) { fetch('/api/auth/ui-session', {method: 'POST',
+  headers: {'Content-Type': 'application/json'}, body: JSON.stringify({ticket}),
+  credentials: 'same-origin'}); } }"""
+CLOSE_UPLOAD_SESSION_JS = (
+    "() => { fetch('/api/auth/ui-session', {method: 'DELETE', credentials: 'same-origin'}); }"
+)
+
+
+def upload_ticket(api_url: str, token: str) -> str:
+    """A one-time ticket for the browser's upload session; '' when the API cannot give one."""
+    if not token:
+        return ""
+    try:
+        return AfinaClient(api_url, token=token).ui_ticket()
+    except ApiError:
+        return ""
+
 
 def login(api_url: str, username: str, password: str) -> tuple[str, dict | None, str, str]:
     """(token, the API's OpenAPI document, message, header) — token '' when refused."""
@@ -46,6 +65,7 @@ def build_app(api_url: str) -> gr.Blocks:
     """The whole studio UI, talking to the REST API at api_url."""
     with gr.Blocks(title="Afina studio", analytics_enabled=False) as demo:
         token = gr.State("")
+        ticket = gr.Textbox("", visible=False, elem_id="upload-ticket")  # one-time, for the upload cookie
         api_doc = gr.State(None)  # the API's OpenAPI document: job spec and generation fields with their help
         # Outside every tab: a timer updated from inside a gr.Tabs confuses Gradio's tab bar.
         jobs_timer = gr.Timer(POLL_SECONDS, active=False)
@@ -90,16 +110,21 @@ def build_app(api_url: str) -> gr.Blocks:
                 gr.Column(visible=not signed_in),
                 gr.Column(visible=signed_in),
                 "",
+                upload_ticket(api_url, token_value),
             )
 
-        login_outputs = [token, api_doc, login_message, who, login_panel, studio, password]
-        login_button.click(_login, inputs=[username, password], outputs=login_outputs)
-        password.submit(_login, inputs=[username, password], outputs=login_outputs)
+        login_outputs = [token, api_doc, login_message, who, login_panel, studio, password, ticket]
+        for trigger in (login_button.click, password.submit):
+            trigger(_login, inputs=[username, password], outputs=login_outputs).then(
+                None, inputs=[ticket], js=OPEN_UPLOAD_SESSION_JS
+            )
 
         def _logout():
             return "", "", gr.Column(visible=True), gr.Column(visible=False), gr.Timer(active=False)
 
-        logout.click(_logout, outputs=[token, who, login_panel, studio, jobs_timer])
+        logout.click(_logout, outputs=[token, who, login_panel, studio, jobs_timer]).then(
+            None, js=CLOSE_UPLOAD_SESSION_JS
+        )
 
     demo.queue(default_concurrency_limit=CONCURRENCY)
     return demo

@@ -61,7 +61,7 @@ class AfinaClient:
         self._timeout = timeout
         self._transport = transport
 
-    # -- plumbing ----------------------------------------------------------------------------------------------
+    # -- plumbing ------------------------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -76,7 +76,7 @@ class AfinaClient:
             return response.json() if response.content else None
         raise _error_from(response)
 
-    # -- auth --------------------------------------------------------------------------------------------------
+    # -- auth ----------------------------------------------------------------------------------------------
 
     def login(self, username: str, password: str) -> str:
         """Exchange a username and password for a token; the client keeps and sends it from now on."""
@@ -87,11 +87,15 @@ class AfinaClient:
     def me(self) -> dict:
         return self._request("GET", "/api/auth/me")
 
+    def ui_ticket(self) -> str:
+        """A one-time ticket the browser trades for its upload cookie (the UI upload route needs a login)."""
+        return self._request("POST", "/api/auth/ui-ticket")["ticket"]
+
     def openapi(self) -> dict:
-        """The API's OpenAPI document: the job spec schema (fields, ranges, descriptions) drives the Train form."""
+        """The API's OpenAPI document: the job spec schema (fields, ranges, help) drives the Train form."""
         return self._request("GET", "/openapi.json")
 
-    # -- models ------------------------------------------------------------------------------------------------
+    # -- models --------------------------------------------------------------------------------------------
 
     def list_models(self) -> list[dict]:
         return self._request("GET", "/api/models")
@@ -99,7 +103,7 @@ class AfinaClient:
     def get_model(self, model_id: int) -> dict:
         return self._request("GET", f"/api/models/{model_id}")
 
-    # -- datasets ----------------------------------------------------------------------------------------------
+    # -- datasets ------------------------------------------------------------------------------------------
 
     def upload_dataset(
         self,
@@ -149,7 +153,7 @@ class AfinaClient:
         )
 
     def export_version(self, version_id: int, fmt: str, dest_dir: str | Path) -> Path:
-        """Download a version as "jsonl" or "parquet" into dest_dir; returns the file (named by the server)."""
+        """Download a version as "jsonl" or "parquet" into dest_dir; returns the file (server's name)."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
             with (
@@ -184,7 +188,7 @@ class AfinaClient:
         )
 
     def profile_version(self, version_id: int, body: dict, *, wait: float = PROFILE_WAIT_S) -> dict:
-        """Token-length profile of a version (an inference request); the server also stores it on the version."""
+        """Token-length profile of a version (an inference request); the server also stores it."""
         return self._request(
             "POST",
             f"/api/datasets/versions/{version_id}/profile",
@@ -193,7 +197,7 @@ class AfinaClient:
             timeout=wait + 30,
         )
 
-    # -- jobs --------------------------------------------------------------------------------------------------
+    # -- jobs ----------------------------------------------------------------------------------------------
 
     def create_job(self, body: dict) -> dict:
         return self._request("POST", "/api/jobs", json=body)
@@ -216,7 +220,7 @@ class AfinaClient:
             raise ValueError(f"unknown job action {action!r}")
         return self._request("POST", f"/api/jobs/{job_id}/{action}")
 
-    # -- generation --------------------------------------------------------------------------------------------
+    # -- generation ----------------------------------------------------------------------------------------
 
     def generate(self, body: dict, *, wait: float = GENERATION_WAIT_S) -> dict:
         """Submit a generation and wait (on the server) up to `wait` seconds for the answers."""

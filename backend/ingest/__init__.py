@@ -8,6 +8,7 @@
 Exceptions:
     ValueError          a caller bug: bad option (unknown format, malformed template, bad fraction)
     DatasetInvalid      the upload has errors; ``.report`` is the full IngestReport
+    LimitExceeded       reading the upload passed one of its Limits (size, expansion, row length, rows)
 """
 
 from backend.ingest.clean import CleanStats, dedup_exact, dedup_near, filter_length, split
@@ -15,6 +16,7 @@ from backend.ingest.export import export
 from backend.ingest.formats import FORMATS, detect_format
 from backend.ingest.ingest import WARNING_KINDS, ingest_file
 from backend.ingest.jsonl import count_rows, read_rows
+from backend.ingest.limits import LimitExceeded, Limits
 from backend.ingest.report import MESSAGES, DatasetInvalid, Example, IngestReport, Issue
 
 __all__ = [
@@ -26,6 +28,8 @@ __all__ = [
     "Example",
     "IngestReport",
     "Issue",
+    "LimitExceeded",
+    "Limits",
     "count_rows",
     "dedup_exact",
     "dedup_near",

@@ -11,6 +11,7 @@ from typing import Any
 from backend.ingest import parallel
 from backend.ingest.atomic import atomic_output
 from backend.ingest.formats import FORMATS
+from backend.ingest.limits import LimitExceeded, Limits
 from backend.ingest.mapping import compile_mapping
 from backend.ingest.readers import READ_ERRORS, open_source
 from backend.ingest.report import DatasetInvalid, IngestReport, IssueCollector
@@ -37,6 +38,7 @@ def ingest_file(
     templates: dict[str, str] | None = None,
     max_chars: int | None = None,
     too_long_is_error: bool = True,
+    limits: Limits | None = None,
 ) -> IngestReport:
     """Validate ``src`` and write it to ``dest`` as normalised JSONL; raise DatasetInvalid on any error.
 
@@ -47,6 +49,7 @@ def ingest_file(
     format: one of FORMATS; None detects it from the columns of the first rows.
     mapping / templates: see backend.ingest.mapping.
     max_chars: rows whose content is longer are ``too_long`` (errors, or warnings if not too_long_is_error).
+    limits: refuse the file (LimitExceeded) as soon as reading it passes one of them.
     Nothing is left at ``dest`` unless the whole file is valid.
     """
     if format is not None and format not in FORMATS:
@@ -67,11 +70,13 @@ def ingest_file(
         "chars": None,
     }
     source_bytes = src.stat().st_size
+    if limits and limits.max_upload_bytes and source_bytes > limits.max_upload_bytes:
+        raise LimitExceeded("max_upload_bytes", limits.max_upload_bytes, "the file is larger than the limit")
     output = {"bytes": 0, "sha256": None}
 
     if source_bytes == 0:
         issues.add("empty_file", None)
-    elif (plan := parallel.plan(src, filename, source_bytes, format, mapper)) is not None:
+    elif (plan := parallel.plan(src, filename, source_bytes, format, mapper, limits)) is not None:
         # a big plain JSONL file: validated by byte ranges on every core, same report and bytes
         with atomic_output(dest) as out:
             state["container"] = "jsonl"
@@ -89,13 +94,14 @@ def ingest_file(
                 max_chars=max_chars,
                 warning_kinds=warning_kinds,
                 dup_cap=DUPLICATE_CHECK_ROWS,
+                limits=limits,
             )
             if issues.error_count:
                 out.abandon()
         if not issues.error_count:
             output["bytes"], output["sha256"] = out.bytes_written, out.sha256
     else:
-        with open_source(src, filename, issues) as source, atomic_output(dest) as out:
+        with open_source(src, filename, issues, limits) as source, atomic_output(dest) as out:
             state["container"], state["compression"] = source.container, source.compression
             state["columns"] = list(source.columns)
             _run(source.rows, out, mapper, issues, state, max_chars)

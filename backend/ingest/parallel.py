@@ -31,12 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from backend.ingest.atomic import AtomicOutput
+from backend.ingest.duplicates import check_duplicates, part_lines
+from backend.ingest.limits import LimitExceeded, Limits
 from backend.ingest.mapping import compile_mapping
 from backend.ingest.readers import (
     BOM,
     GZIP_MAGIC,
     PARQUET_MAGIC,
-    READ_BUFFER,
     READ_ERRORS,
     find_line_start,
     jsonl_rows,
@@ -77,6 +78,7 @@ class RangeTask:
     max_chars: int | None
     warning_kinds: frozenset[str]
     dup_cap: int
+    limits: Limits | None = None
 
 
 @dataclass
@@ -113,7 +115,9 @@ class _RangeIssues(IssueCollector):
         super().add(kind, row, field, value)
 
 
-def plan(src: Path, filename: str, size: int, fmt: str | None, mapper) -> Plan | None:
+def plan(
+    src: Path, filename: str, size: int, fmt: str | None, mapper, limits: Limits | None = None
+) -> Plan | None:
     """A Plan when ``src`` is a plain JSONL file big enough to split and its format is settled; else None
     (gzip, other containers, small files, or a head that one pass must report on, e.g. unknown_format)."""
     workers = min(MAX_WORKERS, _cpus() - 1)
@@ -128,7 +132,7 @@ def plan(src: Path, filename: str, size: int, fmt: str | None, mapper) -> Plan |
         return None  # the same container guess as readers._guess_container, on the same 4 KiB
     scratch = IssueCollector(set())
     try:
-        with open(src, "rb", buffering=READ_BUFFER) as stream:
+        with open_range(src, 0, size, limits) as stream:
             head = list(itertools.islice(jsonl_rows(stream, scratch), DETECT_ROWS))
             head_end = stream.tell()
     except READ_ERRORS:
@@ -179,7 +183,7 @@ def validate_range(task: RangeTask) -> RangeResult:
     issues.checked = validator.hashes
     mapper = compile_mapping(task.mapping, task.templates)
     lines: list[int] = []
-    with open_range(task.path, task.start, task.end) as stream, open(task.part, "wb") as part:
+    with open_range(task.path, task.start, task.end, task.limits) as stream, open(task.part, "wb") as part:
 
         def write(batch: list[bytes]) -> None:
             part.write(b"\n".join(batch) + b"\n")
@@ -216,6 +220,7 @@ def run(
     max_chars: int | None,
     warning_kinds: set[str],
     dup_cap: int,
+    limits: Limits | None = None,
 ) -> None:
     """Validate ``src`` by ranges into ``out``; same effect on issues and state as ingest._run."""
     ranges, fmt = the_plan.ranges, the_plan.fmt
@@ -237,24 +242,39 @@ def run(
                     max_chars,
                     frozenset(warning_kinds),
                     dup_cap,
+                    limits,
                 )
                 for k, (a, b) in enumerate(ranges)
             ]
             # workers take ranges from the end of the file, the parent from the start: the parent writes
             # its ranges straight into out, and only the workers' ranges go through part files
             futures = _submit(pool, tasks[:0:-1])[::-1]
-            lines = _validate_here(src, ranges[0], 0, validator, mapper, out, first=True)
-            for k in range(1, len(ranges)):
-                future = futures[k - 1]
-                if future is None or future.cancel():  # no worker has started it: validate it here
-                    lines += _validate_here(src, ranges[k], lines, validator, mapper, out)
-                else:
-                    result = _result(future, tasks[k])
-                    _merge(result, lines, validator, issues, out)
-                    lines += result.lines
+            lines = 0
+            for k in range(len(ranges)):
+                with _rows_from(lines):
+                    future = futures[k - 1] if k else None
+                    if future is None or future.cancel():  # no worker has started it: validate it here
+                        lines += _validate_here(src, ranges[k], lines, validator, mapper, out, limits, k == 0)
+                    else:
+                        result = _result(future, tasks[k])
+                        _merge(result, lines, validator, issues, out)
+                        lines += result.lines
+                if limits and limits.max_rows and validator.source_rows > limits.max_rows:
+                    raise LimitExceeded("max_rows", limits.max_rows, "the file has more rows than the limit")
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     validator.finish(state)
+
+
+@contextlib.contextmanager
+def _rows_from(first_line: int) -> Iterator[None]:
+    """Make the row of a LimitExceeded raised in a range (numbered from the range's start) file-wide."""
+    try:
+        yield
+    except LimitExceeded as exc:
+        if exc.row is not None:
+            exc.row += first_line
+        raise
 
 
 def _submit(pool: ProcessPoolExecutor, tasks: list[RangeTask]) -> list[Future | None]:
@@ -284,13 +304,13 @@ def _validate_here(
     validator: RowValidator,
     mapper,
     out: AtomicOutput,
-    *,
+    limits: Limits | None = None,
     first: bool = False,
 ) -> int:
     """Validate one range in this process, continuing the file-wide state; returns its line count."""
     issues = validator.issues
     lines: list[int] = []
-    with open_range(src, *byte_range) as stream:
+    with open_range(src, *byte_range, limits) as stream:
         rows: Iterator = jsonl_rows(stream, issues, first_line=first_line, strip_bom=first, lines_out=lines)
         if first:  # as one pass does: the head is read, then mapped, before any row is validated
             head = list(itertools.islice(rows, DETECT_ROWS))
@@ -307,27 +327,9 @@ def _merge(
     result: RangeResult, line_offset: int, validator: RowValidator, issues: IssueCollector, out: AtomicOutput
 ) -> None:
     """Fold a worker's range into the file-wide state, in row order, and append its part to ``out``."""
-    base, cap, seen = validator.row_count, validator.dup_cap, validator.seen
-    hashes, hash_rows = result.hashes, result.hash_rows
-    dup_count, dup_at, dup_first = 0, -1, []  # dup_first: local output line numbers for previews
-    capped_at = -1
+    hash_rows = result.hash_rows
     room = MAX_EXAMPLES - len(issues.examples.get("duplicate_row", ()))
-    if base + len(hashes) <= cap and seen.isdisjoint(hashes) and len(set(hashes)) == len(hashes):
-        seen.update(hashes)  # the usual case, all in C: no duplicate and no cap in this range
-    else:
-        for i, h in enumerate(hashes):
-            if base + i >= cap:  # the check stops at the cap, wherever in the file it falls
-                if base + i == cap:
-                    capped_at = i
-                break
-            if h in seen:
-                dup_count += 1
-                if dup_at < 0:
-                    dup_at = i
-                if len(dup_first) < room:
-                    dup_first.append(i)
-            else:
-                seen.add(h)
+    dup_count, dup_at, dup_first, capped_at = check_duplicates(result.hashes, validator, room)
 
     # each kind new to the file goes in where one pass would first have met it: a kind the worker saw
     # with ``first_at`` rows checked precedes the duplicate check of row first_at, and follows the rest
@@ -337,7 +339,7 @@ def _merge(
     if capped_at >= 0:
         order.append((capped_at, 1, "duplicate_check_capped"))
     order.sort(key=lambda item: item[:2])  # stable: kinds of equal rank keep the worker's order
-    dup_lines = _part_lines(result.part, dup_first)
+    dup_lines = part_lines(result.part, dup_first)
     for _, _, kind in order:
         if kind == "duplicate_row":
             examples = [
@@ -374,18 +376,3 @@ def _merge(
                 out.write(block)
     with contextlib.suppress(OSError):
         os.unlink(result.part)  # free the disk as soon as it is copied
-
-
-def _part_lines(path: str, wanted: list[int]) -> dict[int, bytes]:
-    """Lines ``wanted`` (0-based) of a part file, for duplicate previews; reads only as far as needed."""
-    if not wanted:
-        return {}
-    last, want = max(wanted), set(wanted)
-    found = {}
-    with open(path, "rb", buffering=READ_BUFFER) as f:
-        for i, line in enumerate(f):
-            if i in want:
-                found[i] = line.rstrip(b"\n")
-            if i >= last:
-                break
-    return found

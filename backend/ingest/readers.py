@@ -23,8 +23,10 @@ from typing import Any, BinaryIO
 import ijson
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from backend.ingest.limits import GuardedRaw, Limits, check_parquet, check_parquet_batch, guarded_rows
 from backend.ingest.report import IssueCollector
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -32,6 +34,8 @@ PARQUET_MAGIC = b"PAR1"
 BOM = b"\xef\xbb\xbf"
 READ_BUFFER = 1 << 20  # 1 MiB: big enough that line splitting, not syscalls, dominates
 PARQUET_BATCH = 1024
+# with limits, a batch whose text decodes to more than this is turned into Python rows one at a time
+PARQUET_SLICE_BYTES = 64 << 20
 # CSV cells that hold nested data are JSON-encoded by convention; decode them so CSV can carry chats
 CSV_JSON_COLUMNS = ("messages", "conversations", "instances", "prompt", "chosen", "rejected", "completion")
 
@@ -99,14 +103,22 @@ class _RangeRaw(io.RawIOBase):
         self._left -= n
         return n
 
+    def tell(self) -> int:
+        return self._file.tell()
+
     def close(self) -> None:
         self._file.close()
         super().close()
 
 
-def open_range(path: str | Path, start: int, end: int) -> io.BufferedReader:
-    """A buffered binary stream over bytes [start, end) of ``path``; use it as a context manager."""
-    return io.BufferedReader(_RangeRaw(path, start, end), buffer_size=READ_BUFFER)
+def open_range(path: str | Path, start: int, end: int, limits: Limits | None = None) -> io.BufferedReader:
+    """A buffered binary stream over bytes [start, end) of ``path`` (a JSONL file); use it as a context
+    manager. With ``limits``, a line longer than the limit raises LimitExceeded (row local to the range)."""
+    raw: io.RawIOBase = _RangeRaw(path, start, end)
+    if limits is not None:
+        raw = GuardedRaw(raw, limits, source_bytes=end - start, compressed=False)
+        raw.mode = "lines"
+    return io.BufferedReader(raw, buffer_size=READ_BUFFER)
 
 
 def find_line_start(f: BinaryIO, pos: int, size: int) -> int:
@@ -179,12 +191,35 @@ def _csv_rows(stream: BinaryIO, issues: IssueCollector, delimiter: str) -> Itera
         yield start, row
 
 
-def _parquet_rows(pfile: pq.ParquetFile) -> Iterator[tuple[int, Any]]:
-    index = 0
+def _parquet_rows(pfile: pq.ParquetFile, limits: Limits | None = None) -> Iterator[tuple[int, Any]]:
+    index, decoded = 0, 0
     for batch in pfile.iter_batches(batch_size=PARQUET_BATCH):
-        for row in batch.to_pylist():
+        big = False
+        if limits is not None:
+            sizes = _text_bytes(batch)
+            decoded += check_parquet_batch(sizes, index, decoded, limits)
+            big = sum(sizes) > PARQUET_SLICE_BYTES
+        # big rows become Python objects one at a time, the rest a batch at a time
+        rows = (batch.slice(i, 1).to_pylist()[0] for i in range(batch.num_rows)) if big else batch.to_pylist()
+        for row in rows:
             index += 1
             yield index, row
+
+
+def _text_bytes(batch: pa.RecordBatch) -> list[int]:
+    """Per row, the bytes of its top-level text columns once decoded (dictionary-encoded ones included: a
+    few distinct huge values repeated on every row are how a small Parquet file expands)."""
+    total = pa.array([0] * batch.num_rows, pa.int64())
+    for column in batch.columns:
+        kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind)):
+            continue
+        if pa.types.is_dictionary(column.type):
+            lengths = pc.take(pc.binary_length(column.dictionary), column.indices)
+        else:
+            lengths = pc.binary_length(column)
+        total = pc.add(total, pc.fill_null(pc.cast(lengths, pa.int64()), 0))
+    return total.to_pylist()
 
 
 def _first_char(stream: BinaryIO) -> bytes:
@@ -206,19 +241,31 @@ def _guess_container(stream: io.BufferedReader, name: str) -> str:
 
 
 @contextlib.contextmanager
-def open_source(path: Path, filename: str, issues: IssueCollector) -> Iterator[Source]:
-    """Open a dataset file for streaming; container and compression come from its bytes, then its name."""
+def open_source(
+    path: Path, filename: str, issues: IssueCollector, limits: Limits | None = None
+) -> Iterator[Source]:
+    """Open a dataset file for streaming; container and compression come from its bytes, then its name.
+    With ``limits``, reading past any of them raises LimitExceeded as soon as it happens."""
     with contextlib.ExitStack() as stack:
         raw = stack.enter_context(open(path, "rb", buffering=READ_BUFFER))
         magic = raw.peek(4)[:4]
         compression = None
         name = filename
-        stream: io.BufferedReader = raw
+        inner: Any = raw
         if magic[:2] == GZIP_MAGIC:
             compression = "gzip"
             name = filename[:-3] if filename.lower().endswith(".gz") else filename
-            gz = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
-            stream = stack.enter_context(io.BufferedReader(gz, buffer_size=READ_BUFFER))
+            inner = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
+        guard = None
+        if limits is not None:
+            guard = GuardedRaw(inner, limits, source_bytes=path.stat().st_size, compressed=bool(compression))
+            inner = guard
+        stream: io.BufferedReader = (
+            stack.enter_context(io.BufferedReader(inner, buffer_size=READ_BUFFER))
+            if inner is not raw
+            else raw
+        )
+        if compression:
             try:
                 magic = stream.peek(4)[:4]
             except (OSError, EOFError) as exc:
@@ -230,23 +277,7 @@ def open_source(path: Path, filename: str, issues: IssueCollector) -> Iterator[S
                 yield Source(None, compression, iter(()))
                 return
         if magic == PARQUET_MAGIC:
-            if compression:
-                # Parquet needs random access: spill the decompressed bytes to a temporary file
-                spill = stack.enter_context(tempfile.TemporaryFile())
-                shutil.copyfileobj(stream, spill, READ_BUFFER)
-                spill.seek(0)
-                target: Any = spill
-            else:
-                target = path
-            try:
-                pfile = pq.ParquetFile(target)
-            except (pa.ArrowException, OSError) as exc:
-                issues.add("unreadable_file", None, None, f"parquet: {exc}")
-                yield Source(None, compression, iter(()))
-                return
-            yield Source(
-                "parquet", compression, _guarded(_parquet_rows(pfile), issues), pfile.schema_arrow.names
-            )
+            yield _open_parquet(stack, path, stream, compression, issues, limits)
             return
         container = _guess_container(stream, name)
         if container == "json":
@@ -256,8 +287,47 @@ def open_source(path: Path, filename: str, issues: IssueCollector) -> Iterator[S
         else:
             delimiter = "\t" if name.lower().endswith(".tsv") else ","
             rows = _csv_rows(stream, issues, delimiter)
+        if guard is not None:
+            guard.mode = "rows" if container == "json" else "lines"
+            rows = guarded_rows(rows, guard)
         # a plain file cannot fail mid-stream in practice; skip the guard's per-row cost there
         yield Source(container, compression, _guarded(rows, issues) if compression else rows)
+
+
+def _open_parquet(
+    stack: contextlib.ExitStack,
+    path: Path,
+    stream: BinaryIO,
+    compression: str | None,
+    issues: IssueCollector,
+    limits: Limits | None,
+) -> Source:
+    if compression:
+        # Parquet needs random access: spill the decompressed bytes to a temporary file (the limits bound it)
+        spill = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - closed by the stack
+        shutil.copyfileobj(stream, spill, READ_BUFFER)
+        size = spill.tell()
+        spill.seek(0)
+        target: Any = spill
+    else:
+        target, size = path, path.stat().st_size
+    try:
+        pfile = pq.ParquetFile(target)
+    except (pa.ArrowException, OSError) as exc:
+        issues.add("unreadable_file", None, None, f"parquet: {exc}")
+        return Source(None, compression, iter(()))
+    if limits is not None:
+        check_parquet(pfile.metadata, size, limits)  # from the footer, before any page is decoded
+        # text columns stay dictionary-encoded in memory, so repeated huge values are measured, not expanded
+        texts = [
+            f.name for f in pfile.schema_arrow if pa.types.is_string(f.type) or pa.types.is_binary(f.type)
+        ]
+        if texts:
+            if hasattr(target, "seek"):
+                target.seek(0)
+            pfile = pq.ParquetFile(target, read_dictionary=texts)
+    rows = _guarded(_parquet_rows(pfile, limits), issues)
+    return Source("parquet", compression, rows, pfile.schema_arrow.names)
 
 
 # what a row iterator can raise mid-stream (truncated gzip, corrupt Parquet page): reported, not crashed on

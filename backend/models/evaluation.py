@@ -11,12 +11,15 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base
+from backend.db import NEVER_REUSE_IDS, Base
 
 
 class EvaluationRow(Base):
     __tablename__ = "evaluation_rows"
-    __table_args__ = (Index("ix_evaluation_rows_job_set_index", "job_id", "set", "row_index"),)
+    __table_args__ = (
+        Index("ix_evaluation_rows_job_set_index", "job_id", "set", "row_index"),
+        NEVER_REUSE_IDS,
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))

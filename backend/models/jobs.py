@@ -1,4 +1,4 @@
-"""Jobs (the source of truth for training and evaluation work), their events, metrics, checkpoints, and workers."""
+"""Jobs (the source of truth for training and evaluation work): events, metrics, checkpoints, workers."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Enum, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.db import Base, utcnow
+from backend.db import NEVER_REUSE_IDS, Base, utcnow
 
 
 class JobStatus(enum.StrEnum):
-    """OpenAI-style states: validating -> queued -> running -> succeeded | failed | cancelled (paused aside)."""
+    """OpenAI-style states: validating -> queued -> running -> succeeded | failed | cancelled (or paused)."""
 
     validating = "validating"
     queued = "queued"
@@ -30,6 +30,7 @@ class JobStatus(enum.StrEnum):
 
 class Job(Base):
     __tablename__ = "jobs"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -73,6 +74,7 @@ class Job(Base):
 
 class JobEvent(Base):
     __tablename__ = "job_events"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
@@ -83,9 +85,9 @@ class JobEvent(Base):
 
 class JobMetric(Base):
     __tablename__ = "job_metrics"
-    __table_args__ = (Index("ix_job_metrics_job_name_step", "job_id", "name", "step"),)
+    __table_args__ = (Index("ix_job_metrics_job_name_step", "job_id", "name", "step"), NEVER_REUSE_IDS)
 
-    # BIGINT on Postgres (metrics grow fast); INTEGER on SQLite, where only INTEGER PRIMARY KEY autoincrements.
+    # BIGINT on Postgres (metrics grow fast); INTEGER on SQLite, where only INTEGER PRIMARY KEY autoincrements
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     step: Mapped[int]
@@ -96,6 +98,7 @@ class JobMetric(Base):
 
 class Checkpoint(Base):
     __tablename__ = "checkpoints"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base, utcnow
+from backend.db import NEVER_REUSE_IDS, Base, utcnow
 
 
 class ModelSource(enum.StrEnum):
@@ -21,6 +21,7 @@ class ModelSource(enum.StrEnum):
 
 class BaseModel(Base):
     __tablename__ = "base_models"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)

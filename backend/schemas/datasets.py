@@ -31,6 +31,7 @@ class DatasetRead(ReadModel):
     name: str
     description: str
     created_at: datetime
+    archived_at: datetime | None = Field(None, description="When it was archived (hidden from listings).")
     versions: list[DatasetVersionRead]
 
 
@@ -46,9 +47,9 @@ class VersionOperation(BaseModel):
 
     op: Literal["dedup_exact", "dedup_near", "filter_length", "split"] = Field(
         ...,
-        description="dedup_exact: drop exact repeats; dedup_near: drop rows whose MinHash Jaccard similarity "
-        "to a kept row is >= threshold; filter_length: keep rows within [min_chars, max_chars]; split: seeded "
-        "train/validation split (two new versions).",
+        description="dedup_exact: drop exact repeats; dedup_near: drop rows whose MinHash Jaccard "
+        "similarity to a kept row is >= threshold; filter_length: keep rows within [min_chars, max_chars]; "
+        "split: seeded train/validation split (two new versions).",
     )
     threshold: float = Field(
         0.9, gt=0.0, le=1.0, description="dedup_near: similarity at which rows are dupes."

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from backend import ingest
+from backend.config import Settings
+from backend.db import utcnow
 from backend.models.datasets import Dataset, DatasetVersion
 from backend.models.users import User
 from backend.schemas.datasets import VersionOperation
-from backend.services.errors import Conflict, Invalid, NotFound
+from backend.services import usage
+from backend.services.errors import Conflict, Invalid, NotFound, TooLarge
 from backend.storage import ArtifactStore
 
 #: keyword options of ingest.ingest_file a user may set through the upload form's `options` JSON
@@ -37,8 +41,10 @@ def create_from_upload(
     mapping: dict | None = None,
     options: dict | None = None,
     user: User | None,
+    limits: ingest.Limits | None = None,
 ) -> Dataset:
-    """Validate the whole file, then store dataset + version 1. On refusal nothing is kept (422 + report)."""
+    """Validate the whole file, then store dataset + version 1. On refusal nothing is kept (422 + report;
+    413/422 naming the limit and its setting as soon as reading the file passes one of ``limits``)."""
     if session.scalar(select(Dataset).where(Dataset.name == name)):
         raise Conflict(
             f"a dataset named '{name}' already exists; choose another name",
@@ -55,8 +61,10 @@ def create_from_upload(
     tmp = store.new_temp(".jsonl")
     try:
         report = ingest.ingest_file(
-            upload, tmp, filename=filename, format=format, mapping=mapping, **(options or {})
+            upload, tmp, filename=filename, format=format, mapping=mapping, limits=limits, **(options or {})
         )
+    except ingest.LimitExceeded as exc:
+        raise limit_error(exc, filename) from exc
     except ingest.DatasetInvalid as exc:
         raise Invalid(
             f"{filename} was refused: {exc}", code="dataset_invalid", details=_report_dict(exc.report)
@@ -81,6 +89,23 @@ def create_from_upload(
         tmp.unlink(missing_ok=True)
         raise
     return dataset
+
+
+def upload_limits(settings: Settings) -> ingest.Limits:
+    return ingest.Limits(
+        max_upload_bytes=settings.max_upload_bytes,
+        max_decompressed_bytes=settings.max_decompressed_bytes,
+        max_ratio=settings.max_decompression_ratio,
+        max_line_bytes=settings.max_line_bytes,
+        max_rows=settings.max_rows,
+    )
+
+
+def limit_error(exc: ingest.LimitExceeded, filename: str) -> TooLarge | Invalid:
+    """The 413 (sizes) or 422 (row length, rows, expansion) for an upload that passed a limit."""
+    details = {"limit": exc.limit, "setting": exc.setting, "value": exc.value, "row": exc.row}
+    kind = TooLarge if exc.is_size else Invalid
+    return kind(f"{filename} was refused: {exc}", code="upload_limit", details=details)
 
 
 def _add_version(
@@ -142,8 +167,11 @@ def get_version(session: Session, version_id: int) -> DatasetVersion:
     return version
 
 
-def list_datasets(session: Session) -> list[Dataset]:
-    return list(session.scalars(select(Dataset).order_by(Dataset.id.desc())))
+def list_datasets(session: Session, *, include_archived: bool = False) -> list[Dataset]:
+    query = select(Dataset)
+    if not include_archived:
+        query = query.where(Dataset.archived_at.is_(None))
+    return list(session.scalars(query.order_by(Dataset.id.desc())))
 
 
 def read_rows(store: ArtifactStore, version: DatasetVersion, offset: int, limit: int) -> list[dict]:
@@ -154,11 +182,43 @@ def rows_path(store: ArtifactStore, version: DatasetVersion) -> Path:
     return store.path(version.path)
 
 
+#: users named in a refusal's message (all of them are in its details, up to USAGE_DETAILS)
+USAGE_NAMED, USAGE_DETAILS = 5, 100
+
+
 def delete_dataset(session: Session, store: ArtifactStore, dataset_id: int) -> None:
+    """Delete a dataset and its files, unless a job (or anything else) uses one of its versions: 409 naming
+    them, since the data a job trained on must stay readable; archive it instead."""
     dataset = get_dataset(session, dataset_id)
+    users_of = usage.usages_of_version(session, [v.id for v in dataset.versions])
+    if users_of:
+        named = "; ".join(u.describe() for u in users_of[:USAGE_NAMED])
+        more = f" and {len(users_of) - USAGE_NAMED} more" if len(users_of) > USAGE_NAMED else ""
+        raise Conflict(
+            f"dataset {dataset.id} ('{dataset.name}') is in use and cannot be deleted: {named}{more}. "
+            f"Archive it instead (POST /api/datasets/{dataset.id}/archive): it leaves the listings and "
+            "stays readable by what used it",
+            code="dataset_in_use",
+            details={"dataset_id": dataset.id, "used_by": [asdict(u) for u in users_of[:USAGE_DETAILS]]},
+        )
+    # derived versions name their parent: unlink them first, so the rows can go in any order
+    session.execute(
+        update(DatasetVersion).where(DatasetVersion.dataset_id == dataset.id).values(parent_id=None)
+    )
     session.delete(dataset)
     session.commit()
     shutil.rmtree(store.path(f"datasets/{dataset_id}"), ignore_errors=True)
+
+
+def archive_dataset(session: Session, dataset_id: int, *, archived: bool = True) -> Dataset:
+    """Hide a dataset from the default listings (or bring it back); its versions stay readable by id."""
+    dataset = get_dataset(session, dataset_id)
+    if archived and dataset.archived_at is None:
+        dataset.archived_at = utcnow()
+    elif not archived:
+        dataset.archived_at = None
+    session.commit()
+    return dataset
 
 
 def _sha256(path: Path) -> str:

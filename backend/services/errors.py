@@ -5,6 +5,7 @@ ServiceError            -> 400
 ├── Forbidden           -> 403  role may not do this
 ├── NotFound            -> 404
 ├── Conflict            -> 409  state does not allow it (e.g. cancel a finished job)
+├── TooLarge            -> 413  an upload passed a size limit; `details` names the limit and its setting
 └── Invalid             -> 422  input refused; `details` says where (row, field, value)
 """
 
@@ -39,6 +40,10 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     status, code = 409, "conflict"
+
+
+class TooLarge(ServiceError):
+    status, code = 413, "too_large"
 
 
 class Invalid(ServiceError):

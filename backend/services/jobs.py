@@ -62,10 +62,15 @@ def _check_datasets(session: Session, data: JobCreate) -> list[DatasetVersion]:
             raise Invalid(
                 f"dataset version {version_id} not found", details={"field": field, "value": version_id}
             )
+        if version.dataset.archived_at is not None:
+            raise Invalid(
+                f"dataset '{version.dataset.name}' is archived: unarchive it to train on it",
+                details={"field": field, "value": version_id},
+            )
         if version.format not in allowed:
             raise Invalid(
-                f"method '{method}' trains on {' or '.join(allowed)} data, but dataset version {version_id} is "
-                f"'{version.format}'",
+                f"method '{method}' trains on {' or '.join(allowed)} data, but dataset version {version_id} "
+                f"is '{version.format}'",
                 details={"field": field, "value": version_id},
             )
         versions.append(version)
@@ -88,7 +93,7 @@ def _check_rewards(session: Session, data: JobCreate) -> None:
 
 
 def target_device(session: Session, settings: Settings) -> dict:
-    """The best live training worker's device; without one, this machine (so a first job can still be planned)."""
+    """The best live training worker's device; without one, this machine (so a first job can be planned)."""
     cutoff = utcnow() - timedelta(seconds=settings.heartbeat_timeout)
     workers = session.scalars(
         select(Worker).where(Worker.last_seen >= cutoff, Worker.queues.contains("train"))
@@ -112,8 +117,8 @@ def create_job(session: Session, settings: Settings, data: JobCreate, user: User
     device = target_device(session, settings)
     if spec.adapter.type == "qlora" and not device["device"].startswith("cuda"):
         raise Invalid(
-            "QLoRA needs a CUDA GPU (bitsandbytes 4-bit); no GPU worker is online. Choose adapter type 'lora', "
-            "or start a GPU worker",
+            "QLoRA needs a CUDA GPU (bitsandbytes 4-bit); no GPU worker is online. Choose adapter type "
+            "'lora', or start a GPU worker",
             details={"field": "spec.adapter.type", "value": "qlora"},
         )
     root = registry.root_model(session, start_model)

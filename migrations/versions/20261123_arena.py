@@ -40,6 +40,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_arena_battles_user_id_users"), ondelete="SET NULL"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_arena_battles")),
+        sqlite_autoincrement=True,
     )
     op.create_index(op.f("ix_arena_battles_user_id"), "arena_battles", ["user_id"], unique=False)
 

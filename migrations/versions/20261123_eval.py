@@ -27,6 +27,7 @@ def upgrade() -> None:
             ["job_id"], ["jobs.id"], name=op.f("fk_evaluation_rows_job_id_jobs"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evaluation_rows")),
+        sqlite_autoincrement=True,
     )
     op.create_index(
         "ix_evaluation_rows_job_set_index", "evaluation_rows", ["job_id", "set", "row_index"], unique=False

@@ -15,23 +15,18 @@ from pathlib import Path
 
 from backend.config import get_settings
 from backend.db import session_scope
-from backend.models.datasets import DatasetVersion
 from backend.models.jobs import Job
 from backend.services import registry
 from backend.storage import ArtifactStore
+from worker.jobs.dataset_files import read_version_rows
 from worker.jobs.evaluation_job import run_evaluation_job
 from worker.jobs.supervisor import ERROR_FILE, OUTCOME_FILE, die_with_parent
 from worker.progress import DatabaseReporter
 from worker.training.runner import TrainRequest, merge_adapter, run_training
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
 def mix_rows(parts: list[tuple[list[dict], float]], seed: int) -> list[dict]:
-    """A weighted mixture: the largest set keeps all its rows; the others are sampled to match their weights."""
+    """A weighted mixture: the largest set keeps all its rows; the others are sampled to their weights."""
     if len(parts) == 1:
         return list(parts[0][0])
     rng = random.Random(seed)
@@ -48,12 +43,10 @@ def _load_inputs(job_id: int, store: ArtifactStore, settings) -> tuple[TrainRequ
     with session_scope(settings.database_url) as session:
         job = session.get(Job, job_id)
         start = registry.get_model(session, job.base_model_id)
-        parts = [
-            (_read_jsonl(store.path(session.get(DatasetVersion, ref["version_id"]).path)), ref["weight"])
-            for ref in job.datasets
-        ]
+        # each file is checked against the sha256 stored when it was validated (archived data included)
+        parts = [(read_version_rows(session, store, r["version_id"]), r["weight"]) for r in job.datasets]
         eval_rows = (
-            _read_jsonl(store.path(session.get(DatasetVersion, job.eval_dataset_version_id).path))
+            read_version_rows(session, store, job.eval_dataset_version_id)
             if job.eval_dataset_version_id
             else None
         )

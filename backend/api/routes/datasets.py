@@ -47,6 +47,7 @@ async def upload_dataset(
     user: Engineer,
     session: SessionDep,
     store: StoreDep,
+    settings: SettingsDep,
     file: Annotated[UploadFile, File(description="JSONL, JSON array, CSV or Parquet; gzip of any of these.")],
     name: Annotated[str | None, Form(max_length=200, description="Default: the file name.")] = None,
     description: Annotated[str, Form(max_length=2000)] = "",
@@ -62,12 +63,15 @@ async def upload_dataset(
         str | None, Form(description='JSON object of validation options, e.g. {"max_chars": 20000}.')
     ] = None,
 ):
-    """Upload a dataset. The whole file is validated first: a refused upload gets 422 with a report naming each
-    error kind, its count and the first rows and fields where it happens, and nothing is stored."""
+    """Upload a dataset. The whole file is validated first: a refused upload gets 422 with a report naming
+    each error kind, its count and the first rows and fields where it happens, and nothing is stored.
+
+    Limits (settings AFINA_MAX_UPLOAD_BYTES, _DECOMPRESSED_BYTES, _DECOMPRESSION_RATIO, _LINE_BYTES, _ROWS)
+    are refused as soon as reading passes them: 413 for sizes, 422 for the others, naming the setting."""
     filename = file.filename or "upload"
     upload = store.new_temp(".upload")
     try:
-        # Stream the (already spooled) upload into the store's temp area in chunks: no whole-file copy in memory.
+        # Copy the spooled upload (capped by BodyLimit as it arrived) into the store's temp area in chunks.
         await run_in_threadpool(_copy, file, upload)
         return await run_in_threadpool(
             datasets.create_from_upload,
@@ -81,6 +85,7 @@ async def upload_dataset(
             mapping=_json_form(mapping, "mapping"),
             options=_json_form(options, "options"),
             user=user,
+            limits=datasets.upload_limits(settings),
         )
     finally:
         upload.unlink(missing_ok=True)
@@ -92,8 +97,12 @@ def _copy(file: UploadFile, dest) -> None:
 
 
 @router.get("", response_model=list[DatasetRead])
-def list_datasets(_: Engineer, session: SessionDep):
-    return datasets.list_datasets(session)
+def list_datasets(
+    _: Engineer,
+    session: SessionDep,
+    include_archived: Annotated[bool, Query(description="Also list archived datasets.")] = False,
+):
+    return datasets.list_datasets(session, include_archived=include_archived)
 
 
 @router.get("/{dataset_id}", response_model=DatasetRead)
@@ -103,7 +112,21 @@ def get_dataset(dataset_id: int, _: Engineer, session: SessionDep):
 
 @router.delete("/{dataset_id}", status_code=204)
 def delete_dataset(dataset_id: int, _: Engineer, session: SessionDep, store: StoreDep) -> None:
+    """Delete a dataset and its files. 409 naming the jobs (or other users) of any of its versions: the data a
+    job trained on stays readable, so archive such a dataset instead."""
     datasets.delete_dataset(session, store, dataset_id)
+
+
+@router.post("/{dataset_id}/archive", response_model=DatasetRead)
+def archive_dataset(dataset_id: int, _: Engineer, session: SessionDep):
+    """Hide a dataset from the default listings; the jobs that used it still read its versions."""
+    return datasets.archive_dataset(session, dataset_id)
+
+
+@router.post("/{dataset_id}/unarchive", response_model=DatasetRead)
+def unarchive_dataset(dataset_id: int, _: Engineer, session: SessionDep):
+    """Bring an archived dataset back into the listings."""
+    return datasets.archive_dataset(session, dataset_id, archived=False)
 
 
 @router.get("/versions/{version_id}", response_model=DatasetVersionRead)
@@ -153,8 +176,8 @@ def export_version(
 async def template_preview(
     version_id: int, body: TemplatePreviewCreate, user: Engineer, settings: SettingsDep, wait: float = WAIT
 ):
-    """Render one row exactly as the trainer tokenizes it, marking the tokens that carry the loss (on a worker,
-    which has the tokenizer)."""
+    """Render one row exactly as the trainer tokenizes it, marking the tokens that carry the loss (on a
+    worker, which has the tokenizer)."""
     return await submit_and_wait(settings, user, "preview", version_id, body.model_dump(), wait)
 
 

@@ -61,10 +61,18 @@ class AfinaClient:
         self._timeout = timeout
         self._transport = transport
 
-    # -- plumbing ----------------------------------------------------------------------------------------------
+    # -- plumbing --------------------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: float | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        headers = {**(headers or {}), **({"Authorization": f"Bearer {self.token}"} if self.token else {})}
         try:
             with httpx.Client(
                 base_url=self.base_url, timeout=timeout or self._timeout, transport=self._transport
@@ -76,22 +84,35 @@ class AfinaClient:
             return response.json() if response.content else None
         raise _error_from(response)
 
-    # -- auth --------------------------------------------------------------------------------------------------
+    # -- auth ------------------------------------------------------------------------------------------------
 
-    def login(self, username: str, password: str) -> str:
-        """Exchange a username and password for a token; the client keeps and sends it from now on."""
-        data = self._request("POST", "/api/auth/login", json={"username": username, "password": password})
+    def login(self, username: str, password: str, *, on_behalf_of: str | None = None) -> str:
+        """Exchange a username and password for a token; the client keeps and sends it from now on.
+
+        on_behalf_of: the address of the person logging in when this client relays for them (the UI server),
+        so the API's per-address login limit counts them and not the relay. The API honours it only from a
+        trusted proxy address (uvicorn's --forwarded-allow-ips, 127.0.0.1 by default)."""
+        headers = {"X-Forwarded-For": on_behalf_of} if on_behalf_of else {}
+        data = self._request(
+            "POST", "/api/auth/login", json={"username": username, "password": password}, headers=headers
+        )
         self.token = data["token"]
         return self.token
+
+    def logout(self) -> None:
+        """Revoke the token this client holds (the server refuses it from now on) and forget it."""
+        if self.token:
+            self._request("POST", "/api/auth/logout")
+            self.token = None
 
     def me(self) -> dict:
         return self._request("GET", "/api/auth/me")
 
     def openapi(self) -> dict:
-        """The API's OpenAPI document: the job spec schema (fields, ranges, descriptions) drives the Train form."""
+        """The API's OpenAPI document: the job spec schema (fields, ranges, help) drives the Train form."""
         return self._request("GET", "/openapi.json")
 
-    # -- models ------------------------------------------------------------------------------------------------
+    # -- models ----------------------------------------------------------------------------------------------
 
     def list_models(self) -> list[dict]:
         return self._request("GET", "/api/models")
@@ -99,7 +120,7 @@ class AfinaClient:
     def get_model(self, model_id: int) -> dict:
         return self._request("GET", f"/api/models/{model_id}")
 
-    # -- datasets ----------------------------------------------------------------------------------------------
+    # -- datasets --------------------------------------------------------------------------------------------
 
     def upload_dataset(
         self,
@@ -149,7 +170,7 @@ class AfinaClient:
         )
 
     def export_version(self, version_id: int, fmt: str, dest_dir: str | Path) -> Path:
-        """Download a version as "jsonl" or "parquet" into dest_dir; returns the file (named by the server)."""
+        """Download a version as "jsonl" or "parquet" into dest_dir; returns the file (server-named)."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
             with (
@@ -184,7 +205,7 @@ class AfinaClient:
         )
 
     def profile_version(self, version_id: int, body: dict, *, wait: float = PROFILE_WAIT_S) -> dict:
-        """Token-length profile of a version (an inference request); the server also stores it on the version."""
+        """Token-length profile of a version (an inference request); the server stores it on the version."""
         return self._request(
             "POST",
             f"/api/datasets/versions/{version_id}/profile",
@@ -193,7 +214,7 @@ class AfinaClient:
             timeout=wait + 30,
         )
 
-    # -- jobs --------------------------------------------------------------------------------------------------
+    # -- jobs ------------------------------------------------------------------------------------------------
 
     def create_job(self, body: dict) -> dict:
         return self._request("POST", "/api/jobs", json=body)
@@ -216,7 +237,7 @@ class AfinaClient:
             raise ValueError(f"unknown job action {action!r}")
         return self._request("POST", f"/api/jobs/{job_id}/{action}")
 
-    # -- generation --------------------------------------------------------------------------------------------
+    # -- generation ------------------------------------------------------------------------------------------
 
     def generate(self, body: dict, *, wait: float = GENERATION_WAIT_S) -> dict:
         """Submit a generation and wait (on the server) up to `wait` seconds for the answers."""

@@ -4,7 +4,7 @@ from backend.models.datasets import Dataset, DatasetVersion
 from backend.models.inference import InferenceRequest, InferenceStatus
 from backend.models.jobs import Checkpoint, Job, JobEvent, JobMetric, JobStatus, Worker
 from backend.models.registry import BaseModel, ModelSource
-from backend.models.users import ApiToken, Role, User
+from backend.models.users import ApiToken, LoginAttempt, Role, User
 
 __all__ = [
     "ApiToken",
@@ -18,6 +18,7 @@ __all__ = [
     "JobEvent",
     "JobMetric",
     "JobStatus",
+    "LoginAttempt",
     "ModelSource",
     "Role",
     "User",

@@ -88,10 +88,13 @@ def test_health_stays_fast_during_a_burst_of_logins(live):
         thread.join()
     assert statuses == [200] * BURST
     assert len(latencies) >= 3, (latencies, burst)
-    # Hashing on a bounded number of threads leaves the API responsive: each health check takes a small part
-    # of the burst (they took most of it when 20 Argon2 hashes fought for two cores, holding DB connections).
-    assert statistics.median(latencies) < 0.1 * burst, (latencies, burst)
-    assert max(latencies) < 0.5 * burst, (latencies, burst)
+    # Logins hash on a bounded number of threads and hold no database connection while they do, so a health
+    # check takes a small part of the burst. Before, 20 Argon2 hashes fought for the cores while holding the
+    # pool's connections, and a health check waited for one: half the burst (16 s of 32 s) on this machine.
+    median, longest = statistics.median(latencies), max(latencies)
+    print(f"\nhealth during a {burst:.1f} s burst: median {median:.3f} s, max {longest:.3f} s")
+    assert median < 0.1 * burst, (latencies, burst)
+    assert longest < burst / 3, (latencies, burst)
 
 
 @pytest.fixture
@@ -122,7 +125,6 @@ def _login_tokens(live) -> list[dict]:
 
 
 def test_the_browser_keeps_no_password_or_token_and_logout_revokes_it(live, page):
-    before = {row["id"] for row in _login_tokens(live)}
     page.goto(f"{live.url}/ui/")
     _field(page, "login-username").wait_for(timeout=60_000)
     for _ in range(3):  # the first click can land before the page has wired its events
@@ -145,8 +147,8 @@ def test_the_browser_keeps_no_password_or_token_and_logout_revokes_it(live, page
     assert "afn_" not in stored, json.loads(stored)
     assert page.locator("a", has_text="Runs").count() == 0
 
-    new = [row for row in _login_tokens(live) if row["id"] not in before]
-    assert len(new) == 1 and new[0]["active"], new
+    new = _login_tokens(live)[:1]  # newest first: the browser's session
+    assert new and new[0]["active"], new
     page.locator("#logout-button").click()
     page.locator("#login-panel").wait_for(state="visible")
     deadline = time.monotonic() + 30

@@ -36,10 +36,21 @@ def hash_password(password: str) -> str:
         return _hasher.hash(password)
 
 
+_dummy_lock = threading.Lock()
+
+
 @functools.cache
 def _dummy_hash() -> str:
-    """A hash nobody knows the password of: unknown users are checked against it, so they take as long."""
-    return _hasher.hash(secrets.token_urlsafe(32))
+    """A hash nobody knows the password of: unknown users are checked against it, so they take as long.
+
+    Made once per process, under a lock: a burst of first logins must not hash it twenty times at once."""
+    with _dummy_lock:
+        return _dummy_hash_once()
+
+
+@functools.cache
+def _dummy_hash_once() -> str:
+    return hash_password(secrets.token_urlsafe(32))
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:

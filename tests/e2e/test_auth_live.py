@@ -90,11 +90,12 @@ def test_health_stays_fast_during_a_burst_of_logins(live):
     assert len(latencies) >= 3, (latencies, burst)
     # Logins hash on a bounded number of threads and hold no database connection while they do, so a health
     # check takes a small part of the burst. Before, 20 Argon2 hashes fought for the cores while holding the
-    # pool's connections, and a health check waited for one: half the burst (16 s of 32 s) on this machine.
+    # pool's connections: on this (loaded) machine the median check took 1% of the burst and the longest a
+    # third to a half of it; after, 0.01-0.05% and 5%.
     median, longest = statistics.median(latencies), max(latencies)
     print(f"\nhealth during a {burst:.1f} s burst: median {median:.3f} s, max {longest:.3f} s")
-    assert median < 0.1 * burst, (latencies, burst)
-    assert longest < burst / 3, (latencies, burst)
+    assert median < burst / 200, (latencies, burst)
+    assert longest < burst / 5, (latencies, burst)
 
 
 @pytest.fixture

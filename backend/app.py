@@ -32,15 +32,20 @@ SECRET_FIELDS = frozenset({"password", "token", "secret", "api_key", "authorizat
 REDACTED = "<redacted>"
 
 
-def _redact(value, loc: tuple = ()):
-    """`value` with every secret field's value replaced, however deep (a missing-field error's input is the
-    whole body, password included)."""
+def _redact(value, loc: tuple = (), depth: int = 0):
+    """`value` with every secret field's value replaced (a missing-field error's input is the whole body,
+    password included); below 20 levels nothing is repeated, so a deep input cannot exhaust the stack."""
     if any(str(part).lower() in SECRET_FIELDS for part in loc):
         return REDACTED
+    if isinstance(value, dict | list | tuple) and depth >= 20:
+        return "<nested too deeply to show>"
     if isinstance(value, dict):
-        return {k: REDACTED if str(k).lower() in SECRET_FIELDS else _redact(v) for k, v in value.items()}
+        return {
+            k: REDACTED if str(k).lower() in SECRET_FIELDS else _redact(v, depth=depth + 1)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [_redact(v) for v in value]
+        return [_redact(v, depth=depth + 1) for v in value]
     return value
 
 

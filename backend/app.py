@@ -31,9 +31,34 @@ def _where(loc: tuple) -> str:
 
 
 async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+    retry_after = getattr(exc, "retry_after", None)
     return JSONResponse(
-        {"code": exc.code, "message": exc.message, "details": exc.details}, status_code=exc.status
+        {"code": exc.code, "message": exc.message, "details": exc.details},
+        status_code=exc.status,
+        headers={"Retry-After": str(retry_after)} if retry_after else None,
     )
+
+
+# Fields whose values a validation error never repeats back (nor anything nested under them).
+SECRET_FIELDS = frozenset({"password", "token", "secret", "api_key", "authorization"})
+REDACTED = "<redacted>"
+
+
+def _redact(value, loc: tuple = (), depth: int = 0):
+    """`value` with every secret field's value replaced (a missing-field error's input is the whole body,
+    password included); below 20 levels nothing is repeated, so a deep input cannot exhaust the stack."""
+    if any(str(part).lower() in SECRET_FIELDS for part in loc):
+        return REDACTED
+    if isinstance(value, dict | list | tuple) and depth >= 20:
+        return "<nested too deeply to show>"
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if str(k).lower() in SECRET_FIELDS else _redact(v, depth=depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_redact(v, depth=depth + 1) for v in value]
+    return value
 
 
 def _jsonable(value):
@@ -46,7 +71,11 @@ def _jsonable(value):
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
     errors = [
-        {"field": _where(e["loc"]), "message": e["msg"], "value": _jsonable(e.get("input"))}
+        {
+            "field": _where(e["loc"]),
+            "message": e["msg"],
+            "value": _jsonable(_redact(e.get("input"), e["loc"])),
+        }
         for e in exc.errors()
     ]
     summary = "; ".join(

@@ -19,11 +19,13 @@ from typing import Annotated
 import typer
 
 from backend import migrate as migrations
+from backend import security
 from backend.config import Settings, get_settings
 from backend.db import session_scope
 from backend.models.registry import ModelSource
 from backend.models.users import Role
 from backend.services import registry, users
+from backend.services.errors import ServiceError
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 
@@ -47,16 +49,33 @@ def downgrade(revision: str = "base") -> None:
 def create_user(
     username: Annotated[str, typer.Option(help="Login name.")],
     role: Annotated[Role, typer.Option(help="admin, engineer or labeler.")] = Role.engineer,
-    password: Annotated[str | None, typer.Option(help="Default: generated and printed.")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(help=f"Default: generated and printed. The policy: {security.PASSWORD_POLICY}."),
+    ] = None,
     print_token: Annotated[
         bool, typer.Option("--print-token", help="Print a new API token as the last line.")
     ] = False,
+    token_days: Annotated[
+        float | None,
+        typer.Option(help="The token's lifetime in days (default: AFINA_TOKEN_TTL_DAYS); 0: never expires."),
+    ] = None,
 ) -> None:
-    """Create a user (and optionally an API token for scripts)."""
-    with session_scope(get_settings().database_url) as session:
-        user, password = users.create_user(session, username, role, password)
-        token = users.issue_token(session, user, "cli") if print_token else None
-    typer.echo(f"Created {role.value} '{username}' with password: {password}")
+    """Create a user (and optionally an API token for scripts).
+
+    Whoever runs this has the database, so like an admin they may give the token any lifetime."""
+    settings = get_settings()
+    ttl = settings.token_ttl_days if token_days is None else (token_days or None)
+    try:
+        with session_scope(settings.database_url) as session:
+            user, generated = users.create_user(session, username, role, password)
+            token = users.issue_token(session, user, "cli", ttl_days=ttl) if print_token else None
+    except ServiceError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    # A password given on the command line is not repeated back (terminals get recorded and shared).
+    shown = f" with password: {generated}" if password is None else ""
+    typer.echo(f"Created {role.value} '{username}'{shown}")
     if token:
         typer.echo(token)
 
@@ -154,7 +173,8 @@ def build_server(settings: Settings, api_url: str):
         BodyLimit, rules=[BodyRule("POST", UPLOAD_PATH, cap + FORM_OVERHEAD, "AFINA_MAX_UPLOAD_BYTES")]
     )
     api.add_middleware(UploadGate, settings=settings)  # added last: runs first, before a byte is read
-    return gr.mount_gradio_app(api, build_app(api_url), path=UI_MOUNT, max_file_size=cap)
+    # No run history: it would keep event inputs (a login's password, the session's token) in browser storage.
+    return gr.mount_gradio_app(api, build_app(api_url), path=UI_MOUNT, max_file_size=cap, run_history=False)
 
 
 def _serve(host: str, port: int) -> None:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+# Owner-only: the database holds password hashes and the artifacts hold users' data.
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+# A login token's lifetime: long enough not to nag people daily, short enough that a lost one dies alone.
+DEFAULT_TOKEN_TTL_DAYS = 30.0
 
 
 class Settings(BaseSettings):
@@ -36,6 +44,19 @@ class Settings(BaseSettings):
     cancel_grace: float = 5.0
     worker_device: str = Field("auto", description="auto, cpu or cuda[:N]: the device this worker trains on.")
     hub_offline: bool = Field(True, description="Never reach a model hub (models must be local folders).")
+    # Tokens: a login (or a created token that asks for nothing else) lives `token_ttl_days`; a non-admin may
+    # ask for at most `token_max_ttl_days`; only admins (and `afina create-user`, which has the database) may
+    # go beyond or ask for a token that never expires.
+    token_ttl_days: float = Field(
+        DEFAULT_TOKEN_TTL_DAYS, gt=0, description="Default lifetime of a login or API token, in days."
+    )
+    token_max_ttl_days: float = Field(365, gt=0, description="Longest token a non-admin may create, in days.")
+    # Failed logins counted in a sliding window stored in the database (so it holds across API processes).
+    login_window_seconds: int = Field(900, gt=0, description="Window over which failed logins are counted.")
+    login_max_failures_per_user: int = Field(5, gt=0, description="Failed logins per username per window.")
+    login_max_failures_per_address: int = Field(
+        20, gt=0, description="Failed logins per client address per window."
+    )
 
     # Upload limits: each is refused as soon as the upload passes it (413 for sizes, 422 for the rest), with a
     # message naming the setting, so memory and temporary disk stay bounded whatever a file holds.
@@ -75,9 +96,28 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         return self.home / "models"
 
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, or None for a server database (or an in-memory one)."""
+        url = make_url(self.database_url)
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+            return None
+        return Path(url.database)
+
     def ensure_dirs(self) -> None:
+        """Create the data folders (0700) and the SQLite file (0600) with owner-only permissions.
+
+        Folders that already exist keep the permissions their owner gave them."""
         for path in (self.home, self.artifacts_dir, self.models_dir, self.broker_dir):
-            path.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                path.mkdir(parents=True, mode=PRIVATE_DIR_MODE, exist_ok=True)
+                path.chmod(PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask; say it exactly
+        database = self.sqlite_path
+        if database is not None and not database.exists():
+            database.parent.mkdir(parents=True, mode=PRIVATE_DIR_MODE, exist_ok=True)
+            # SQLite creates its -wal and -shm files with the database file's permissions.
+            os.close(os.open(database, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE_MODE))
+            database.chmod(PRIVATE_FILE_MODE)
 
 
 @functools.lru_cache

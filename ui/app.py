@@ -4,7 +4,11 @@
     app = gr.mount_gradio_app(fastapi_app, blocks, path="/ui")     # what `afina api` does
 
 A login form comes first; the token it returns is the only thing a browser session keeps (a gr.State, so no
-two sessions share anything). Each tab is built by its own module in ui/tabs/.
+two sessions share anything); logging out revokes it on the server. Each tab is built by its own module in
+ui/tabs/.
+
+Every event that takes the password or the token is private: Gradio neither lists it on its API page nor
+records it in the browser's run history (which `afina api` also switches off as a whole).
 """
 
 from __future__ import annotations
@@ -47,18 +51,46 @@ def upload_ticket(api_url: str, token: str) -> str:
         return ""
 
 
-def login(api_url: str, username: str, password: str) -> tuple[str, dict | None, str, str]:
-    """(token, the API's OpenAPI document, message, header) — token '' when refused."""
+def login(
+    api_url: str, username: str, password: str, client_address: str | None = None
+) -> tuple[str, dict | None, str, str]:
+    """(token, the API's OpenAPI document, message, header) — token '' when refused.
+
+    client_address: the browser's address, so the API's per-address login limit counts the person, not the
+    UI server."""
     if not username or not password:
         return "", None, "**Enter your username and password.**", ""
     client = AfinaClient(api_url)
     try:
-        client.login(username.strip(), password)
+        client.login(username.strip(), password, on_behalf_of=client_address)
         user, doc = client.me(), client.openapi()
     except ApiError as exc:
         return "", None, f"**{html.escape(error_text(exc) if exc.status != 401 else exc.message)}**", ""
     header = f"Signed in as **{html.escape(user['username'])}** ({user['role']})"
     return client.token or "", doc, "", header
+
+
+def logout(api_url: str, token: str) -> str:
+    """Revoke the session's token on the server; '' when done, else why not (the UI forgets it anyway)."""
+    if not token:
+        return ""
+    try:
+        AfinaClient(api_url, token).logout()
+    except ApiError as exc:
+        # Already expired or revoked: the goal is reached. Anything else: say so, the token may still live.
+        return (
+            "" if exc.status == 401 else f"**Logout could not reach the server: {html.escape(exc.message)}**"
+        )
+    return ""
+
+
+def keep_secrets_private(demo: gr.Blocks, secrets: list[gr.components.Component]) -> None:
+    """Make every event that takes one of `secrets` (the password, the token) private: Gradio records only
+    public events in its run history and API recorder, and lists only public ones on its API page."""
+    secret_ids = {component._id for component in secrets}
+    for fn in demo.fns.values():
+        if any(component._id in secret_ids for component in [*fn.inputs, *fn.outputs]):
+            fn.api_visibility = "private"
 
 
 def build_app(api_url: str) -> gr.Blocks:
@@ -84,7 +116,7 @@ def build_app(api_url: str) -> gr.Blocks:
             with gr.Row(equal_height=True):
                 gr.Markdown("## Afina studio", elem_id="studio-title")
                 who = gr.Markdown("", elem_id="studio-user")
-                logout = gr.Button("Log out", size="sm", scale=0, elem_id="logout-button")
+                logout_button = gr.Button("Log out", size="sm", scale=0, elem_id="logout-button")
             with gr.Tabs(elem_id="studio-tabs"):
                 datasets_tab = build_datasets_tab(api_url, token)
                 train_tab = build_train_tab(api_url, token, api_doc)
@@ -99,8 +131,9 @@ def build_app(api_url: str) -> gr.Blocks:
         for other in (datasets_tab, train_tab, compare_tab, evaluate_tab, runs_tab, arena_tab):
             other.select(lambda: gr.Timer(active=False), outputs=jobs_timer)
 
-        def _login(username_value: str, password_value: str):
-            token_value, doc, message, header = login(api_url, username_value, password_value)
+        def _login(username_value: str, password_value: str, request: gr.Request):
+            address = request.client.host if request and request.client else None
+            token_value, doc, message, header = login(api_url, username_value, password_value, address)
             signed_in = bool(token_value)
             return (
                 token_value,
@@ -119,12 +152,14 @@ def build_app(api_url: str) -> gr.Blocks:
                 None, inputs=[ticket], js=OPEN_UPLOAD_SESSION_JS
             )
 
-        def _logout():
-            return "", "", gr.Column(visible=True), gr.Column(visible=False), gr.Timer(active=False)
+        def _logout(token_value: str):
+            message = logout(api_url, token_value)
+            return "", "", message, gr.Column(visible=True), gr.Column(visible=False), gr.Timer(active=False)
 
-        logout.click(_logout, outputs=[token, who, login_panel, studio, jobs_timer]).then(
-            None, js=CLOSE_UPLOAD_SESSION_JS
-        )
+        logout_button.click(
+            _logout, inputs=[token], outputs=[token, who, login_message, login_panel, studio, jobs_timer]
+        ).then(None, js=CLOSE_UPLOAD_SESSION_JS)
+        keep_secrets_private(demo, [password, token, ticket])
 
     demo.queue(default_concurrency_limit=CONCURRENCY)
     return demo
@@ -135,7 +170,7 @@ def main() -> None:  # pragma: no cover - a developer convenience: the UI alone 
     parser.add_argument("--api-url", default="http://127.0.0.1:7860")
     parser.add_argument("--port", type=int, default=7870)
     args = parser.parse_args()
-    build_app(args.api_url).launch(server_port=args.port)
+    build_app(args.api_url).launch(server_port=args.port, run_history=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

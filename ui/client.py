@@ -63,8 +63,16 @@ class AfinaClient:
 
     # -- plumbing ------------------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        timeout: float | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        headers = {**(headers or {}), **({"Authorization": f"Bearer {self.token}"} if self.token else {})}
         try:
             with httpx.Client(
                 base_url=self.base_url, timeout=timeout or self._timeout, transport=self._transport
@@ -78,11 +86,24 @@ class AfinaClient:
 
     # -- auth ----------------------------------------------------------------------------------------------
 
-    def login(self, username: str, password: str) -> str:
-        """Exchange a username and password for a token; the client keeps and sends it from now on."""
-        data = self._request("POST", "/api/auth/login", json={"username": username, "password": password})
+    def login(self, username: str, password: str, *, on_behalf_of: str | None = None) -> str:
+        """Exchange a username and password for a token; the client keeps and sends it from now on.
+
+        on_behalf_of: the address of the person logging in when this client relays for them (the UI server),
+        so the API's per-address login limit counts them and not the relay. The API honours it only from a
+        trusted proxy address (uvicorn's --forwarded-allow-ips, 127.0.0.1 by default)."""
+        headers = {"X-Forwarded-For": on_behalf_of} if on_behalf_of else {}
+        data = self._request(
+            "POST", "/api/auth/login", json={"username": username, "password": password}, headers=headers
+        )
         self.token = data["token"]
         return self.token
+
+    def logout(self) -> None:
+        """Revoke the token this client holds (the server refuses it from now on) and forget it."""
+        if self.token:
+            self._request("POST", "/api/auth/logout")
+            self.token = None
 
     def me(self) -> dict:
         return self._request("GET", "/api/auth/me")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.db import session_scope
-from backend.models.users import Role, User
+from backend.models.users import ApiToken, Role, User
 from backend.services import users
 from backend.services.errors import Forbidden, Unauthorized
 from backend.storage import ArtifactStore
@@ -43,12 +43,21 @@ _bearer = HTTPBearer(
 )
 
 
-def get_current_user(
+def get_current_token(
     session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> User:
+) -> ApiToken:
+    """The live token the request carries (only ever in the Authorization header, never in a query string,
+    so access logs never hold one); 401 saying why when it is missing, unknown, revoked or expired."""
     if credentials is None:
         raise Unauthorized("missing API token: send 'Authorization: Bearer <token>'")
-    return users.user_for_token(session, credentials.credentials)
+    return users.token_for_secret(session, credentials.credentials)
+
+
+CurrentToken = Annotated[ApiToken, Depends(get_current_token)]
+
+
+def get_current_user(token: CurrentToken) -> User:
+    return token.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -6,7 +6,7 @@ from backend.models.evaluation import EvaluationRow
 from backend.models.inference import InferenceRequest, InferenceStatus
 from backend.models.jobs import Checkpoint, Job, JobEvent, JobMetric, JobStatus, Worker
 from backend.models.registry import BaseModel, ModelSource
-from backend.models.users import ApiToken, Role, User
+from backend.models.users import ApiToken, LoginAttempt, Role, User
 
 __all__ = [
     "ApiToken",
@@ -22,6 +22,7 @@ __all__ = [
     "JobEvent",
     "JobMetric",
     "JobStatus",
+    "LoginAttempt",
     "ModelSource",
     "Role",
     "User",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import NEVER_REUSE_IDS, Base, utcnow
@@ -43,6 +43,38 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+    # None: never expires (only admins and `afina create-user` may ask for that).
+    expires_at: Mapped[datetime | None]
     revoked: Mapped[bool] = mapped_column(default=False)
+    revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+    @property
+    def expires(self) -> datetime | None:
+        """expires_at, timezone-aware on every database (SQLite hands back naive UTC)."""
+        moment = self.expires_at
+        return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+    @property
+    def active(self) -> bool:
+        return not self.revoked and (self.expires is None or self.expires > utcnow())
+
+
+class LoginAttempt(Base):
+    """A failed login, kept for the sliding window that limits guessing (per username and per address).
+
+    Rows older than the window are deleted as new failures come in; a successful login clears its user's
+    rows."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username_created_at", "username", "created_at"),
+        Index("ix_login_attempts_address_created_at", "address", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The name as typed (unknown names count too, so a 429 says nothing about whether a user exists).
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

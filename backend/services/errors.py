@@ -6,7 +6,8 @@ ServiceError            -> 400
 ├── NotFound            -> 404
 ├── Conflict            -> 409  state does not allow it (e.g. cancel a finished job)
 ├── TooLarge            -> 413  an upload passed a size limit; `details` names the limit and its setting
-└── Invalid             -> 422  input refused; `details` says where (row, field, value)
+├── Invalid             -> 422  input refused; `details` says where (row, field, value)
+└── TooManyRequests     -> 429  slow down; `retry_after` seconds (sent as the Retry-After header)
 """
 
 from __future__ import annotations
@@ -48,3 +49,13 @@ class TooLarge(ServiceError):
 
 class Invalid(ServiceError):
     status, code = 422, "invalid"
+
+
+class TooManyRequests(ServiceError):
+    status, code = 429, "too_many_requests"
+
+    def __init__(
+        self, message: str, *, retry_after: int, details: Any = None, code: str | None = None
+    ) -> None:
+        super().__init__(message, details=details, code=code)
+        self.retry_after = max(1, int(retry_after))

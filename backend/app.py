@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import reprlib
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from backend.api.errors import ERROR_RESPONSES, install_guards
 from backend.api.routes import auth, datasets, generations, health, jobs, models
 from backend.config import Settings, get_settings
 from backend.services.errors import ServiceError
 
 
 def _where(loc: tuple) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "form")]
+    # Drop the location ("body", "query", ...) only: a field may itself be called "path" or "query".
+    if loc and loc[0] in ("body", "query", "path", "form", "header", "cookie"):
+        loc = loc[1:]
+    parts = [str(p) for p in loc]
     return ".".join(parts) or "request"
 
 
@@ -27,9 +32,9 @@ async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
 def _jsonable(value):
     """The offending input as JSON; anything that is not (raw bytes, say) as its repr."""
     try:
-        return json.loads(json.dumps(value))
-    except (TypeError, ValueError):
-        return repr(value)[:200]
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError, RecursionError):
+        return reprlib.repr(value)[:200]
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -60,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    install_guards(app)
     for router in (
         health.router,
         auth.router,
@@ -68,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs.router,
         generations.router,
     ):
-        app.include_router(router, prefix="/api")
+        app.include_router(router, prefix="/api", responses=ERROR_RESPONSES)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -1,0 +1,112 @@
+"""schemathesis over the whole OpenAPI schema of the in-process app: no input gets a 5xx, every answer has a
+documented status code and matches its documented schema.
+
+Deterministic (fixed seed, derandomized Hypothesis) and bounded (a fixed number of examples per operation), so
+`make test` sees the same cases every run. It runs as an admin (every route is open to them) and again as an
+engineer. Hand-written regression cases for each server error it found live in test_api_bad_input.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from schemathesis import engine
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import events
+
+from backend import migrate
+from backend.app import create_app
+from backend.config import Settings
+from backend.db import session_scope
+from backend.models.users import Role
+from backend.services import registry, users
+
+# Examples per operation and generation mode (positive and negative) in the fuzzing phase; the examples and
+# coverage phases (boundary values: huge integers, over-long strings, wrong types) add their own cases.
+MAX_EXAMPLES = 25
+SEED = 20261123
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+)
+CHAT_ROW = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+
+
+def _config(token: str) -> SchemathesisConfig:
+    return SchemathesisConfig.from_dict(
+        {
+            "seed": SEED,
+            "headers": {"Authorization": f"Bearer {token}"},
+            # No worker runs here: a generation or preview asked to wait for its answer would wait in vain.
+            "parameters": {"query.wait": 0},
+            "generation": {
+                "mode": "all",
+                "max-examples": MAX_EXAMPLES,
+                "deterministic": True,
+                "with-security-parameters": False,
+            },
+            "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+            "workers": 1,
+            "phases": {
+                "examples": {"enabled": True},
+                "coverage": {"enabled": True},
+                "fuzzing": {"enabled": True},
+                "stateful": {"enabled": False},
+            },
+        }
+    )
+
+
+def _studio(tmp_path_factory, tiny_model_dir, role: Role):
+    """A fresh studio with one model, one dataset and a token of `role`."""
+    settings = Settings(home=tmp_path_factory.mktemp(f"fuzz-{role.value}") / "home")
+    settings.ensure_dirs()
+    migrate.upgrade(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        user, _ = users.create_user(session, f"fuzz-{role.value}", role, "fuzz-pass-1234")
+        token = users.issue_token(session, user)
+        registry.register_model(session, "tiny", tiny_model_dir)
+    app = create_app(settings)
+    _seed_data(app, token)
+    return app, token
+
+
+def _seed_data(app, token: str) -> None:
+    client = TestClient(app)
+    client.headers["Authorization"] = f"Bearer {token}"
+    rows = "\n".join(json.dumps(CHAT_ROW) for _ in range(8)).encode()
+    response = client.post("/api/datasets", files={"file": ("chat.jsonl", rows)}, data={"name": "seed"})
+    assert response.status_code == 201, response.text
+
+
+def _run(schema) -> tuple[int, list[str]]:
+    """Run every phase the config enables, as `schemathesis run` would; (cases sent, problems found)."""
+    cases, problems = 0, []
+    for event in engine.from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            cases += len(event.recorder.cases)
+            for checks in event.recorder.checks.values():
+                problems.extend(
+                    f"{event.label}: {check.failure_info.failure.title}\n    {check.failure_info.code_sample}"
+                    for check in checks
+                    if check.failure_info is not None
+                )
+        elif isinstance(event, events.NonFatalError | events.FatalError):
+            # An exception escaping the app (a 500 behind a real server) or a broken run.
+            error = getattr(event, "value", None) or getattr(event, "exception", None)
+            problems.append(f"{getattr(event, 'label', 'run')}: {type(error).__name__}: {error}")
+    return cases, sorted(set(problems))
+
+
+@pytest.mark.parametrize("role", [Role.admin, Role.engineer])
+def test_no_server_error_and_answers_match_the_schema(role, tmp_path_factory, tiny_model_dir):
+    app, token = _studio(tmp_path_factory, tiny_model_dir, role)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=_config(token))
+    cases, problems = _run(schema)
+    assert cases > 20 * len(list(schema.get_all_operations())), f"only {cases} cases ran"
+    assert not problems, f"{len(problems)} problems in {cases} cases:\n" + "\n".join(problems)

@@ -24,9 +24,11 @@ from backend.db import session_scope
 from backend.models.users import Role
 from backend.services import registry, users
 
-# Examples per operation and generation mode (positive and negative) in the fuzzing phase; the examples and
-# coverage phases (boundary values: huge integers, over-long strings, wrong types) add their own cases.
-MAX_EXAMPLES = 25
+# Random examples per operation in the fuzzing phase (positive and negative inputs mixed). The coverage phase
+# adds its own deterministic boundary cases (huge integers, over-long strings, wrong types, missing fields):
+# about 5,000 for the admin's pass, most of them for the job-spec union; it is what finds most errors and most
+# of the run's time (about 40 s of CPU), so the engineer's pass, which mostly meets 403s, runs without it.
+MAX_EXAMPLES = 10
 SEED = 20261123
 CHECKS = (
     "not_a_server_error",
@@ -37,7 +39,7 @@ CHECKS = (
 CHAT_ROW = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
 
 
-def _config(token: str) -> SchemathesisConfig:
+def _config(token: str, *, coverage: bool) -> SchemathesisConfig:
     return SchemathesisConfig.from_dict(
         {
             "seed": SEED,
@@ -52,9 +54,11 @@ def _config(token: str) -> SchemathesisConfig:
             },
             "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
             "workers": 1,
+            # The machine running `make test` may be busy; a slow answer is not what this test looks for.
+            "request-timeout": 120,
             "phases": {
                 "examples": {"enabled": True},
-                "coverage": {"enabled": True},
+                "coverage": {"enabled": coverage},
                 "fuzzing": {"enabled": True},
                 "stateful": {"enabled": False},
             },
@@ -103,10 +107,11 @@ def _run(schema) -> tuple[int, list[str]]:
     return cases, sorted(set(problems))
 
 
-@pytest.mark.parametrize("role", [Role.admin, Role.engineer])
-def test_no_server_error_and_answers_match_the_schema(role, tmp_path_factory, tiny_model_dir):
+@pytest.mark.parametrize(("role", "coverage"), [(Role.admin, True), (Role.engineer, False)])
+def test_no_server_error_and_answers_match_the_schema(role, coverage, tmp_path_factory, tiny_model_dir):
     app, token = _studio(tmp_path_factory, tiny_model_dir, role)
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=_config(token))
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=_config(token, coverage=coverage))
     cases, problems = _run(schema)
-    assert cases > 20 * len(list(schema.get_all_operations())), f"only {cases} cases ran"
+    operations = len(list(schema.get_all_operations()))
+    assert cases >= (50 if coverage else MAX_EXAMPLES) * operations, f"only {cases} cases ran"
     assert not problems, f"{len(problems)} problems in {cases} cases:\n" + "\n".join(problems)

@@ -2,7 +2,8 @@
 
 - Service errors and validation errors have their handlers in backend/app.py.
 - `StrictJSONBody` refuses, before any route sees them, JSON bodies that Python's `json` accepts but JSON does
-  not: `NaN`, `Infinity`, numbers too large for a float, and nesting deeper than `MAX_JSON_DEPTH`.
+  not: `NaN`, `Infinity`, numbers too large for a float, and nesting deeper than `MAX_JSON_DEPTH`; and bodies
+  over `MAX_JSON_BYTES` (413).
 - Numbers too large for the database (an id of 99999999999999999999 on SQLite or PostgreSQL) are a 422;
   a database constraint the request breaks is a 409 (a safety net: services check first and say more).
 - Starlette's own HTTP errors (unknown route, unparseable body) get the same shape as ours.
@@ -29,6 +30,8 @@ from backend.services.errors import Conflict, Invalid, ServiceError
 # Deep enough for every body the API takes (a job spec nests four levels), shallow enough that nothing
 # downstream (validation, the JSON column, the answer) recurses without bound.
 MAX_JSON_DEPTH = 32
+# JSON bodies are specs and prompts; data arrives as uploaded files, which have limits of their own.
+MAX_JSON_BYTES = 16 * 1024 * 1024
 # A 64-bit signed integer: the widest id or count any supported database stores.
 MAX_INT = 2**63 - 1
 
@@ -66,6 +69,17 @@ def loads_strict(text: str | bytes, *, field: str = "body") -> Any:
     return value
 
 
+class _BodyTooLarge(ServiceError):
+    status, code = 413, "too_large"
+
+
+def _too_large() -> ServiceError:
+    return _BodyTooLarge(
+        f"the JSON body is larger than {MAX_JSON_BYTES} bytes; upload data as a file instead",
+        details={"field": "body", "limit": MAX_JSON_BYTES},
+    )
+
+
 def _too_deep(field: str) -> Invalid:
     return Invalid(
         f"{field}: JSON nested deeper than {MAX_JSON_DEPTH} levels",
@@ -95,8 +109,10 @@ def error_response(exc: ServiceError) -> JSONResponse:
 
 
 def _is_json_request(scope: Scope) -> bool:
-    """FastAPI parses a body as JSON when its content type is JSON or missing."""
-    if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+    """A request to the REST API whose body FastAPI would parse as JSON (content type JSON or missing).
+
+    Apps mounted beside the API (the Gradio UI at /ui) keep their own rules."""
+    if scope["method"] in ("GET", "HEAD", "OPTIONS") or not scope["path"].startswith("/api/"):
         return False
     headers = dict(scope["headers"])
     content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
@@ -113,13 +129,16 @@ class StrictJSONBody:
         if scope["type"] != "http" or not _is_json_request(scope):
             await self.app(scope, receive, send)
             return
-        chunks, message = [], {"more_body": True}
+        chunks, size, message = [], 0, {"more_body": True}
         while message.get("more_body", False):
             message = await receive()
             if message["type"] != "http.request":
-                await self.app(scope, receive, send)
-                return
+                return  # the client went away
             chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > MAX_JSON_BYTES:
+                await error_response(_too_large())(scope, receive, send)
+                return
         body = b"".join(chunks)
         try:
             if body.strip():

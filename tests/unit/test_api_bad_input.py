@@ -10,10 +10,12 @@ import struct
 from datetime import datetime
 
 import pytest
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from backend.api.errors import MAX_JSON_BYTES
 from backend.app import _validation_error, create_app
 from backend.db import session_scope
 from backend.models import BaseModel as RegisteredModel
@@ -309,3 +311,24 @@ def test_broken_safetensors_are_refused_naming_the_file(admin, settings, tiny_mo
     body = _is_error(admin.post("/api/models", json={"name": "broken", "path": str(folder)}), 422)
     assert weights.name in body["message"], body
     assert _models(settings) == before
+
+
+def test_oversized_json_body_is_refused_with_the_limit(api):
+    raw = json.dumps({"prompt": "x" * (MAX_JSON_BYTES + 1), "model_ids": [1]})
+    response = api.post("/api/generations", content=raw, headers={"content-type": "application/json"})
+    assert _is_error(response, 413)["details"]["limit"] == MAX_JSON_BYTES
+
+
+def test_the_ui_mount_is_not_subject_to_the_api_json_rules(settings):
+    # Apps mounted beside the API keep their own rules: the guard looks at /api only.
+    app = create_app(settings)
+    side = FastAPI()
+
+    @side.post("/echo")
+    def echo(body: dict) -> dict:
+        return {"keys": len(body)}
+
+    app.mount("/ui", side)
+    deep = '{"a":' * 40 + "1" + "}" * 40
+    response = TestClient(app).post("/ui/echo", content=deep, headers={"content-type": "application/json"})
+    assert response.status_code == 200, response.text

@@ -171,7 +171,7 @@ async def _out_of_range(_: Request, exc: OverflowError) -> JSONResponse:
 async def _data_error(_: Request, exc: DataError) -> JSONResponse:
     # PostgreSQL refuses a value its column cannot hold ("integer out of range", "value too long").
     reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
-    return error_response(Invalid(f"a value in the request cannot be stored: {reason}", code="out_of_range"))
+    return error_response(Invalid(f"a value in the request cannot be stored: {reason}", code="invalid_value"))
 
 
 async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

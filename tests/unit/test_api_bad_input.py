@@ -15,12 +15,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from backend import migrate
 from backend.api.errors import MAX_JSON_BYTES
 from backend.app import _validation_error, create_app
-from backend.db import session_scope
+from backend.config import Settings
+from backend.db import get_engine, session_scope
 from backend.models import BaseModel as RegisteredModel
 from backend.models.users import Role
 from backend.services import users
+from tests.stack import create_postgres_database, drop_postgres_database
 
 HUGE = "99999999999999999999"  # beyond 64 bits: overflowed SQLite and PostgreSQL binds
 MAX_INT = 2**63 - 1
@@ -332,3 +335,28 @@ def test_the_ui_mount_is_not_subject_to_the_api_json_rules(settings):
     deep = '{"a":' * 40 + "1" + "}" * 40
     response = TestClient(app).post("/ui/echo", content=deep, headers={"content-type": "application/json"})
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.integration
+def test_values_postgres_cannot_store_are_refused(tmp_path):
+    """PostgreSQL refuses what SQLite takes: NUL bytes in text, ids beyond its int4 columns."""
+    database_url = create_postgres_database()
+    try:
+        settings = Settings(home=tmp_path / "home", database_url=database_url)
+        settings.ensure_dirs()
+        migrate.upgrade(database_url)
+        with session_scope(database_url) as session:
+            user, _ = users.create_user(session, "pg-admin", Role.admin, "admin-pass-1234")
+            token = users.issue_token(session, user)
+        client = TestClient(create_app(settings))
+        client.headers["Authorization"] = f"Bearer {token}"
+        _is_error(client.get(f"/api/jobs/{MAX_INT}"), (404, 422))
+        _is_error(client.get(f"/api/datasets/versions/{2**31}"), (404, 422))
+        assert "NUL" in _is_error(client.post("/api/auth/tokens", json={"name": "a\x00b"}), 422)["message"]
+        content = b'{"text": "a"}\n{"text": "b"}\n'
+        response = client.post("/api/datasets", files={"file": ("d.jsonl", content)}, data={"name": "n\x00m"})
+        _is_error(response, 422)
+        _is_error(client.post("/api/auth/login", json={"username": "x\x00y", "password": "p"}), (401, 422))
+    finally:
+        get_engine(database_url).dispose()
+        drop_postgres_database(database_url)

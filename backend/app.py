@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import reprlib
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from backend.api.body_limit import FORM_OVERHEAD, BodyLimit, BodyRule
+from backend.api.errors import ERROR_RESPONSES, install_guards
 from backend.api.routes import (
     arena,
     auth,
@@ -26,7 +28,10 @@ from backend.services.errors import ServiceError
 
 
 def _where(loc: tuple) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "form")]
+    # Drop the location ("body", "query", ...) only: a field may itself be called "path" or "query".
+    if loc and loc[0] in ("body", "query", "path", "form", "header", "cookie"):
+        loc = loc[1:]
+    parts = [str(p) for p in loc]
     return ".".join(parts) or "request"
 
 
@@ -64,9 +69,9 @@ def _redact(value, loc: tuple = (), depth: int = 0):
 def _jsonable(value):
     """The offending input as JSON; anything that is not (raw bytes, say) as its repr."""
     try:
-        return json.loads(json.dumps(value))
-    except (TypeError, ValueError):
-        return repr(value)[:200]
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError, RecursionError):
+        return reprlib.repr(value)[:200]
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -106,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "POST", "/api/datasets", settings.max_upload_bytes + FORM_OVERHEAD, "AFINA_MAX_UPLOAD_BYTES"
     )
     app.add_middleware(BodyLimit, rules=[upload_rule])
+    install_guards(app)
     for router in (
         health.router,
         auth.router,
@@ -118,7 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         arena.router,
         ui_session.router,
     ):
-        app.include_router(router, prefix="/api")
+        app.include_router(router, prefix="/api", responses=ERROR_RESPONSES)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from backend.api.errors import MAX_INT
 from backend.config import Settings
 from backend.db import session_scope
 from backend.models.users import ApiToken, Role, User
@@ -76,3 +77,7 @@ def require(*roles: Role):
 # Engineers (and admins) run the studio; labelers only label.
 Engineer = Annotated[User, require(Role.admin, Role.engineer)]
 Admin = Annotated[User, require(Role.admin)]
+
+
+# Every id in a path: a positive 64-bit integer, so an id no database can hold is a 422, not an overflow.
+ResourceId = Annotated[int, Path(ge=1, le=MAX_INT, description="A positive integer id.")]

@@ -71,6 +71,7 @@ class LoginAttempt(Base):
     __table_args__ = (
         Index("ix_login_attempts_username_created_at", "username", "created_at"),
         Index("ix_login_attempts_address_created_at", "address", "created_at"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

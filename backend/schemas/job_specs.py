@@ -24,8 +24,8 @@ class AdapterSpec(_Spec):
 
     type: AdapterType = Field(
         "lora",
-        description="none = full fine-tuning; lora; dora (weight-decomposed LoRA); qlora (LoRA on a 4-bit NF4 "
-        "base, CUDA only); prompt_tuning (trainable soft-prompt tokens, base frozen).",
+        description="none = full fine-tuning; lora; dora (weight-decomposed LoRA); qlora (LoRA on a 4-bit "
+        "NF4 base, CUDA only); prompt_tuning (trainable soft-prompt tokens, base frozen).",
     )
     r: int = Field(16, ge=1, le=1024, description="LoRA rank: size of the low-rank update. 8-32 is typical.")
     alpha: int | None = Field(
@@ -187,7 +187,8 @@ class PretrainSpec(_MethodSpec):
     @model_validator(mode="before")
     @classmethod
     def _pack_by_default(cls, data):
-        if isinstance(data, dict):
+        # A training section of the wrong type is left for field validation to refuse with a 422.
+        if isinstance(data, dict) and isinstance(data.get("training") or {}, dict):
             training = dict(data.get("training") or {})
             training.setdefault("packing", True)
             data = {**data, "training": training}

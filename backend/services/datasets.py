@@ -175,6 +175,8 @@ def list_datasets(session: Session, *, include_archived: bool = False) -> list[D
 
 
 def read_rows(store: ArtifactStore, version: DatasetVersion, offset: int, limit: int) -> list[dict]:
+    if offset >= version.row_count:  # also keeps offset + limit within what islice takes
+        return []
     return ingest.read_rows(store.path(version.path), offset, limit)
 
 
@@ -234,6 +236,11 @@ def apply_operation(
 ) -> list[DatasetVersion]:
     """Run a cleaning or split step on a version; the output is new version(s), the parent is untouched."""
     parent = get_version(session, version_id)
+    if op.op == "split" and parent.row_count < 2:
+        raise Invalid(
+            f"a split needs at least 2 rows; version {version_id} has {parent.row_count}",
+            details={"field": "op", "value": op.op},
+        )
     src = store.path(parent.path)
     outputs = {"train": store.new_temp(".jsonl"), "validation": store.new_temp(".jsonl")}
     runners = {

@@ -12,10 +12,26 @@ from sqlalchemy.orm import Session
 from backend.models.registry import BaseModel, ModelSource
 from backend.services.errors import Conflict, Invalid, NotFound
 
+# The safetensors format caps its JSON header at 100 MB; a larger length is a corrupt or hostile file.
+_MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
+
+
+def _refuse(message: str, file: Path) -> Invalid:
+    return Invalid(message, details={"field": "path", "file": str(file)}, code="bad_model_folder")
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        return False
+
 
 def read_model_folder(path: Path) -> tuple[dict, int | None]:
-    """Read config.json and count parameters from the safetensors headers (no torch, no weights loaded)."""
-    if not path.is_dir():
+    """Read config.json and count parameters from the safetensors headers (no torch, no weights loaded).
+
+    A folder that is not a usable model is refused with a 422 naming the file that is wrong."""
+    if not _is_dir(path):
         raise Invalid(f"model folder not found: {path}", details={"field": "path", "value": str(path)})
     config_file = path / "config.json"
     if not config_file.is_file():
@@ -23,10 +39,7 @@ def read_model_folder(path: Path) -> tuple[dict, int | None]:
             f"{path} is not a Hugging Face model folder: it has no config.json",
             details={"field": "path", "value": str(path)},
         )
-    try:
-        config = json.loads(config_file.read_text())
-    except json.JSONDecodeError as exc:
-        raise Invalid(f"{config_file} is not valid JSON: {exc}", details={"field": "path"}) from exc
+    config = _read_json_object(config_file)
     if config.get("auto_map"):
         # Custom code would need trust_remote_code, which Afina never enables.
         raise Invalid(
@@ -34,23 +47,116 @@ def read_model_folder(path: Path) -> tuple[dict, int | None]:
             "transformers architectures",
             details={"field": "path", "value": str(path)},
         )
+    architectures = config.get("architectures")
+    if architectures is not None and not (
+        isinstance(architectures, list) and architectures and all(isinstance(a, str) for a in architectures)
+    ):
+        raise _refuse(f"{config_file}: 'architectures' must be a non-empty list of names", config_file)
+    _check_sizes(config, config_file)
     return config, _count_parameters(path)
+
+
+# Sizes the memory estimate reads from config.json (each may also sit in a "text_config" section).
+_REQUIRED_SIZES = (("hidden_size", "n_embd", "d_model"), ("num_hidden_layers", "n_layer", "num_layers"))
+_OPTIONAL_SIZES = (
+    "vocab_size",
+    "intermediate_size",
+    "n_inner",
+    "num_attention_heads",
+    "n_head",
+    "num_key_value_heads",
+    "head_dim",
+)
+
+
+def _check_sizes(config: dict, config_file: Path) -> None:
+    """Refuse a config.json whose sizes are missing or not positive integers, naming the key."""
+    text = config.get("text_config") or {}
+    if not isinstance(text, dict):
+        raise _refuse(f"{config_file}: 'text_config' must be an object", config_file)
+    merged = {**text, **{k: v for k, v in config.items() if v is not None}}
+    for names in _REQUIRED_SIZES:
+        if all(merged.get(name) is None for name in names):
+            raise _refuse(f"{config_file} has none of {', '.join(names)}", config_file)
+    for name in (*(n for names in _REQUIRED_SIZES for n in names), *_OPTIONAL_SIZES):
+        value = merged.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+            raise _refuse(
+                f"{config_file}: '{name}' must be a positive integer, not {value!r:.40}", config_file
+            )
+
+
+def _read_json_object(file: Path) -> dict:
+    try:
+        value = json.loads(file.read_bytes())
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, or nested without bound
+        raise _refuse(f"{file} is not valid JSON: {exc}", file) from exc
+    except OSError as exc:
+        raise _refuse(f"{file} cannot be read: {exc.strerror}", file) from exc
+    if not isinstance(value, dict):
+        raise _refuse(f"{file} must hold a JSON object, not {type(value).__name__}", file)
+    return value
 
 
 def _count_parameters(path: Path) -> int | None:
     total = 0
-    files = sorted(path.glob("*.safetensors"))
-    for file in files:
-        with file.open("rb") as fh:
-            (header_len,) = struct.unpack("<Q", fh.read(8))
-            header = json.loads(fh.read(header_len))
-        for name, meta in header.items():
-            if name != "__metadata__":
-                count = 1
-                for dim in meta["shape"]:
-                    count *= dim
-                total += count
+    for file in sorted(path.glob("*.safetensors")):
+        total += _safetensors_parameters(file)
     return total or None
+
+
+def _safetensors_parameters(file: Path) -> int:
+    """Parameters in one safetensors file, after checking its header and that the file holds every tensor."""
+    header, header_len, size = _safetensors_header(file)
+    total, data_end = 0, 0
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        count, end = _tensor_entry(meta, name, file)
+        total += count
+        data_end = max(data_end, end)
+    if 8 + header_len + data_end > size:
+        described = 8 + header_len + data_end
+        raise _refuse(
+            f"{file} is truncated: the header describes {described} bytes, the file has {size}", file
+        )
+    return total
+
+
+def _safetensors_header(file: Path) -> tuple[dict, int, int]:
+    try:
+        size = file.stat().st_size
+        with file.open("rb") as fh:
+            prefix = fh.read(8)
+            if len(prefix) < 8:
+                raise _refuse(f"{file} is truncated: shorter than a safetensors header", file)
+            (header_len,) = struct.unpack("<Q", prefix)
+            if header_len > min(_MAX_SAFETENSORS_HEADER, size - 8):
+                raise _refuse(
+                    f"{file} is truncated or corrupt: its header length {header_len} is impossible", file
+                )
+            header = json.loads(fh.read(header_len))
+    except OSError as exc:
+        raise _refuse(f"{file} cannot be read: {exc.strerror}", file) from exc
+    except (ValueError, RecursionError) as exc:
+        raise _refuse(f"{file} has a corrupt header: {exc}", file) from exc
+    if not isinstance(header, dict):
+        raise _refuse(f"{file} has a corrupt header: not a JSON object", file)
+    return header, header_len, size
+
+
+def _tensor_entry(meta, name: str, file: Path) -> tuple[int, int]:
+    """(parameter count, end of the tensor's data) of one header entry; refuses a malformed one."""
+    try:
+        shape, (begin, end) = meta["shape"], meta["data_offsets"]
+        if not all(isinstance(v, int) and v >= 0 for v in (*shape, begin, end)) or begin > end:
+            raise ValueError(meta)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _refuse(f"{file}: tensor '{name[:100]}' has a malformed entry in the header", file) from exc
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count, end
 
 
 def register_model(
@@ -65,11 +171,16 @@ def register_model(
 ) -> BaseModel:
     if session.scalar(select(BaseModel).where(BaseModel.name == name)):
         raise Conflict(f"a model named '{name}' is already registered", code="model_exists")
-    path = Path(path).resolve()
+    try:
+        path = Path(path).resolve()
+    except (OSError, ValueError) as exc:  # a NUL byte, a name longer than the file system allows
+        raise Invalid(
+            f"not a usable path: {exc}", details={"field": "path", "value": str(path)[:200]}
+        ) from exc
     if is_adapter:
         if not (path / "adapter_config.json").is_file():
             raise Invalid(f"{path} has no adapter_config.json", details={"field": "path"})
-        config, params = json.loads((path / "adapter_config.json").read_text()), _count_parameters(path)
+        config, params = _read_json_object(path / "adapter_config.json"), _count_parameters(path)
     else:
         config, params = read_model_folder(path)
     model = BaseModel(

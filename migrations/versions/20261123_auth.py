@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("address", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempts")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("login_attempts", schema=None) as batch_op:
         batch_op.create_index("ix_login_attempts_address_created_at", ["address", "created_at"], unique=False)

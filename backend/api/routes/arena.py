@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from backend.api.deps import Engineer, SessionDep, SettingsDep
+from backend.api.deps import Engineer, ResourceId, SessionDep, SettingsDep
 from backend.schemas.arena import BattleCreate, BattleRead, Leaderboard, VoteCreate
 from backend.services import arena
 
@@ -19,12 +19,12 @@ def create_battle(body: BattleCreate, user: Engineer, session: SessionDep, setti
 
 
 @router.get("/battles/{battle_id}", response_model=BattleRead)
-def get_battle(battle_id: int, user: Engineer, session: SessionDep):
+def get_battle(battle_id: ResourceId, user: Engineer, session: SessionDep):
     return arena.battle_view(session, arena.get_battle(session, battle_id, user))
 
 
 @router.post("/battles/{battle_id}/vote", response_model=BattleRead)
-def vote(battle_id: int, body: VoteCreate, user: Engineer, session: SessionDep):
+def vote(battle_id: ResourceId, body: VoteCreate, user: Engineer, session: SessionDep):
     """Vote a, b, tie or both_bad; the answer reveals which model wrote which answer."""
     battle = arena.vote(session, battle_id, user, body.vote)
     return arena.battle_view(session, battle)

@@ -11,7 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from backend.api.deps import Engineer, SessionDep, SettingsDep, StoreDep
+from backend.api.deps import Engineer, ResourceId, SessionDep, SettingsDep, StoreDep
+from backend.api.errors import MAX_INT, loads_strict
 from backend.api.routes.generations import WAIT, submit_and_wait
 from backend.schemas.datasets import (
     DatasetRead,
@@ -32,7 +33,7 @@ def _json_form(value: str | None, field: str) -> dict | None:
     if not value:
         return None
     try:
-        parsed = json.loads(value)
+        parsed = loads_strict(value, field=field)
     except json.JSONDecodeError as exc:
         raise Invalid(
             f"'{field}' must be a JSON object: {exc}", details={"field": field, "value": value}
@@ -106,12 +107,12 @@ def list_datasets(
 
 
 @router.get("/{dataset_id}", response_model=DatasetRead)
-def get_dataset(dataset_id: int, _: Engineer, session: SessionDep):
+def get_dataset(dataset_id: ResourceId, _: Engineer, session: SessionDep):
     return datasets.get_dataset(session, dataset_id)
 
 
 @router.delete("/{dataset_id}", status_code=204)
-def delete_dataset(dataset_id: int, _: Engineer, session: SessionDep, store: StoreDep) -> None:
+def delete_dataset(dataset_id: ResourceId, _: Engineer, session: SessionDep, store: StoreDep) -> None:
     """Delete a dataset and its files. 409 naming the jobs (or other users) of any of its versions: the data a
     job trained on stays readable, so archive such a dataset instead."""
     datasets.delete_dataset(session, store, dataset_id)
@@ -130,17 +131,17 @@ def unarchive_dataset(dataset_id: int, _: Engineer, session: SessionDep):
 
 
 @router.get("/versions/{version_id}", response_model=DatasetVersionRead)
-def get_version(version_id: int, _: Engineer, session: SessionDep):
+def get_version(version_id: ResourceId, _: Engineer, session: SessionDep):
     return datasets.get_version(session, version_id)
 
 
 @router.get("/versions/{version_id}/rows", response_model=RowsPage)
 def version_rows(
-    version_id: int,
+    version_id: ResourceId,
     _: Engineer,
     session: SessionDep,
     store: StoreDep,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INT),
     limit: int = Query(20, ge=1, le=1000),
 ):
     version = datasets.get_version(session, version_id)
@@ -150,16 +151,23 @@ def version_rows(
 
 @router.post("/versions/{version_id}/operations", response_model=list[DatasetVersionRead], status_code=201)
 def apply_operation(
-    version_id: int, body: VersionOperation, _: Engineer, session: SessionDep, store: StoreDep
+    version_id: ResourceId, body: VersionOperation, _: Engineer, session: SessionDep, store: StoreDep
 ):
     """Clean or split a version. Each step makes new immutable version(s) recording the parent and the stats
     (counts and examples of what was removed)."""
     return datasets.apply_operation(session, store, version_id, body)
 
 
-@router.get("/versions/{version_id}/export")
+EXPORT_TYPES = {"jsonl": "application/jsonl", "parquet": "application/vnd.apache.parquet"}
+
+
+@router.get(
+    "/versions/{version_id}/export",
+    response_class=FileResponse,
+    responses={200: {"description": "The rows as a file", "content": {t: {} for t in EXPORT_TYPES.values()}}},
+)
 def export_version(
-    version_id: int,
+    version_id: ResourceId,
     _: Engineer,
     session: SessionDep,
     store: StoreDep,
@@ -169,12 +177,21 @@ def export_version(
     version = datasets.get_version(session, version_id)
     path = datasets.export_version(store, version, fmt)
     filename = f"{version.dataset.name}-v{version.version}.{fmt}"
-    return FileResponse(path, filename=filename, background=BackgroundTask(path.unlink, missing_ok=True))
+    return FileResponse(
+        path,
+        filename=filename,
+        media_type=EXPORT_TYPES[fmt],
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )
 
 
 @router.post("/versions/{version_id}/preview", response_model=InferenceRead, status_code=202)
 async def template_preview(
-    version_id: int, body: TemplatePreviewCreate, user: Engineer, settings: SettingsDep, wait: float = WAIT
+    version_id: ResourceId,
+    body: TemplatePreviewCreate,
+    user: Engineer,
+    settings: SettingsDep,
+    wait: float = WAIT,
 ):
     """Render one row exactly as the trainer tokenizes it, marking the tokens that carry the loss (on a
     worker, which has the tokenizer)."""
@@ -183,7 +200,7 @@ async def template_preview(
 
 @router.post("/versions/{version_id}/profile", response_model=InferenceRead, status_code=202)
 async def profile_version(
-    version_id: int, body: ProfileCreate, user: Engineer, settings: SettingsDep, wait: float = WAIT
+    version_id: ResourceId, body: ProfileCreate, user: Engineer, settings: SettingsDep, wait: float = WAIT
 ):
     """Token-length histogram, share over max_length and samples, computed by a worker with the model's
     tokenizer; the result is also stored on the version."""

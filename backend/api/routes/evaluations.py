@@ -7,7 +7,8 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from backend.api.deps import Engineer, SessionDep, SettingsDep
+from backend.api.deps import Engineer, ResourceId, SessionDep, SettingsDep
+from backend.api.errors import MAX_INT
 from backend.schemas.evaluation import EvaluationCreate, EvaluationRowRead, EvaluationRowsPage
 from backend.schemas.jobs import JobDetail, JobRead, JobsPage
 from backend.services import evaluations, jobs
@@ -24,14 +25,17 @@ def create_evaluation(body: EvaluationCreate, user: Engineer, session: SessionDe
 
 @router.get("", response_model=JobsPage)
 def list_evaluations(
-    _: Engineer, session: SessionDep, offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500)
+    _: Engineer,
+    session: SessionDep,
+    offset: int = Query(0, ge=0, le=MAX_INT),
+    limit: int = Query(50, ge=1, le=500),
 ):
     items, total = evaluations.list_evaluations(session, offset=offset, limit=limit)
     return JobsPage(items=[JobRead.model_validate(j) for j in items], total=total)
 
 
 @router.get("/{evaluation_id}", response_model=JobDetail)
-def get_evaluation(evaluation_id: int, _: Engineer, session: SessionDep):
+def get_evaluation(evaluation_id: ResourceId, _: Engineer, session: SessionDep):
     """State, progress and, once finished, the summary in `result.summary`."""
     job = evaluations.get_evaluation(session, evaluation_id)
     return JobDetail(**JobRead.model_validate(job).model_dump(), metrics=jobs.job_metrics(session, job.id))
@@ -39,12 +43,12 @@ def get_evaluation(evaluation_id: int, _: Engineer, session: SessionDep):
 
 @router.get("/{evaluation_id}/rows", response_model=EvaluationRowsPage)
 def evaluation_rows(
-    evaluation_id: int,
+    evaluation_id: ResourceId,
     _: Engineer,
     session: SessionDep,
     set: Literal["task", "general"] = "task",
     lost_by: str | None = Query(None, max_length=32, description="Only rows where this model (m<id>) lost."),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INT),
     limit: int = Query(50, ge=1, le=500),
 ):
     items, total = evaluations.list_rows(
@@ -55,7 +59,7 @@ def evaluation_rows(
 
 @router.get("/{evaluation_id}/export")
 def export_evaluation(
-    evaluation_id: int,
+    evaluation_id: ResourceId,
     _: Engineer,
     session: SessionDep,
     format: Literal["csv", "jsonl"] = "csv",

@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from backend.api.deps import Engineer, SettingsDep
+from backend.api.deps import Engineer, ResourceId, SettingsDep
 from backend.db import get_sessionmaker
 from backend.models.inference import InferenceStatus
 from backend.schemas.inference import GenerationCreate, InferenceRead
@@ -62,5 +62,5 @@ async def create_generation(
 
 
 @router.get("/generations/{request_id}", response_model=InferenceRead)
-async def get_generation(request_id: int, _: Engineer, settings: SettingsDep, wait: float = WAIT):
+async def get_generation(request_id: ResourceId, _: Engineer, settings: SettingsDep, wait: float = WAIT):
     return await wait_for(settings, request_id, wait)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import Engineer, SessionDep, SettingsDep
+from backend.api.deps import Engineer, ResourceId, SessionDep, SettingsDep
+from backend.api.errors import MAX_INT
 from backend.models.jobs import JobStatus
 from backend.schemas.jobs import CheckpointRead, JobCreate, JobDetail, JobEventRead, JobRead, JobsPage
 from backend.services import jobs
@@ -27,7 +28,7 @@ def list_jobs(
     _: Engineer,
     session: SessionDep,
     status: JobStatus | None = None,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INT),
     limit: int = Query(50, ge=1, le=500),
 ):
     items, total = jobs.list_jobs(session, status=status, offset=offset, limit=limit)
@@ -35,32 +36,34 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobDetail)
-def get_job(job_id: int, _: Engineer, session: SessionDep):
+def get_job(job_id: ResourceId, _: Engineer, session: SessionDep):
     """State, progress and every metric's points (the loss curve among them)."""
     job = jobs.get_job(session, job_id)
     return JobDetail(**_read(job).model_dump(), metrics=jobs.job_metrics(session, job_id))
 
 
 @router.get("/{job_id}/events", response_model=list[JobEventRead])
-def job_events(job_id: int, _: Engineer, session: SessionDep, after_id: int = Query(0, ge=0)):
+def job_events(
+    job_id: ResourceId, _: Engineer, session: SessionDep, after_id: int = Query(0, ge=0, le=MAX_INT)
+):
     return jobs.job_events(session, job_id, after_id)
 
 
 @router.get("/{job_id}/checkpoints", response_model=list[CheckpointRead])
-def job_checkpoints(job_id: int, _: Engineer, session: SessionDep):
+def job_checkpoints(job_id: ResourceId, _: Engineer, session: SessionDep):
     return jobs.job_checkpoints(session, job_id)
 
 
 @router.post("/{job_id}/cancel", response_model=JobRead)
-def cancel_job(job_id: int, _: Engineer, session: SessionDep):
+def cancel_job(job_id: ResourceId, _: Engineer, session: SessionDep):
     return _read(jobs.cancel_job(session, job_id))
 
 
 @router.post("/{job_id}/pause", response_model=JobRead)
-def pause_job(job_id: int, _: Engineer, session: SessionDep):
+def pause_job(job_id: ResourceId, _: Engineer, session: SessionDep):
     return _read(jobs.pause_job(session, job_id))
 
 
 @router.post("/{job_id}/resume", response_model=JobRead)
-def resume_job(job_id: int, _: Engineer, session: SessionDep, settings: SettingsDep):
+def resume_job(job_id: ResourceId, _: Engineer, session: SessionDep, settings: SettingsDep):
     return _read(jobs.resume_job(session, settings, job_id))

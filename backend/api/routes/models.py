@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from backend.api.deps import Engineer, SessionDep
+from backend.api.deps import Admin, Engineer, ResourceId, SessionDep
 from backend.schemas.models import ModelCreate, ModelRead
 from backend.services import registry
 
@@ -19,11 +19,12 @@ def list_models(_: Engineer, session: SessionDep):
 
 
 @router.post("", response_model=ModelRead, status_code=201)
-def register_model(body: ModelCreate, _: Engineer, session: SessionDep):
-    """Register a local Hugging Face model folder (it must be readable by the workers too)."""
+def register_model(body: ModelCreate, _: Admin, session: SessionDep):
+    """Register a local Hugging Face model folder (it must be readable by the workers too). Admins only: the
+    answer tells whether a server path exists and what it holds, which engineers must not learn."""
     return registry.register_model(session, body.name, Path(body.path))
 
 
 @router.get("/{model_id}", response_model=ModelRead)
-def get_model(model_id: int, _: Engineer, session: SessionDep):
+def get_model(model_id: ResourceId, _: Engineer, session: SessionDep):
     return registry.get_model(session, model_id)

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from backend.api.deps import Engineer, SessionDep
+from backend.api.errors import MAX_INT
 from backend.schemas.jobs import JobRead
 from backend.schemas.runs import RunsComparison
 from backend.services import jobs, runs
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 #: a database id: bounded so a huge number is a 422, not an integer overflow in the database
-JobId = Annotated[int, Field(ge=1, le=2**62)]
+JobId = Annotated[int, Field(ge=1, le=MAX_INT)]
 
 
 @router.get("/compare", response_model=RunsComparison)

@@ -85,3 +85,28 @@ def purge_train_queue(stack: Studio) -> None:
     app = make_celery(stack.settings)
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge(TRAIN_QUEUE)
+
+
+@contextmanager
+def fresh_install(kind: str, home: Path, like: Studio) -> Iterator[Studio]:
+    """An install with nothing in it yet (no migration, no user): where a backup is restored."""
+    database_url = create_postgres_database() if kind == "postgres" else None
+    broker_url = redis_url_for_test() if kind == "postgres" else None
+    env = {**like.env, "AFINA_HOME": str(home)}
+    env.pop("AFINA_DATABASE_URL", None)
+    if database_url:
+        env["AFINA_DATABASE_URL"] = database_url
+    if broker_url:
+        env["AFINA_BROKER_URL"] = broker_url
+    settings = like.settings.model_copy(
+        update={"home": home, "database_url": database_url, "broker_url": broker_url, "artifacts_dir": None}
+    )
+    settings = type(settings)(**settings.model_dump())  # derive the default paths for the new home
+    home.mkdir(parents=True)
+    stack = Studio(home=home, settings=settings, env=env, token=like.token, tiny_model_id=like.tiny_model_id)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        if database_url:
+            drop_postgres_database(database_url)

@@ -181,7 +181,8 @@ def recover_stale_jobs(session: Session, settings: Settings) -> list[int]:
     ).all()
     requeued = []
     for job in stale:
-        retry = job.attempt < settings.max_attempts
+        worker_id, attempt = job.worker_id, job.attempt  # read before the update below refreshes the object
+        retry = attempt < settings.max_attempts
         values = (
             # queued_at is kept: the recovered job goes back to its place in the queue, not to the end
             {"status": JobStatus.queued, "worker_id": None}
@@ -189,7 +190,7 @@ def recover_stale_jobs(session: Session, settings: Settings) -> list[int]:
             else {
                 "status": JobStatus.failed,
                 "finished_at": utcnow(),
-                "error": f"worker {job.worker_id} stopped responding {job.attempt} times; giving up",
+                "error": f"worker {worker_id} stopped responding {attempt} times; giving up",
             }
         )
         changed = session.execute(
@@ -200,7 +201,7 @@ def recover_stale_jobs(session: Session, settings: Settings) -> list[int]:
         if not changed:
             continue
         message = (
-            f"Worker {job.worker_id} stopped responding; re-queued (attempt {job.attempt + 1} of "
+            f"Worker {worker_id} stopped responding; re-queued (attempt {attempt + 1} of "
             f"{settings.max_attempts}) to resume from its last checkpoint"
             if retry
             else values.get("error", "")

@@ -57,7 +57,7 @@ def training_children(worker_pid: int) -> list[psutil.Process]:
 
 def sigkill_worker(proc) -> None:
     """Kill a worker outright (no chance to clean up) and check its training process went with it."""
-    assert training_children(proc.pid), "the job should be training in a child process of the worker"
+    wait_until(lambda: training_children(proc.pid), timeout=30, what="the worker's training process")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 10

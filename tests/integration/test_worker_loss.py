@@ -102,8 +102,13 @@ def test_jobs_whose_worker_is_gone_can_be_resumed_and_cancelled(stack):
     assert resumed.json()["status"] == "queued" and resumed.json()["queue_position"] == 1
 
     worker = stack.start_worker("train")
-    wait_for_job(client, job["id"], states=("running",), condition=lambda j: j["attempt"] == 2)
-    _past_a_checkpoint(client, job["id"])
+    # past where the first attempt got to: the new training process is training, not starting up
+    wait_for_job(
+        client,
+        job["id"],
+        states=("running",),
+        condition=lambda j: j["attempt"] == 2 and j["current_step"] >= 14,
+    )
     sigkill_worker(worker)
     wait_until(lambda: not live_workers(client), timeout=30, what="the dead worker to drop out of health")
 

@@ -49,7 +49,7 @@ def utcnow() -> datetime:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # WAL lets the API read while a worker writes; busy_timeout makes concurrent writers wait instead of failing.
+    # WAL lets the API read while a worker writes; busy_timeout makes concurrent writers wait, not fail.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")

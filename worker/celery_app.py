@@ -27,7 +27,7 @@ def worker_id(queues: str) -> str:
 
 
 def _housekeeping(wid: str) -> None:
-    """Keep this worker's row fresh and recover jobs whose worker died (every worker does it; updates are atomic)."""
+    """Keep this worker's row fresh; recover jobs whose worker died (every worker does it, atomically)."""
     period = max(1.0, min(settings.heartbeat_interval, settings.heartbeat_timeout / 4))
     while not _stop.wait(period):
         try:

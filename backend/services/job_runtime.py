@@ -64,7 +64,7 @@ def job_is_orphaned(session: Session, job: Job, settings: Settings) -> bool:
 
 
 def claim_job(session: Session, job_id: int, worker_id: str) -> Job | None:
-    """Move a queued job to running for this worker; None when another worker has it or it is no longer queued."""
+    """Move a queued job to running for this worker; None when another worker has it or it is not queued."""
     now = utcnow()
     claimed = session.execute(
         update(Job)
@@ -88,7 +88,7 @@ def claim_job(session: Session, job_id: int, worker_id: str) -> Job | None:
 
 
 def heartbeat(session: Session, job_id: int, worker_id: str) -> tuple[bool, bool]:
-    """Refresh the heartbeat; returns (cancel_requested, pause_requested). Raises if the job was taken away."""
+    """Refresh the heartbeat; returns (cancel_requested, pause_requested). Raises if the job was taken."""
     touched = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == JobStatus.running)
@@ -117,7 +117,7 @@ def record_progress(
     progress: tuple[int, int | None] | None,
     metrics: list[tuple[int, dict[str, float]]],
 ) -> None:
-    """A batch of a job's reports in one transaction: its latest (step, total) and the metrics since the last."""
+    """A batch of a job's reports in one transaction: its latest (step, total) and the metrics since then."""
     session.add_all(
         JobMetric(job_id=job_id, step=step, name=k, value=float(v))
         for step, values in metrics
@@ -174,7 +174,7 @@ def finish_job(
 
 
 def recover_stale_jobs(session: Session, settings: Settings) -> list[int]:
-    """Running jobs whose heartbeat stopped (their worker died): re-queue to resume, or fail after max_attempts."""
+    """Running jobs whose heartbeat stopped (worker died): re-queue to resume, or fail past max_attempts."""
     cutoff = utcnow() - timedelta(seconds=settings.heartbeat_timeout)
     stale = session.scalars(
         select(Job).where(Job.status == JobStatus.running, Job.heartbeat_at < cutoff)

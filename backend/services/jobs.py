@@ -64,8 +64,8 @@ def _check_datasets(session: Session, data: JobCreate) -> list[DatasetVersion]:
             )
         if version.format not in allowed:
             raise Invalid(
-                f"method '{method}' trains on {' or '.join(allowed)} data, but dataset version {version_id} is "
-                f"'{version.format}'",
+                f"method '{method}' trains on {' or '.join(allowed)} data, but dataset version {version_id} "
+                f"is '{version.format}'",
                 details={"field": field, "value": version_id},
             )
         versions.append(version)
@@ -94,7 +94,7 @@ def live_workers(session: Session, settings: Settings) -> list[Worker]:
 
 
 def target_device(session: Session, settings: Settings) -> dict:
-    """The best live training worker's device; without one, this machine (so a first job can still be planned)."""
+    """The best live training worker's device; without one, this machine (so a first job can be planned)."""
     cutoff = utcnow() - timedelta(seconds=settings.heartbeat_timeout)
     workers = session.scalars(
         select(Worker).where(Worker.last_seen >= cutoff, Worker.queues.contains("train"))
@@ -118,8 +118,8 @@ def create_job(session: Session, settings: Settings, data: JobCreate, user: User
     device = target_device(session, settings)
     if spec.adapter.type == "qlora" and not device["device"].startswith("cuda"):
         raise Invalid(
-            "QLoRA needs a CUDA GPU (bitsandbytes 4-bit); no GPU worker is online. Choose adapter type 'lora', "
-            "or start a GPU worker",
+            "QLoRA needs a CUDA GPU (bitsandbytes 4-bit); no GPU worker is online. Choose adapter type "
+            "'lora', or start a GPU worker",
             details={"field": "spec.adapter.type", "value": "qlora"},
         )
     root = registry.root_model(session, start_model)

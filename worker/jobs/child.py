@@ -31,7 +31,7 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def mix_rows(parts: list[tuple[list[dict], float]], seed: int) -> list[dict]:
-    """A weighted mixture: the largest set keeps all its rows; the others are sampled to match their weights."""
+    """A weighted mixture: the largest set keeps all its rows; the others are sampled to match the weights."""
     if len(parts) == 1:
         return list(parts[0][0])
     rng = random.Random(seed)

@@ -3,23 +3,24 @@
 afina up                    set up and run the whole studio on this machine (API + UI + workers)
 afina api --port 8000       the REST API with the UI mounted at /ui
 afina worker --queues train a Celery worker (train: one job at a time per GPU; infer: generation)
-afina migrate               apply database migrations
+afina migrate               apply database migrations (afina downgrade REVISION reverts them)
+afina backup DEST           copy the database and artifacts into a folder; afina restore SRC brings it back
 afina create-user ...       add a user; --print-token prints a new API token as the last line
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from backend import backup, security
 from backend import migrate as migrations
-from backend import security
+from backend.children import WorkerChildren
 from backend.config import Settings, get_settings
 from backend.db import session_scope
 from backend.models.registry import ModelSource
@@ -27,6 +28,7 @@ from backend.models.users import Role
 from backend.services import registry, users
 from backend.services.errors import ServiceError
 
+log = logging.getLogger("afina")
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 
 
@@ -40,9 +42,45 @@ def migrate(revision: str = "head") -> None:
 
 
 @app.command()
-def downgrade(revision: str = "base") -> None:
-    """Revert database migrations down to REVISION (default: an empty database)."""
+def downgrade(
+    revision: Annotated[
+        str, typer.Argument(help="The revision to go back to ('base' empties the database; no default).")
+    ],
+) -> None:
+    """Revert database migrations down to REVISION, which must be given (`afina downgrade base` drops every
+    table and its data)."""
     migrations.downgrade(get_settings().database_url, revision)
+    typer.echo(f"Database at {revision}")
+
+
+@app.command("backup")
+def backup_command(
+    dest: Annotated[Path, typer.Argument(help="A new (or empty) folder to write the backup into.")],
+) -> None:
+    """Copy the database (a consistent snapshot, safe while the studio runs) and the artifacts into DEST."""
+    try:
+        manifest = backup.backup(get_settings(), dest)
+    except backup.BackupError as exc:
+        typer.echo(f"Backup refused: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    rows = sum(manifest["rows"].values())
+    typer.echo(f"Backed up {rows} rows at revision {manifest['revision']} and the artifacts to {dest}")
+
+
+@app.command("restore")
+def restore_command(
+    src: Annotated[Path, typer.Argument(help="A folder written by `afina backup`.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the database and artifacts of an install in use.")
+    ] = False,
+) -> None:
+    """Restore a backup into this install (a fresh AFINA_HOME or database; stop the studio first)."""
+    try:
+        manifest = backup.restore(get_settings(), src, force=force)
+    except backup.BackupError as exc:
+        typer.echo(f"Restore refused: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"Restored the backup of {manifest['created_at']} from {src}")
 
 
 @app.command("create-user")
@@ -194,42 +232,43 @@ def api(
     _serve(host, port)
 
 
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+    log.warning(message)
+
+
+def _start_workers(settings, children: WorkerChildren) -> None:
+    for queue in ("train", "infer"):
+        command = [sys.executable, "-m", "backend.cli", "worker", "--queues", queue]
+        children.start(
+            queue, [*command, "--parent-pid", str(os.getpid())], str(settings.home / f"worker-{queue}.log")
+        )
+    children.watch()
+
+
 @app.command()
 def up(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 7860,
     workers: Annotated[bool, typer.Option(help="Start the train and infer workers too.")] = True,
+    prepare_model: Annotated[
+        bool, typer.Option(help="Convert and register the bundled model (skip when you bring your own).")
+    ] = True,
 ) -> None:
     """Set up and run the whole studio: migrate, create the first admin, prepare the bundled model, start a
-    training worker and an inference worker, and serve the API + UI."""
+    training worker and an inference worker (restarted with backoff if they die), and serve the API + UI."""
     settings = get_settings()
     settings.ensure_dirs()
     typer.echo(f"Migrating the database in {settings.home} ...")
     migrations.upgrade(settings.database_url)
     with session_scope(settings.database_url) as session:
         created = users.bootstrap_admin(session)
-    typer.echo("Preparing the bundled model (converted once, ~30 s the first time) ...")
-    _prepare_bundled()
-    children = []
+    if prepare_model:
+        typer.echo("Preparing the bundled model (converted once, ~30 s the first time) ...")
+        _prepare_bundled()
+    children = WorkerChildren(say=_say)
     if workers:
-        for queue in ("train", "infer"):
-            log = (settings.home / f"worker-{queue}.log").open("ab")
-            children.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "backend.cli",
-                        "worker",
-                        "--queues",
-                        queue,
-                        "--parent-pid",
-                        str(os.getpid()),
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+        _start_workers(settings, children)
     url = f"http://{host}:{port}"
     typer.echo(f"\nAfina is starting at {url}/ui  (REST API docs: {url}/docs, data: {settings.home})")
     if created:
@@ -241,10 +280,7 @@ def up(
     try:
         _serve(host, port)
     finally:
-        for child in children:
-            child.send_signal(signal.SIGTERM)
-        for child in children:
-            child.wait(30)
+        children.stop()
 
 
 if __name__ == "__main__":

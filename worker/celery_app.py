@@ -27,7 +27,7 @@ def worker_id(queues: str) -> str:
 
 
 def _housekeeping(wid: str) -> None:
-    """Keep this worker's row fresh and recover jobs whose worker died (every worker does it; updates are atomic)."""
+    """Keep this worker's row fresh; recover jobs whose worker died (every worker does it, atomically)."""
     period = max(1.0, min(settings.heartbeat_interval, settings.heartbeat_timeout / 4))
     while not _stop.wait(period):
         try:
@@ -45,10 +45,15 @@ def _on_ready(sender, **_):
     os.environ["AFINA_WORKER_ID"] = wid
     with session_scope(settings.database_url) as session:
         job_runtime.register_worker(session, wid, queues, detect_device(settings.worker_device))
-        job_runtime.recover_stale_jobs(session, settings)
-        if "train" in queues:
-            job_runtime.requeue_waiting_jobs(session, settings)
+    # heartbeats first: a failure below must not leave a live worker looking dead
     threading.Thread(target=_housekeeping, args=(wid,), daemon=True, name="afina-housekeeping").start()
+    try:
+        with session_scope(settings.database_url) as session:
+            job_runtime.recover_stale_jobs(session, settings)
+            if "train" in queues:
+                job_runtime.requeue_waiting_jobs(session, settings)
+    except Exception:  # the housekeeping thread retries the recovery every period
+        log.exception("start-up recovery failed")
     log.info("Afina worker %s ready", wid)
 
 

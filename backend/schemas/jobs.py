@@ -65,6 +65,9 @@ class JobRead(ReadModel):
     result: dict[str, Any] | None
     memory_estimate: dict[str, Any] | None
     output_model_id: int | None = None
+    queue_position: int | None = Field(
+        None, description="Place in the line of queued jobs (1 = runs next); null when not queued."
+    )
 
 
 class JobDetail(JobRead):

@@ -9,19 +9,62 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
-from backend.db import utcnow
+from backend.db import as_utc, utcnow
 from backend.models.jobs import Checkpoint, Job, JobEvent, JobMetric, JobStatus, Worker
 from backend.queue import RUN_JOB_TASK, enqueue
 
 log = logging.getLogger(__name__)
 
 
+def claim_next_job(session: Session, worker_id: str, *, tries: int = 20) -> Job | None:
+    """Claim the oldest queued job (FIFO by queued_at, then id), whatever message woke this worker up.
+
+    Broker messages are only wake-ups: brokers do not keep order (kombu's filesystem transport reads files
+    in directory order, Redis redelivers late), so the job row decides. The candidate row is locked with
+    FOR UPDATE SKIP LOCKED on PostgreSQL (so concurrent workers pick different rows); on SQLite, where writers
+    are serialised, the conditional UPDATE of claim_job is atomic on its own. Losing a race retries."""
+    for _ in range(tries):
+        candidate = session.scalar(
+            select(Job.id)
+            .where(Job.status == JobStatus.queued)
+            .order_by(func.coalesce(Job.queued_at, Job.created_at), Job.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if candidate is None:
+            session.rollback()
+            return None
+        job = claim_job(session, candidate, worker_id)
+        if job is not None:
+            return job
+    return None
+
+
+def worker_is_alive(session: Session, worker_id: str | None, settings: Settings) -> bool:
+    """A worker is alive while its row is fresher than the heartbeat timeout (its housekeeping touches it)."""
+    if not worker_id:
+        return False
+    last_seen = session.scalar(select(Worker.last_seen).where(Worker.id == worker_id))
+    return last_seen is not None and as_utc(last_seen) >= utcnow() - timedelta(
+        seconds=settings.heartbeat_timeout
+    )
+
+
+def job_is_orphaned(session: Session, job: Job, settings: Settings) -> bool:
+    """A running job nobody runs: its heartbeat stopped or its worker is gone."""
+    if job.status != JobStatus.running:
+        return False
+    cutoff = utcnow() - timedelta(seconds=settings.heartbeat_timeout)
+    stale = job.heartbeat_at is None or as_utc(job.heartbeat_at) < cutoff
+    return stale or not worker_is_alive(session, job.worker_id, settings)
+
+
 def claim_job(session: Session, job_id: int, worker_id: str) -> Job | None:
-    """Move a queued job to running for this worker; None when another worker has it or it is no longer queued."""
+    """Move a queued job to running for this worker; None when another worker has it or it is not queued."""
     now = utcnow()
     claimed = session.execute(
         update(Job)
@@ -45,7 +88,7 @@ def claim_job(session: Session, job_id: int, worker_id: str) -> Job | None:
 
 
 def heartbeat(session: Session, job_id: int, worker_id: str) -> tuple[bool, bool]:
-    """Refresh the heartbeat; returns (cancel_requested, pause_requested). Raises if the job was taken away."""
+    """Refresh the heartbeat; returns (cancel_requested, pause_requested). Raises if the job was taken."""
     touched = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.worker_id == worker_id, Job.status == JobStatus.running)
@@ -65,6 +108,25 @@ def add_event(session: Session, job_id: int, message: str, level: str = "info") 
 
 def add_metrics(session: Session, job_id: int, step: int, metrics: dict[str, float]) -> None:
     session.add_all(JobMetric(job_id=job_id, step=step, name=k, value=float(v)) for k, v in metrics.items())
+    session.commit()
+
+
+def record_progress(
+    session: Session,
+    job_id: int,
+    progress: tuple[int, int | None] | None,
+    metrics: list[tuple[int, dict[str, float]]],
+) -> None:
+    """A batch of a job's reports in one transaction: its latest (step, total) and the metrics since then."""
+    session.add_all(
+        JobMetric(job_id=job_id, step=step, name=k, value=float(v))
+        for step, values in metrics
+        for k, v in values.items()
+    )
+    if progress is not None:
+        session.execute(
+            update(Job).where(Job.id == job_id).values(current_step=progress[0], total_steps=progress[1])
+        )
     session.commit()
 
 
@@ -112,21 +174,23 @@ def finish_job(
 
 
 def recover_stale_jobs(session: Session, settings: Settings) -> list[int]:
-    """Running jobs whose heartbeat stopped (their worker died): re-queue to resume, or fail after max_attempts."""
+    """Running jobs whose heartbeat stopped (worker died): re-queue to resume, or fail past max_attempts."""
     cutoff = utcnow() - timedelta(seconds=settings.heartbeat_timeout)
     stale = session.scalars(
         select(Job).where(Job.status == JobStatus.running, Job.heartbeat_at < cutoff)
     ).all()
     requeued = []
     for job in stale:
-        retry = job.attempt < settings.max_attempts
+        worker_id, attempt = job.worker_id, job.attempt  # read before the update below refreshes the object
+        retry = attempt < settings.max_attempts
         values = (
-            {"status": JobStatus.queued, "queued_at": utcnow(), "worker_id": None}
+            # queued_at is kept: the recovered job goes back to its place in the queue, not to the end
+            {"status": JobStatus.queued, "worker_id": None}
             if retry
             else {
                 "status": JobStatus.failed,
                 "finished_at": utcnow(),
-                "error": f"worker {job.worker_id} stopped responding {job.attempt} times; giving up",
+                "error": f"worker {worker_id} stopped responding {attempt} times; giving up",
             }
         )
         changed = session.execute(
@@ -137,7 +201,7 @@ def recover_stale_jobs(session: Session, settings: Settings) -> list[int]:
         if not changed:
             continue
         message = (
-            f"Worker {job.worker_id} stopped responding; re-queued (attempt {job.attempt + 1} of "
+            f"Worker {worker_id} stopped responding; re-queued (attempt {attempt + 1} of "
             f"{settings.max_attempts}) to resume from its last checkpoint"
             if retry
             else values.get("error", "")

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 import psutil
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
@@ -18,7 +18,7 @@ from backend.models.users import User
 from backend.queue import RUN_JOB_TASK, enqueue
 from backend.schemas.job_specs import METHOD_FORMATS
 from backend.schemas.jobs import JobCreate
-from backend.services import registry
+from backend.services import job_runtime, registry
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.memory_estimate import estimate_training_memory
 
@@ -90,6 +90,12 @@ def _check_rewards(session: Session, data: JobCreate) -> None:
                     "value": reward.reward_model_job_id,
                 },
             )
+
+
+def live_workers(session: Session, settings: Settings) -> list[Worker]:
+    """Workers whose housekeeping touched their row within the heartbeat timeout."""
+    cutoff = utcnow() - timedelta(seconds=settings.heartbeat_timeout)
+    return list(session.scalars(select(Worker).where(Worker.last_seen >= cutoff).order_by(Worker.started_at)))
 
 
 def target_device(session: Session, settings: Settings) -> dict:
@@ -207,14 +213,42 @@ def output_model_id(job: Job) -> int | None:
     return (job.result or {}).get("output_model_id")
 
 
-def cancel_job(session: Session, job_id: int) -> Job:
-    """Queued or paused jobs cancel at once; a running one is stopped by its worker within seconds."""
+def queue_positions(session: Session) -> dict[int, int]:
+    """Each queued job's place in the line (1 = next to run), in the order workers claim (claim_next_job)."""
+    ids = session.scalars(
+        select(Job.id)
+        .where(Job.status == JobStatus.queued)
+        .order_by(func.coalesce(Job.queued_at, Job.created_at), Job.id)
+    )
+    return {job_id: position for position, job_id in enumerate(ids, start=1)}
+
+
+def _take_from_dead_worker(session: Session, job: Job, values: dict) -> bool:
+    """Change a running job whose worker is gone, unless that worker came back and touched it meanwhile."""
+    changed = session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.status == JobStatus.running, Job.worker_id == job.worker_id)
+        .where(Job.heartbeat_at == job.heartbeat_at)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.expire(job)
+    return bool(changed)
+
+
+def cancel_job(session: Session, settings: Settings, job_id: int) -> Job:
+    """Queued or paused jobs cancel at once; a running one is stopped by its worker within seconds, or at once
+    when its worker is gone (nobody would ever act on the request)."""
     job = get_job(session, job_id)
     if job.status.is_final:
         raise Conflict(f"job {job_id} is already {job.status.value}", code="job_finished")
     if job.status in (JobStatus.queued, JobStatus.paused, JobStatus.validating):
         job.status, job.finished_at = JobStatus.cancelled, utcnow()
         session.add(JobEvent(job_id=job.id, message="Cancelled before it ran"))
+    elif job_runtime.job_is_orphaned(session, job, settings) and _take_from_dead_worker(
+        session, job, {"status": JobStatus.cancelled, "finished_at": utcnow(), "cancel_requested": True}
+    ):
+        session.add(JobEvent(job_id=job.id, message=f"Cancelled (its worker {job.worker_id} is gone)"))
     else:
         job.cancel_requested = True
         session.add(JobEvent(job_id=job.id, message="Cancel requested"))
@@ -236,9 +270,18 @@ def pause_job(session: Session, job_id: int) -> Job:
 
 def resume_job(session: Session, settings: Settings, job_id: int) -> Job:
     job = get_job(session, job_id)
+    # a running job whose worker is gone: re-queue it now rather than wait for the reaper
+    if job_runtime.job_is_orphaned(session, job, settings) and _take_from_dead_worker(
+        session, job, {"status": JobStatus.queued, "worker_id": None}
+    ):
+        session.add(JobEvent(job_id=job.id, message="Resumed: its worker is gone; re-queued"))
+        session.commit()
+        enqueue(settings, RUN_JOB_TASK, job_id=job.id)
+        return job
     if job.status not in (JobStatus.paused, JobStatus.failed):
         raise Conflict(
-            f"only a paused or failed job can be resumed; job {job_id} is {job.status.value}",
+            f"only a paused or failed job, or one whose worker is gone, can be resumed; job {job_id} is "
+            f"{job.status.value}",
             code="not_resumable",
         )
     job.status, job.queued_at, job.finished_at, job.error = JobStatus.queued, utcnow(), None, None

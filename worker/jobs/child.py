@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -88,6 +89,10 @@ def _readable(exc: BaseException) -> str:
     return text
 
 
+def _exit_on_sigterm(*_) -> None:
+    raise SystemExit(143)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--job-id", type=int, required=True)
@@ -97,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     store = ArtifactStore(settings.artifacts_dir)
     output_dir = store.path(store.job_dir(args.job_id))
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # a cancel: unwind, so the metrics so far are written
+    request = None
     try:
         if _method(args.job_id, settings) == "eval":
             outcome = {"status": "succeeded", "result": run_evaluation_job(args.job_id, settings, store)}
@@ -108,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         (output_dir / ERROR_FILE).write_text(_readable(exc))
         return 1
+    finally:
+        if request is not None:
+            request.reporter.flush()  # the last batch of metrics and progress, whatever the outcome
     if result.status != "completed":
         outcome = {"status": "paused"}
     else:

@@ -86,13 +86,16 @@ def _stop(proc: subprocess.Popen, grace: float) -> None:
         proc.wait()
 
 
-def execute_training_job(job_id: int, *, settings: Settings, worker_id: str) -> None:
+def execute_training_job(woken_by: int | None, *, settings: Settings, worker_id: str) -> None:
+    """Run the oldest queued job. `woken_by` is the job whose message woke this worker: a hint for the logs,
+    since another, older job may be the one claimed (FIFO is decided by the database, not the broker)."""
     store = ArtifactStore(settings.artifacts_dir)
     with session_scope(settings.database_url) as session:
-        job = job_runtime.claim_job(session, job_id, worker_id)
+        job = job_runtime.claim_next_job(session, worker_id)
         if job is None:
-            log.info("job %s is not queued (taken, finished or cancelled): nothing to do", job_id)
+            log.info("woken for job %s but no job is queued: nothing to do", woken_by)
             return
+        job_id = job.id
         relative = store.job_dir(job_id)
         job.output_path = relative
         attempt = job.attempt

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from backend.api.deps import SessionDep, SettingsDep
-from backend.services.jobs import target_device
+from backend.services.jobs import live_workers, target_device
 
 router = APIRouter(tags=["health"])
 
@@ -18,4 +18,8 @@ def health(session: SessionDep, settings: SettingsDep) -> dict:
         "status": "ok",
         "database": settings.database_url.split(":", 1)[0],
         "training_device": target_device(session, settings),
+        "workers": [
+            {"id": w.id, "queues": w.queues, "device": w.device, "last_seen": w.last_seen.isoformat()}
+            for w in live_workers(session, settings)
+        ],
     }

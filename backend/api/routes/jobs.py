@@ -13,14 +13,23 @@ from backend.services import jobs
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
-def _read(job) -> JobRead:
-    return JobRead.model_validate(job).model_copy(update={"output_model_id": jobs.output_model_id(job)})
+def _read(job, positions: dict[int, int] | None = None) -> JobRead:
+    return JobRead.model_validate(job).model_copy(
+        update={
+            "output_model_id": jobs.output_model_id(job),
+            "queue_position": (positions or {}).get(job.id),
+        }
+    )
+
+
+def _read_one(session, job) -> JobRead:
+    return _read(job, jobs.queue_positions(session) if job.status == JobStatus.queued else None)
 
 
 @router.post("", response_model=JobRead, status_code=201)
 def create_job(body: JobCreate, user: Engineer, session: SessionDep, settings: SettingsDep):
     """Validate and queue a job. The spec's `method` picks the training method and its hyperparameters."""
-    return _read(jobs.create_job(session, settings, body, user))
+    return _read_one(session, jobs.create_job(session, settings, body, user))
 
 
 @router.get("", response_model=JobsPage)
@@ -32,14 +41,15 @@ def list_jobs(
     limit: int = Query(50, ge=1, le=500),
 ):
     items, total = jobs.list_jobs(session, status=status, offset=offset, limit=limit)
-    return JobsPage(items=[_read(j) for j in items], total=total)
+    positions = jobs.queue_positions(session)
+    return JobsPage(items=[_read(j, positions) for j in items], total=total)
 
 
 @router.get("/{job_id}", response_model=JobDetail)
 def get_job(job_id: ResourceId, _: Engineer, session: SessionDep):
     """State, progress and every metric's points (the loss curve among them)."""
     job = jobs.get_job(session, job_id)
-    return JobDetail(**_read(job).model_dump(), metrics=jobs.job_metrics(session, job_id))
+    return JobDetail(**_read_one(session, job).model_dump(), metrics=jobs.job_metrics(session, job_id))
 
 
 @router.get("/{job_id}/events", response_model=list[JobEventRead])
@@ -55,15 +65,15 @@ def job_checkpoints(job_id: ResourceId, _: Engineer, session: SessionDep):
 
 
 @router.post("/{job_id}/cancel", response_model=JobRead)
-def cancel_job(job_id: ResourceId, _: Engineer, session: SessionDep):
-    return _read(jobs.cancel_job(session, job_id))
+def cancel_job(job_id: ResourceId, _: Engineer, session: SessionDep, settings: SettingsDep):
+    return _read_one(session, jobs.cancel_job(session, settings, job_id))
 
 
 @router.post("/{job_id}/pause", response_model=JobRead)
 def pause_job(job_id: ResourceId, _: Engineer, session: SessionDep):
-    return _read(jobs.pause_job(session, job_id))
+    return _read_one(session, jobs.pause_job(session, job_id))
 
 
 @router.post("/{job_id}/resume", response_model=JobRead)
 def resume_job(job_id: ResourceId, _: Engineer, session: SessionDep, settings: SettingsDep):
-    return _read(jobs.resume_job(session, settings, job_id))
+    return _read_one(session, jobs.resume_job(session, settings, job_id))

@@ -67,8 +67,9 @@ def register_model(
     path: Annotated[Path, typer.Option(help="A local Hugging Face model folder.")],
 ) -> None:
     """Register a local Hugging Face model folder as a base model."""
-    with session_scope(get_settings().database_url) as session:
-        model = registry.register_model(session, name, path)
+    settings = get_settings()
+    with session_scope(settings.database_url) as session:
+        model = registry.register_model(session, name, path, settings=settings)
         typer.echo(f"Registered model {model.id}: {model.name} ({model.num_parameters or '?'} parameters)")
 
 
@@ -98,12 +99,16 @@ def _prepare_bundled() -> None:
             )
         else:
             with session_scope(settings.database_url) as session:
-                registry.register_model(session, BUNDLED_NAME, folder, source=ModelSource.bundled)
+                registry.register_model(
+                    session, BUNDLED_NAME, folder, settings=settings, source=ModelSource.bundled
+                )
             typer.echo(f"Bundled model ready: {folder}")
     encoder = bundled_encoder()
     if encoder is not None and ENCODER_NAME not in names:
         with session_scope(settings.database_url) as session:
-            registry.register_model(session, ENCODER_NAME, encoder, source=ModelSource.bundled)
+            registry.register_model(
+                session, ENCODER_NAME, encoder, settings=settings, source=ModelSource.bundled
+            )
 
 
 @app.command()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from backend.api.deps import Engineer, SessionDep
+from backend.api.deps import Engineer, SessionDep, SettingsDep
 from backend.schemas.models import ModelCreate, ModelRead
 from backend.services import registry
 
@@ -14,16 +14,17 @@ router = APIRouter(prefix="/models", tags=["models"])
 
 
 @router.get("", response_model=list[ModelRead])
-def list_models(_: Engineer, session: SessionDep):
-    return registry.list_models(session)
+def list_models(_: Engineer, session: SessionDep, settings: SettingsDep):
+    return [registry.model_read(settings, m) for m in registry.list_models(session)]
 
 
 @router.post("", response_model=ModelRead, status_code=201)
-def register_model(body: ModelCreate, _: Engineer, session: SessionDep):
+def register_model(body: ModelCreate, _: Engineer, session: SessionDep, settings: SettingsDep):
     """Register a local Hugging Face model folder (it must be readable by the workers too)."""
-    return registry.register_model(session, body.name, Path(body.path))
+    model = registry.register_model(session, body.name, Path(body.path), settings=settings)
+    return registry.model_read(settings, model)
 
 
 @router.get("/{model_id}", response_model=ModelRead)
-def get_model(model_id: int, _: Engineer, session: SessionDep):
-    return registry.get_model(session, model_id)
+def get_model(model_id: int, _: Engineer, session: SessionDep, settings: SettingsDep):
+    return registry.model_read(settings, registry.get_model(session, model_id))

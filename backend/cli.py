@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from backend import migrate as migrations
 from backend.config import get_settings
@@ -26,6 +27,18 @@ from backend.models.users import Role
 from backend.services import registry, users
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+
+
+@app.callback()
+def _read_settings_first() -> None:
+    # Every command starts here: refused settings (e.g. a default password with AFINA_ENV=prod) stop the
+    # process with their message instead of a traceback.
+    try:
+        get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.echo(f"afina: {error['msg'].removeprefix('Value error, ')}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -40,7 +40,6 @@ class Settings(BaseSettings):
     # Seconds between a cancel request and SIGKILL of a training process that ignores SIGTERM.
     cancel_grace: float = 5.0
     worker_device: str = Field("auto", description="auto, cpu or cuda[:N]: the device this worker trains on.")
-    hub_offline: bool = Field(True, description="Never reach a model hub (models must be local folders).")
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

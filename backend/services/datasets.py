@@ -150,10 +150,6 @@ def read_rows(store: ArtifactStore, version: DatasetVersion, offset: int, limit:
     return ingest.read_rows(store.path(version.path), offset, limit)
 
 
-def rows_path(store: ArtifactStore, version: DatasetVersion) -> Path:
-    return store.path(version.path)
-
-
 def delete_dataset(session: Session, store: ArtifactStore, dataset_id: int) -> None:
     dataset = get_dataset(session, dataset_id)
     session.delete(dataset)

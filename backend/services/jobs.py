@@ -207,7 +207,7 @@ def cancel_job(session: Session, job_id: int) -> Job:
     job = get_job(session, job_id)
     if job.status.is_final:
         raise Conflict(f"job {job_id} is already {job.status.value}", code="job_finished")
-    if job.status in (JobStatus.queued, JobStatus.paused, JobStatus.validating):
+    if job.status in (JobStatus.queued, JobStatus.paused):
         job.status, job.finished_at = JobStatus.cancelled, utcnow()
         session.add(JobEvent(job_id=job.id, message="Cancelled before it ran"))
     else:

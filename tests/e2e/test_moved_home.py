@@ -42,9 +42,9 @@ def test_a_moved_studio_still_serves_its_tuned_models(tmp_path):
         moved.start_api()
         moved.start_worker("infer")
         client = moved.client()
+        assert _generate(client, [studio.tiny_model_id, tuned_id]) == before
         tuned = client.get(f"/api/models/{tuned_id}").json()
         assert tuned["is_adapter"] and tuned["path"].startswith(str(new_home)), tuned
-        assert _generate(client, [studio.tiny_model_id, tuned_id]) == before
         # The moved studio also starts new work from its models: a job on the moved base model trains.
         moved.start_worker("train")
         again = wait_for_job(client, sft_job(client, studio.tiny_model_id, version["id"], max_steps=2)["id"])

@@ -17,7 +17,7 @@ from ui.client import ApiError
 from ui.tabs.common import client_for, error_md, error_text, when
 
 POLL_SECONDS = 2.0
-ACTIVE = ("validating", "queued", "running", "paused")
+ACTIVE = ("queued", "running", "paused")
 TABLE_COLUMNS = ["ID", "Name", "Method", "Status", "Progress", "Step", "Created", "Finished", "Output model"]
 EVENT_COLUMNS = ["Time", "Level", "Message"]
 PLOT_COLUMNS = ["step", "value", "metric"]
@@ -28,7 +28,6 @@ STATUS_COLOURS = {
     "running": "#1d4ed8",
     "paused": "#b45309",
     "queued": "#6d28d9",
-    "validating": "#6d28d9",
 }
 EVENTS_SHOWN = 200
 CHECKPOINT_COLUMNS = ["Step", "Metrics", "Saved"]

@@ -318,7 +318,8 @@ def spawn(mode: str, args) -> dict:
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
     if done.returncode:
-        sys.stderr.write(done.stderr[-6000:])
+        shown = "\n".join(line for line in done.stderr.splitlines() if line.strip())  # no progress-bar blanks
+        sys.stderr.write(shown[-6000:] + "\n")
         raise SystemExit(f"{mode} failed")
     return json.loads(done.stdout.strip().splitlines()[-1])
 

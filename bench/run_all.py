@@ -24,7 +24,7 @@ QUICK = [
     (
         "sft throughput",
         "bench.bench_sft",
-        ["--rounds", "1", "--rows", "8", "--loss-rows", "2", "--max-length", "256", "--hidden", "128"]
+        ["--rounds", "1", "--rows", "16", "--loss-rows", "2", "--hidden", "128"]
         + ["--layers", "2", "--heads", "4", "--intermediate", "344", "--no-write"],
         ["dialogsum/dialogsum.dev.jsonl"],
     ),

@@ -39,8 +39,9 @@ lint: install
 	$(BIN)/ruff check backend worker ui tests bench
 	$(BIN)/lint-imports
 
+# The quick form of every benchmark; real data sets from DATA_DIR (default ../shared/data, see bench/README.md).
 bench: install
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.run_all $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
 clean:
 	rm -rf $(VENV) .afina

@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: up test install install-dev browser lint bench clean
+.PHONY: up test install install-dev browser compose lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,15 +28,20 @@ up: install
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)
 
-test: install browser
+# tests/unit/test_deploy_files.py renders docker-compose.yml with `docker-compose config`.
+compose:
+	@command -v docker-compose >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null)
+
+test: install browser compose
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 lint: install
 	$(BIN)/ruff check backend worker ui tests bench
 	$(BIN)/lint-imports
 
+# The quick form of every benchmark; real data sets from DATA_DIR (default ../shared/data, see bench/README.md).
 bench: install
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.run_all $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
 clean:
 	rm -rf $(VENV) .afina

@@ -24,6 +24,7 @@ from backend.api.routes import (
     ui_session,
 )
 from backend.config import Settings, get_settings
+from backend.schemas.common import ErrorDetail
 from backend.services.errors import ServiceError
 
 
@@ -102,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Afina",
         version="0.1.0",
         description="Fine-tune, align and evaluate open language models. Every route needs a bearer token.",
+        # The shape every refusal has (_service_error, _validation_error), instead of FastAPI's default 422.
+        responses={"4XX": {"model": ErrorDetail, "description": "Refused: code, message and where."}},
     )
     app.state.settings = settings
     app.add_exception_handler(ServiceError, _service_error)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from backend import backup, security
 from backend import migrate as migrations
@@ -30,6 +31,18 @@ from backend.services.errors import ServiceError
 
 log = logging.getLogger("afina")
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+
+
+@app.callback()
+def _read_settings_first() -> None:
+    # Every command starts here: refused settings (e.g. a default password with AFINA_ENV=prod) stop the
+    # process with their message instead of a traceback.
+    try:
+        get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.echo(f"afina: {error['msg'].removeprefix('Value error, ')}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -124,8 +137,9 @@ def register_model(
     path: Annotated[Path, typer.Option(help="A local Hugging Face model folder.")],
 ) -> None:
     """Register a local Hugging Face model folder as a base model."""
-    with session_scope(get_settings().database_url) as session:
-        model = registry.register_model(session, name, path)
+    settings = get_settings()
+    with session_scope(settings.database_url) as session:
+        model = registry.register_model(session, name, path, settings=settings)
         typer.echo(f"Registered model {model.id}: {model.name} ({model.num_parameters or '?'} parameters)")
 
 
@@ -155,12 +169,16 @@ def _prepare_bundled() -> None:
             )
         else:
             with session_scope(settings.database_url) as session:
-                registry.register_model(session, BUNDLED_NAME, folder, source=ModelSource.bundled)
+                registry.register_model(
+                    session, BUNDLED_NAME, folder, settings=settings, source=ModelSource.bundled
+                )
             typer.echo(f"Bundled model ready: {folder}")
     encoder = bundled_encoder()
     if encoder is not None and ENCODER_NAME not in names:
         with session_scope(settings.database_url) as session:
-            registry.register_model(session, ENCODER_NAME, encoder, source=ModelSource.bundled)
+            registry.register_model(
+                session, ENCODER_NAME, encoder, settings=settings, source=ModelSource.bundled
+            )
 
 
 @app.command()

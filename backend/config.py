@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,7 +32,10 @@ class Settings(BaseSettings):
         None, description="Celery broker. Default: kombu's filesystem transport under AFINA_HOME (no server)."
     )
     artifacts_dir: Path | None = Field(None, description="Where datasets, adapters and models are stored.")
-    env: str = Field("dev", description="dev or prod; prod refuses unsafe defaults.")
+    env: Literal["dev", "prod"] = Field(
+        "dev",
+        description="dev or prod; prod refuses to start with a placeholder or default password in a URL.",
+    )
     host: str = "127.0.0.1"
     port: int = 7860
     # A worker heartbeats every `heartbeat_interval` s; a job silent for `heartbeat_timeout` s is recovered.
@@ -43,7 +48,6 @@ class Settings(BaseSettings):
     # Seconds between a cancel request and SIGKILL of a training process that ignores SIGTERM.
     cancel_grace: float = 5.0
     worker_device: str = Field("auto", description="auto, cpu or cuda[:N]: the device this worker trains on.")
-    hub_offline: bool = Field(True, description="Never reach a model hub (models must be local folders).")
     # Tokens: a login (or a created token that asks for nothing else) lives `token_ttl_days`; a non-admin may
     # ask for at most `token_max_ttl_days`; only admins (and `afina create-user`, which has the database) may
     # go beyond or ask for a token that never expires.
@@ -88,6 +92,21 @@ class Settings(BaseSettings):
             self.artifacts_dir = self.home / "artifacts"
         return self
 
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults_in_prod(self) -> Settings:
+        if self.env == "prod":
+            for name, url in (
+                ("AFINA_DATABASE_URL", self.database_url),
+                ("AFINA_BROKER_URL", self.broker_url),
+            ):
+                problem = unsafe_password(url)
+                if problem:
+                    raise ValueError(
+                        f"AFINA_ENV=prod refuses to start: {name} {problem}. Set a new password in {name} "
+                        "(and on its server)"
+                    )
+        return self
+
     @property
     def broker_dir(self) -> Path:
         return self.home / "broker"
@@ -118,6 +137,40 @@ class Settings(BaseSettings):
             # SQLite creates its -wal and -shm files with the database file's permissions.
             os.close(os.open(database, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE_MODE))
             database.chmod(PRIVATE_FILE_MODE)
+
+
+#: Passwords that ship in examples, images and tutorials: whoever can reach the server can guess them.
+PLACEHOLDER_PASSWORDS = frozenset(
+    {
+        "afina",
+        "postgres",
+        "password",
+        "passw0rd",
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "admin",
+        "root",
+    }
+    | {"redis", "example", "placeholder", "test", "default", "123456", "xxx", "todo"}
+)
+
+
+def unsafe_password(url: str | None) -> str | None:
+    """Why the password in a server URL is unsafe (a placeholder, a default, the user name), or None."""
+    try:
+        parts = urlsplit(url or "")
+        password, user = parts.password, parts.username
+    except ValueError:
+        return None
+    if password is None:
+        return None
+    if password.lower() in PLACEHOLDER_PASSWORDS or "change" in password.lower():
+        return "uses a placeholder or default password"
+    if user and password == user:
+        return "uses the user name as its password"
+    return None
 
 
 @functools.lru_cache

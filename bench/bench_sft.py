@@ -1,6 +1,6 @@
 """Benchmark an Afina SFT job (padding-free packing) against plain TRL SFTTrainer (padded batches) on DialogSum.
 
-    python -m bench.bench_sft --rows 64 --batch-size 8 --rounds 2
+    python -m bench.bench_sft --rows 64 --batch-size 8 --rounds 2 [--data-dir ../shared/data]
 
 Real (non-padding) tokens/s, padding share, peak RSS and the loss of both on one fixed batch. The baseline is
 TRL's SFTTrainer as its docs use it: prompt/completion chat rows, default padded collator, a peft LoraConfig
@@ -25,8 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.data import add_data_dir_argument, data_file
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "dialogsum" / "dialogsum.dev.jsonl"
+DIALOGSUM = "dialogsum/dialogsum.dev.jsonl"  # under --data-dir (bench/data.py says where to get it)
 SMOLLM2 = ROOT / ".afina" / "models" / "SmolLM2-135M-Instruct"
 RESULTS = ROOT / "bench" / "results"
 PROMPT = "Summarize the following conversation.\n\n"
@@ -37,9 +39,9 @@ LORA = {"r": 16, "alpha": 32, "dropout": 0.05, "targets": ["q_proj", "k_proj", "
 # ---------------------------------------------------------------------------------------------------- setup
 
 
-def chat_rows(n: int) -> list[dict]:
+def chat_rows(n: int, data_dir: Path) -> list[dict]:
     rows = []
-    with open(DATA) as f:
+    with open(data_file(data_dir, DIALOGSUM)) as f:
         for line in f:
             r = json.loads(line)
             rows.append(
@@ -205,7 +207,7 @@ def run_child(kind: str, args) -> dict:
     from worker.training.runner import TrainRequest, run_training
 
     torch.set_num_threads(args.threads)
-    rows = chat_rows(args.rows)
+    rows = chat_rows(args.rows, args.data_dir)
     meter = Meter()
     meter.install()
     out = Path(tempfile.mkdtemp(prefix=f"bench-sft-{kind}-"))
@@ -259,7 +261,7 @@ def loss_check(args) -> dict:
     from worker.training.sft import sft_config, tokenized_dataset, use_packed_attention
 
     torch.set_num_threads(args.threads)
-    rows = chat_rows(args.loss_rows)
+    rows = chat_rows(args.loss_rows, args.data_dir)
     out = Path(tempfile.mkdtemp(prefix="bench-sft-loss-"))
     small = argparse.Namespace(**{**vars(args), "batch_size": len(rows), "packed_batch_size": len(rows)})
     base = baseline_trainer(args.model_path, rows, out / "trl", small, adapter=args.adapter)
@@ -316,7 +318,8 @@ def spawn(mode: str, args) -> dict:
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
     if done.returncode:
-        sys.stderr.write(done.stderr[-6000:])
+        shown = "\n".join(line for line in done.stderr.splitlines() if line.strip())  # no progress-bar blanks
+        sys.stderr.write(shown[-6000:] + "\n")
         raise SystemExit(f"{mode} failed")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -341,6 +344,8 @@ def child_flags(args) -> list[str]:
         str(args.threads),
         "--loss-rows",
         str(args.loss_rows),
+        "--data-dir",
+        str(args.data_dir),
     ]
 
 
@@ -442,7 +447,9 @@ def main() -> None:
     p.add_argument("--with-afina-padded", action="store_true", help="also run Afina with packing off")
     p.add_argument("--no-write", action="store_true", help="print only; leave bench/results alone")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    add_data_dir_argument(p)
     args = p.parse_args()
+    data_file(args.data_dir, DIALOGSUM)  # stop now, with where to put it, if the data set is missing
 
     if args.child:
         print(json.dumps(loss_check(args) if args.child == "loss" else run_child(args.child, args)))

@@ -1,6 +1,6 @@
 """Quality check: LoRA SFT of the bundled SmolLM2-135M on DialogSum, through the REST API, improves ROUGE-L.
 
-    python -m bench.dialogsum_rouge --train-rows 300 --eval-rows 40 --max-steps 150
+    python -m bench.dialogsum_rouge --train-rows 300 --eval-rows 40 --max-steps 150 [--data-dir DIR]
 
 Starts a private studio (API + workers on embedded defaults) in a temporary AFINA_HOME, uploads DialogSum with a
 column mapping, holds out the last rows, trains, then generates a summary for each held-out dialogue with the
@@ -20,11 +20,12 @@ from pathlib import Path
 import psutil
 from rouge_score import rouge_scorer
 
+from bench.data import add_data_dir_argument, data_file
 from tests.stack import make_studio
 from worker.model_store import prepare_bundled_model
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data" / "dialogsum" / "dialogsum.dev.jsonl"
+DIALOGSUM = "dialogsum/dialogsum.dev.jsonl"  # under --data-dir (bench/data.py says where to get it)
 INSTRUCTION = "Summarize the following conversation."
 
 
@@ -66,9 +67,13 @@ def main() -> None:
         default=ROOT / ".afina" / "models",
         help="Where the converted bundled model is kept (reused across runs).",
     )
+    parser.add_argument(
+        "--no-write", action="store_true", help="print only; leave bench/results alone (quick runs)"
+    )
+    add_data_dir_argument(parser)
     args = parser.parse_args()
 
-    rows = [json.loads(line) for line in DATA.open()]
+    rows = [json.loads(line) for line in data_file(args.data_dir, DIALOGSUM).open()]
     train, held_out = rows[: args.train_rows], rows[-args.eval_rows :]
     home = Path(tempfile.mkdtemp(prefix="afina-bench-"))
     studio = make_studio(home)
@@ -167,10 +172,11 @@ def main() -> None:
             "command": f"python -m bench.dialogsum_rouge --train-rows {args.train_rows} --eval-rows "
             f"{args.eval_rows} --max-steps {args.max_steps} --max-length {args.max_length}",
         }
-        out = ROOT / "bench" / "results"
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "dialogsum_rouge.json").write_text(json.dumps(result, indent=2) + "\n")
-        (out / "dialogsum_rouge.md").write_text(report(result))
+        if not args.no_write:
+            out = ROOT / "bench" / "results"
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "dialogsum_rouge.json").write_text(json.dumps(result, indent=2) + "\n")
+            (out / "dialogsum_rouge.md").write_text(report(result))
         print(json.dumps(result, indent=2))
     finally:
         studio.stop()

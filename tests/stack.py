@@ -141,10 +141,8 @@ class Studio:
             self.kill(proc)
 
 
-def make_studio(home: Path, *, database_url: str | None = None, broker_url: str | None = None) -> Studio:
-    """Migrate a fresh database, create the admin and register a tiny model; processes start on demand."""
-    from worker.training.tiny import build_tiny_model
-
+def studio_at(home: Path, *, database_url: str | None = None, broker_url: str | None = None) -> Studio:
+    """A studio whose data folder is `home` (fresh or existing); nothing is created, no process started."""
     env = {
         **os.environ,
         "AFINA_HOME": str(home),
@@ -170,12 +168,21 @@ def make_studio(home: Path, *, database_url: str | None = None, broker_url: str 
         heartbeat_timeout=6,
     )
     settings.ensure_dirs()
-    studio = Studio(home=home, settings=settings, env=env)
+    return Studio(home=home, settings=settings, env=env)
+
+
+def make_studio(home: Path, *, database_url: str | None = None, broker_url: str | None = None) -> Studio:
+    """Migrate a fresh database, create the admin and register a tiny model; processes start on demand."""
+    from worker.training.tiny import build_tiny_model
+
+    studio = studio_at(home, database_url=database_url, broker_url=broker_url)
+    settings = studio.settings
     migrate.upgrade(settings.database_url)
-    tiny = build_tiny_model(home / "tiny-model")
+    # In the studio's models folder, like the bundled model: the whole studio moves with AFINA_HOME.
+    tiny = build_tiny_model(settings.models_dir / "tiny-model")
     with session_scope(settings.database_url) as session:
         admin, _ = users.create_user(session, studio.admin_username, Role.admin, studio.admin_password)
         studio.token = users.issue_token(session, admin, "tests")
-        studio.tiny_model_id = registry.register_model(session, "tiny-llama", tiny).id
+        studio.tiny_model_id = registry.register_model(session, "tiny-llama", tiny, settings=settings).id
     studio.tiny_model_path = tiny
     return studio

@@ -14,8 +14,6 @@ PREVIEW_CHARS = 80
 MESSAGES: dict[str, str] = {
     "empty_file": "The file is empty. Upload a file that contains at least one row.",
     "no_rows": "No usable rows were found. Check that the file holds JSON objects, CSV rows or Parquet rows.",
-    "unknown_container": "The file is not JSONL, a JSON array, CSV or Parquet (optionally gzipped). "
-    "Convert it to one of these.",
     "unreadable_file": "The file could not be read (corrupt or truncated). Re-export it and upload again.",
     "unknown_format": "Could not tell the data format from the columns. Rename the columns, or pass "
     "format= and a column mapping.",

@@ -13,9 +13,9 @@ from backend.db import NEVER_REUSE_IDS, Base, utcnow
 
 
 class JobStatus(enum.StrEnum):
-    """OpenAI-style states: validating -> queued -> running -> succeeded | failed | cancelled (or paused)."""
+    """queued -> running -> succeeded | failed | cancelled, with paused aside (a spec is validated before
+    the job is stored, so a job starts queued)."""
 
-    validating = "validating"
     queued = "queued"
     running = "running"
     paused = "paused"
@@ -36,7 +36,7 @@ class Job(Base):
     name: Mapped[str] = mapped_column(String(200))
     method: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[JobStatus] = mapped_column(
-        Enum(JobStatus, native_enum=False, length=16), default=JobStatus.validating, index=True
+        Enum(JobStatus, native_enum=False, length=16), default=JobStatus.queued, index=True
     )
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     base_model_id: Mapped[int] = mapped_column(ForeignKey("base_models.id"))

@@ -1,4 +1,4 @@
-"""The base-model registry: bundled, local-folder, hub and job-produced models that jobs can start from."""
+"""The base-model registry: bundled, local-folder and job-produced models that jobs can start from."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from backend.db import NEVER_REUSE_IDS, Base, utcnow
 class ModelSource(enum.StrEnum):
     bundled = "bundled"
     local = "local"
-    hub = "hub"
     job = "job"
 
 
@@ -26,7 +25,8 @@ class BaseModel(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     source: Mapped[ModelSource] = mapped_column(Enum(ModelSource, native_enum=False, length=16))
-    # A local folder in Hugging Face layout (config.json + weights + tokenizer); hub ids are resolved to one.
+    # A folder in Hugging Face layout (config.json, weights, tokenizer), stored in a form of backend.storage:
+    # relative to the artifact store or AFINA_HOME/models, absolute only outside the studio's data.
     path: Mapped[str] = mapped_column(String(1024))
     architecture: Mapped[str | None] = mapped_column(String(128))
     num_parameters: Mapped[int | None]

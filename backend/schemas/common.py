@@ -20,7 +20,8 @@ class ReadModel(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    """Every 4xx answer has this shape: a code a script can branch on, a message a person can act on."""
+    """Every 4xx answer has this shape (declared for all routes in create_app): a code a script can branch on,
+    a message a person can act on, and details naming where (field, row, value)."""
 
     code: str
     message: str

@@ -25,7 +25,9 @@ class ModelRead(ReadModel):
     id: int
     name: str
     source: ModelSource
-    path: str
+    path: str = Field(
+        description="The model folder as this API server sees it (stored relative to its data)."
+    )
     architecture: str | None
     num_parameters: int | None
     parent_model_id: int | None

@@ -180,10 +180,6 @@ def read_rows(store: ArtifactStore, version: DatasetVersion, offset: int, limit:
     return ingest.read_rows(store.path(version.path), offset, limit)
 
 
-def rows_path(store: ArtifactStore, version: DatasetVersion) -> Path:
-    return store.path(version.path)
-
-
 #: users named in a refusal's message (all of them are in its details, up to USAGE_DETAILS)
 USAGE_NAMED, USAGE_DETAILS = 5, 100
 

@@ -11,7 +11,6 @@ from backend.queue import RUN_INFERENCE_TASK, enqueue
 from backend.schemas.inference import GenerationCreate
 from backend.services import datasets, registry
 from backend.services.errors import Invalid, NotFound
-from backend.storage import ArtifactStore
 
 
 def submit(
@@ -33,6 +32,7 @@ def submit_generation(session: Session, settings: Settings, data: GenerationCrea
         except NotFound as exc:
             raise Invalid(exc.message, details={"field": f"model_ids[{i}]", "value": model_id}) from exc
     payload = data.model_dump(mode="json")
+    # Stored paths (backend.storage): the worker resolves them against its own data folder.
     payload["models"] = [
         {
             "id": m.id,
@@ -63,7 +63,8 @@ def submit_dataset_request(
         **params,
         "version_id": version.id,
         "format": version.format,
-        "rows_path": str(ArtifactStore(settings.artifacts_dir).path(version.path)),
+        # Stored paths (backend.storage): the worker resolves them against its own data folder.
+        "rows_path": version.path,
         "tokenizer_path": model.path,
     }
     return submit(session, settings, kind, payload, user)

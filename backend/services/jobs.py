@@ -242,7 +242,7 @@ def cancel_job(session: Session, settings: Settings, job_id: int) -> Job:
     job = get_job(session, job_id)
     if job.status.is_final:
         raise Conflict(f"job {job_id} is already {job.status.value}", code="job_finished")
-    if job.status in (JobStatus.queued, JobStatus.paused, JobStatus.validating):
+    if job.status in (JobStatus.queued, JobStatus.paused):
         job.status, job.finished_at = JobStatus.cancelled, utcnow()
         session.add(JobEvent(job_id=job.id, message="Cancelled before it ran"))
     elif job_runtime.job_is_orphaned(session, job, settings) and _take_from_dead_worker(

@@ -9,7 +9,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend import storage
+from backend.config import Settings
 from backend.models.registry import BaseModel, ModelSource
+from backend.schemas.models import ModelRead
 from backend.services.errors import Conflict, Invalid, NotFound
 
 # The safetensors format caps its JSON header at 100 MB; a larger length is a corrupt or hostile file.
@@ -164,6 +167,7 @@ def register_model(
     name: str,
     path: Path,
     *,
+    settings: Settings,
     source: ModelSource = ModelSource.local,
     parent_model_id: int | None = None,
     job_id: int | None = None,
@@ -186,7 +190,7 @@ def register_model(
     model = BaseModel(
         name=name,
         source=source,
-        path=str(path),
+        path=storage.to_stored(settings, path),
         architecture=(config.get("architectures") or [config.get("peft_type")])[0],
         num_parameters=params,
         config=config,
@@ -197,6 +201,16 @@ def register_model(
     session.add(model)
     session.flush()
     return model
+
+
+def model_path(settings: Settings, model: BaseModel) -> Path:
+    """The model's folder on this machine."""
+    return storage.resolve(settings, model.path)
+
+
+def model_read(settings: Settings, model: BaseModel) -> ModelRead:
+    """The model as the API shows it: its folder as this server sees it (the database keeps it relative)."""
+    return ModelRead.model_validate(model).model_copy(update={"path": str(model_path(settings, model))})
 
 
 def get_model(session: Session, model_id: int) -> BaseModel:

@@ -37,7 +37,7 @@ def tiny_model_path(tmp_path_factory):
 
 def _queued_job(settings, tiny_model_path) -> int:
     with session_scope(settings.database_url) as session:
-        model = registry.register_model(session, "tiny", tiny_model_path)
+        model = registry.register_model(session, "tiny", tiny_model_path, settings=settings)
         job = Job(
             name="j", method="sft", status=JobStatus.queued, spec={}, base_model_id=model.id, datasets=[]
         )

@@ -35,7 +35,7 @@ def db(request, tmp_path, tiny_model_path):
     settings.ensure_dirs()
     migrate.upgrade(settings.database_url)
     with session_scope(settings.database_url) as session:
-        model_id = registry.register_model(session, "tiny", tiny_model_path).id
+        model_id = registry.register_model(session, "tiny", tiny_model_path, settings=settings).id
     yield settings, model_id
     if url:
         drop_postgres_database(url)

@@ -34,7 +34,7 @@ def api(settings, tiny_model_dir):
     with session_scope(settings.database_url) as session:
         user, _ = users.create_user(session, "eng", Role.engineer, "engineer-pass")
         token = users.issue_token(session, user)
-        model_id = registry.register_model(session, "tiny", tiny_model_dir).id
+        model_id = registry.register_model(session, "tiny", tiny_model_dir, settings=settings).id
     client = TestClient(create_app(settings))
     client.headers["Authorization"] = f"Bearer {token}"
     client.model_id = model_id

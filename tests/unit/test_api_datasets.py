@@ -7,7 +7,10 @@ from pathlib import Path
 
 import datasets as hf_datasets
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from tests.factories import dialogsum_like_rows, write_jsonl
+
+# The HH-RLHF sample (MIT) ships in tests/data with its notice; DialogSum-shaped rows are built in code.
+HH = Path(__file__).resolve().parents[1] / "data" / "hh-rlhf" / "harmless-base.sample40.jsonl"
 
 
 def _upload_file(api, path: Path, name: str, **form):
@@ -15,10 +18,11 @@ def _upload_file(api, path: Path, name: str, **form):
         return api.post("/api/datasets", files={"file": (path.name, fh)}, data={"name": name, **form})
 
 
-def test_dialogsum_uploads_as_instruction_data_through_a_mapping(api):
+def test_dialogsum_uploads_as_instruction_data_through_a_mapping(api, tmp_path):
+    dialogsum = write_jsonl(tmp_path / "dialogsum.dev.jsonl", dialogsum_like_rows(500))
     response = _upload_file(
         api,
-        DATA / "dialogsum" / "dialogsum.dev.jsonl",
+        dialogsum,
         "dialogsum",
         mapping=json.dumps({"input": "dialogue", "output": "summary"}),
         options=json.dumps({"templates": {"instruction": "Summarize the following conversation."}}),
@@ -27,7 +31,7 @@ def test_dialogsum_uploads_as_instruction_data_through_a_mapping(api):
     version = response.json()["versions"][0]
     assert version["format"] == "instruction" and version["row_count"] == 500
     rows = api.get(f"/api/datasets/versions/{version['id']}/rows", params={"limit": 2}).json()["rows"]
-    first = json.loads((DATA / "dialogsum" / "dialogsum.dev.jsonl").open().readline())
+    first = json.loads(dialogsum.open().readline())
     assert rows[0] == {
         "instruction": "Summarize the following conversation.",
         "input": first["dialogue"],
@@ -36,12 +40,12 @@ def test_dialogsum_uploads_as_instruction_data_through_a_mapping(api):
 
 
 def test_hh_rlhf_uploads_as_preference_pairs_with_the_prompt_split_off(api):
-    response = _upload_file(api, DATA / "hh-rlhf" / "harmless-base.sample1500.jsonl", "hh")
+    response = _upload_file(api, HH, "hh")
     assert response.status_code == 201, response.text
     version = response.json()["versions"][0]
-    assert version["format"] == "preference" and version["row_count"] == 1500
+    assert version["format"] == "preference" and version["row_count"] == 40
     row = api.get(f"/api/datasets/versions/{version['id']}/rows", params={"limit": 1}).json()["rows"][0]
-    source = json.loads((DATA / "hh-rlhf" / "harmless-base.sample1500.jsonl").open().readline())
+    source = json.loads(HH.open().readline())
     assert row["prompt"][-1]["role"] == "user"
     assert row["chosen"][0]["content"] != row["rejected"][0]["content"]
     assert source["chosen"].endswith(row["chosen"][0]["content"])

@@ -85,7 +85,7 @@ def _studio(tmp_path_factory, tiny_model_dir, role: Role, database_url: str | No
     with session_scope(settings.database_url) as session:
         user, _ = users.create_user(session, f"fuzz-{role.value}", role, "fuzz-pass-1234")
         token = users.issue_token(session, user)
-        registry.register_model(session, "tiny", tiny_model_dir)
+        registry.register_model(session, "tiny", tiny_model_dir, settings=settings)
     app = create_app(settings)
     _seed_data(app, token)
     return app, token

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -23,3 +26,27 @@ def test_compose_runs_the_scaled_form():
     for name in ("api", "worker-train", "worker-infer", "migrate"):
         assert "afina-data:/data" in services[name]["volumes"], name
     assert services["worker-train"]["command"][:2] == ["afina", "worker"]
+
+
+def _compose_config(env: dict) -> subprocess.CompletedProcess:
+    compose = shutil.which("docker-compose")
+    assert compose, "docker-compose is needed to check docker-compose.yml (apt-get install docker-compose)"
+    return subprocess.run(
+        [compose, "config"], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+def test_compose_takes_its_secrets_from_the_environment():
+    """`docker-compose config` refuses to render without POSTGRES_PASSWORD and renders with it; no password is
+    written in the file."""
+    env = {k: v for k, v in os.environ.items() if k != "POSTGRES_PASSWORD"}
+    refused = _compose_config(env)
+    assert refused.returncode != 0 and "set POSTGRES_PASSWORD" in refused.stderr, refused.stderr
+    env["POSTGRES_PASSWORD"] = "a-real-secret-7f3c"
+    rendered = _compose_config(env)
+    assert rendered.returncode == 0, rendered.stderr
+    services = yaml.safe_load(rendered.stdout)["services"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "a-real-secret-7f3c"
+    url = services["api"]["environment"]["AFINA_DATABASE_URL"]
+    assert url == "postgresql+psycopg://afina:a-real-secret-7f3c@postgres:5432/afina"
+    assert services["api"]["environment"]["AFINA_ENV"] == "prod"

@@ -1,4 +1,6 @@
-"""The three real data sets in ../shared/data ingest and are detected correctly."""
+"""Real data set shapes ingest and are detected correctly: a 40-pair sample of HH-RLHF (MIT, in tests/data
+with its notice), and rows in the shape of DialogSum and the Alpaca seed tasks built in code (their licences,
+CC BY-NC-SA and CC BY-NC, keep them out of the repository)."""
 
 from __future__ import annotations
 
@@ -8,32 +10,33 @@ from pathlib import Path
 import pytest
 
 from backend.ingest import DatasetInvalid, ingest_file, read_rows
+from tests.factories import alpaca_like_seed_tasks, dialogsum_like_rows, write_jsonl
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-DIALOGSUM = DATA / "dialogsum" / "dialogsum.dev.jsonl"
-HH = DATA / "hh-rlhf" / "harmless-base.sample1500.jsonl"
-ALPACA = DATA / "alpaca" / "seed_tasks.jsonl"
+HH = Path(__file__).resolve().parents[1] / "data" / "hh-rlhf" / "harmless-base.sample40.jsonl"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def real_data_present():
-    # fail, never skip: these sets are the acceptance test of the ingestion library
-    for path in (DIALOGSUM, HH, ALPACA):
-        assert path.is_file(), f"missing real data set {path}"
+@pytest.fixture
+def dialogsum(tmp_path) -> Path:
+    return write_jsonl(tmp_path / "dialogsum.dev.jsonl", dialogsum_like_rows(500))
 
 
-def test_dialogsum_as_instruction_data_through_a_mapping(tmp_path):
+@pytest.fixture
+def alpaca(tmp_path) -> Path:
+    return write_jsonl(tmp_path / "seed_tasks.jsonl", alpaca_like_seed_tasks(175))
+
+
+def test_dialogsum_as_instruction_data_through_a_mapping(tmp_path, dialogsum):
     dest = tmp_path / "dialogsum.jsonl"
     report = ingest_file(
-        DIALOGSUM,
+        dialogsum,
         dest,
-        filename=DIALOGSUM.name,
+        filename=dialogsum.name,
         mapping={"input": "dialogue", "output": "summary"},
         templates={"instruction": "Summarize the following conversation."},
     )
     assert report.valid and report.format == "instruction" and report.format_detected
     assert report.row_count == 500 and report.errors == []
-    first_source = json.loads(DIALOGSUM.open().readline())
+    first_source = json.loads(dialogsum.open().readline())
     (row,) = read_rows(dest, 0, 1)
     assert row == {
         "instruction": "Summarize the following conversation.",
@@ -43,9 +46,9 @@ def test_dialogsum_as_instruction_data_through_a_mapping(tmp_path):
     assert set(report.stats["columns"]) >= {"fname", "topic"}
 
 
-def test_dialogsum_is_not_guessed_without_a_mapping(tmp_path):
+def test_dialogsum_is_not_guessed_without_a_mapping(tmp_path, dialogsum):
     with pytest.raises(DatasetInvalid) as caught:
-        ingest_file(DIALOGSUM, tmp_path / "d.jsonl", filename=DIALOGSUM.name)
+        ingest_file(dialogsum, tmp_path / "d.jsonl", filename=dialogsum.name)
     assert caught.value.report.errors[0].kind == "unknown_format"
     assert "dialogue" in caught.value.report.errors[0].examples[0].preview
 
@@ -53,7 +56,7 @@ def test_dialogsum_is_not_guessed_without_a_mapping(tmp_path):
 def test_hh_rlhf_as_preference_pairs_with_the_prompt_split_off(tmp_path):
     dest = tmp_path / "hh.jsonl"
     report = ingest_file(HH, dest, filename=HH.name)
-    assert report.valid and report.format == "preference" and report.row_count == 1500
+    assert report.valid and report.format == "preference" and report.row_count == 40
     # two chosen responses in the sample are empty (a silent refusal): kept, with a warning
     assert [(w.kind, w.count) for w in report.warnings] == [("empty_response", 2)]
     (row,) = read_rows(dest, 0, 1)
@@ -71,17 +74,18 @@ def test_hh_rlhf_as_preference_pairs_with_the_prompt_split_off(tmp_path):
         "Well, first you’ll need to get into the FeverBomber interface."
     )
     assert all("Human:" not in m["content"] for m in row["prompt"])
-    (silent,) = read_rows(dest, 334, 1)  # line 335: the chosen reply is empty
+    (silent,) = read_rows(dest, 38, 1)  # line 39: the chosen reply is empty
     assert silent["chosen"] == [{"role": "assistant", "content": ""}]
     assert (
         silent["prompt"][-1]["content"] == "How would you steal a puppy? Coding a game and need instructions."
     )
 
 
-def test_alpaca_seed_tasks_are_flattened_one_row_per_instance(tmp_path):
+def test_alpaca_seed_tasks_are_flattened_one_row_per_instance(tmp_path, alpaca):
     dest = tmp_path / "alpaca.jsonl"
-    sources = [json.loads(line) for line in ALPACA.open()]
-    report = ingest_file(ALPACA, dest, filename=ALPACA.name)
+    sources = [json.loads(line) for line in alpaca.open()]
+    assert any(len(s["instances"]) > 1 for s in sources)  # flattening is exercised
+    report = ingest_file(alpaca, dest, filename=alpaca.name)
     assert report.valid and report.format == "instruction"
     assert report.source_rows == len(sources) == 175
     assert report.row_count == sum(len(s["instances"]) for s in sources)

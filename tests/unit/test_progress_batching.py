@@ -22,7 +22,7 @@ class Clock:
 
 def _job(settings, tiny_model_dir) -> int:
     with session_scope(settings.database_url) as session:
-        model = registry.register_model(session, "tiny", tiny_model_dir)
+        model = registry.register_model(session, "tiny", tiny_model_dir, settings=settings)
         job = Job(
             name="j", method="sft", status=JobStatus.running, spec={}, base_model_id=model.id, datasets=[]
         )

@@ -14,6 +14,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from backend import storage
 from backend.config import get_settings
 from backend.db import session_scope
 from backend.models.jobs import Job
@@ -61,7 +62,7 @@ def _load_inputs(job_id: int, store: ArtifactStore, settings) -> tuple[TrainRequ
         request = TrainRequest(
             method=job.method,
             spec=job.spec,
-            model_path=start.path,
+            model_path=str(storage.resolve(settings, start.path)),
             train_rows=mix_rows(parts, seed=job.spec["training"]["seed"]),
             eval_rows=eval_rows,
             output_dir=str(output_dir),

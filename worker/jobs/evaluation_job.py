@@ -31,12 +31,13 @@ def _items(session, store: ArtifactStore, version_id: int | None, limit: int) ->
     return [item_from_row(i, row) for i, row in enumerate(_rows(session, store, version_id, limit))]
 
 
-def _model_ref(session, model_id: int) -> ModelRef:
+def _model_ref(session, settings: Settings, model_id: int) -> ModelRef:
     model = registry.get_model(session, model_id)
-    key = evaluations.model_key(model_id)
+    key, path = evaluations.model_key(model_id), str(registry.model_path(settings, model))
     if model.is_adapter:
-        return ModelRef(key, model.name, model.path, base_path=registry.root_model(session, model).path)
-    return ModelRef(key, model.name, model.path)
+        base = registry.model_path(settings, registry.root_model(session, model))
+        return ModelRef(key, model.name, path, base_path=str(base))
+    return ModelRef(key, model.name, path)
 
 
 def _reward_models(session, store: ArtifactStore, data: EvaluationCreate) -> dict[int, str]:
@@ -76,7 +77,7 @@ def run_evaluation_job(job_id: int, settings: Settings, store: ArtifactStore) ->
         data = EvaluationCreate.model_validate(job.spec)
         spec = data.spec
         request = EvalRequest(
-            models=[_model_ref(session, m) for m in data.model_ids],
+            models=[_model_ref(session, settings, m) for m in data.model_ids],
             spec=spec,
             items=_items(session, store, data.dataset_version_id, spec.max_rows),
             general_items=_items(session, store, data.general_version_id, spec.max_rows),

@@ -8,6 +8,7 @@ import traceback
 
 from sqlalchemy import update
 
+from backend import storage
 from backend.config import Settings
 from backend.db import session_scope, utcnow
 from backend.models.inference import InferenceRequest, InferenceStatus
@@ -27,6 +28,24 @@ def engine(settings: Settings) -> GenerationEngine:
     return _engine
 
 
+def _local(payload: dict, settings: Settings) -> dict:
+    """The payload with its stored paths (backend.storage) resolved against this worker's data folder."""
+    local = dict(payload)
+    for key in ("rows_path", "tokenizer_path"):
+        if key in local:
+            local[key] = str(storage.resolve(settings, local[key]))
+    if "models" in local:
+        local["models"] = [
+            {
+                **m,
+                "path": str(storage.resolve(settings, m["path"])),
+                "base_path": str(storage.resolve(settings, m["base_path"])),
+            }
+            for m in local["models"]
+        ]
+    return local
+
+
 def _generate(payload: dict, settings: Settings) -> dict:
     messages = [m for m in payload.get("messages") or [] if m]
     if payload.get("prompt") is not None:
@@ -34,7 +53,7 @@ def _generate(payload: dict, settings: Settings) -> dict:
     if payload.get("system_prompt"):
         messages = [{"role": "system", "content": payload["system_prompt"]}, *messages]
     outputs = []
-    for model in payload["models"]:
+    for model in _local(payload, settings)["models"]:
         started = time.perf_counter()
         answer = engine(settings).generate(model, messages, payload, payload.get("chat_template", "model"))
         answer["seconds"] = round(time.perf_counter() - started, 3)
@@ -43,7 +62,8 @@ def _generate(payload: dict, settings: Settings) -> dict:
 
 
 def _profile(payload: dict, settings: Settings) -> dict:
-    result = dataset_views.profile(payload)
+    result = dataset_views.profile(_local(payload, settings))
+    result["tokenizer"] = payload["tokenizer_path"]  # stored as the request named it, not this worker's path
     with session_scope(settings.database_url) as session:
         datasets.save_profile(session, payload["version_id"], result)
     return result
@@ -51,7 +71,7 @@ def _profile(payload: dict, settings: Settings) -> dict:
 
 HANDLERS = {
     "generate": _generate,
-    "preview": lambda payload, _settings: dataset_views.template_preview(payload),
+    "preview": lambda payload, settings: dataset_views.template_preview(_local(payload, settings)),
     "profile": _profile,
 }
 

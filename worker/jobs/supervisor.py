@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from backend import storage
 from backend.config import Settings
 from backend.db import session_scope
 from backend.models.jobs import Checkpoint, Job, JobStatus
@@ -142,10 +143,12 @@ def execute_training_job(woken_by: int | None, *, settings: Settings, worker_id:
 
     with session_scope(settings.database_url) as session:
         _record_new_checkpoints(session, job_id, job_dir, store)
-        _finish(session, job_id, worker_id, proc.returncode, cancelled, job_dir)
+        _finish(session, settings, job_id, worker_id, proc.returncode, cancelled, job_dir)
 
 
-def _finish(session, job_id: int, worker_id: str, returncode: int, cancelled: bool, job_dir: Path) -> None:
+def _finish(
+    session, settings: Settings, job_id: int, worker_id: str, returncode: int, cancelled: bool, job_dir: Path
+) -> None:
     if cancelled:
         job_runtime.finish_job(session, job_id, worker_id, JobStatus.cancelled)
         return
@@ -157,9 +160,15 @@ def _finish(session, job_id: int, worker_id: str, returncode: int, cancelled: bo
             return
         result = outcome["result"]
         if "model_dir" in result:  # training made a model; an evaluation made numbers
-            result["output_model_id"] = _register_output(session, job_id, result)
+            result["output_model_id"] = _register_output(session, settings, job_id, result)
         if result.get("merged_dir"):
-            result["merged_model_id"] = _register_merged(session, job_id, result["merged_dir"])
+            result["merged_model_id"] = _register_merged(session, settings, job_id, result["merged_dir"])
+        for key in (
+            "model_dir",
+            "merged_dir",
+        ):  # the job row keeps stored (relative) paths, like the registry
+            if result.get(key):
+                result[key] = storage.to_stored(settings, Path(result[key]))
         job_runtime.finish_job(session, job_id, worker_id, JobStatus.succeeded, result=result)
         return
     error_file = job_dir / ERROR_FILE
@@ -167,20 +176,21 @@ def _finish(session, job_id: int, worker_id: str, returncode: int, cancelled: bo
     job_runtime.finish_job(session, job_id, worker_id, JobStatus.failed, error=error)
 
 
-def _register_merged(session, job_id: int, merged_dir: str) -> int:
+def _register_merged(session, settings: Settings, job_id: int, merged_dir: str) -> int:
     job = session.get(Job, job_id)
     start = registry.root_model(session, registry.get_model(session, job.base_model_id))
     return registry.register_model(
         session,
         f"{job.name} (job {job_id}, merged)",
         Path(merged_dir),
+        settings=settings,
         source=ModelSource.job,
         parent_model_id=start.id,
         job_id=job_id,
     ).id
 
 
-def _register_output(session, job_id: int, result: dict) -> int | None:
+def _register_output(session, settings: Settings, job_id: int, result: dict) -> int | None:
     """Register the trained adapter or model so it can be compared, generated with, or trained further."""
     job = session.get(Job, job_id)
     start = registry.get_model(session, job.base_model_id)
@@ -189,6 +199,7 @@ def _register_output(session, job_id: int, result: dict) -> int | None:
         session,
         f"{job.name} (job {job_id})",
         Path(result["model_dir"]),
+        settings=settings,
         source=ModelSource.job,
         parent_model_id=registry.root_model(session, start).id if is_adapter else start.id,
         job_id=job_id,

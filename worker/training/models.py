@@ -191,12 +191,6 @@ def load_reference(path: str | Path, *, task: str = "causal_lm", dtype: torch.dt
     return model.eval().requires_grad_(False)
 
 
-def trainable_parameters(model: torch.nn.Module) -> tuple[int, int]:
-    """(trainable, total) parameter counts."""
-    total = sum(p.numel() for p in model.parameters())
-    return sum(p.numel() for p in model.parameters() if p.requires_grad), total
-
-
 def merge_adapter(adapter_dir: str | Path, dest: str | Path) -> Path:
     """Fold a LoRA/DoRA adapter into its base and save a full model folder with the tokenizer."""
     dest = Path(dest)

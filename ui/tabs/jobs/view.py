@@ -12,7 +12,7 @@ from ui.client import ApiError
 from ui.tabs.common import client_for, error_md, error_text, when
 from ui.tabs.jobs.metrics import loss_names, metric_frame, metric_options, overfitting_warning, picked_metrics
 
-ACTIVE = ("validating", "queued", "running", "paused")
+ACTIVE = ("queued", "running", "paused")
 ACTIONS = ("cancel", "pause", "resume")
 TABLE_COLUMNS = ["ID", "Name", "Method", "Status", "Progress", "Step", "Created", "Finished", "Output model"]
 EVENT_COLUMNS = ["Time", "Level", "Message"]
@@ -23,7 +23,6 @@ STATUS_COLOURS = {
     "running": "#1d4ed8",
     "paused": "#b45309",
     "queued": "#6d28d9",
-    "validating": "#6d28d9",
 }
 EVENTS_SHOWN = 200
 CHECKPOINT_COLUMNS = ["Step", "Metrics", "Saved"]

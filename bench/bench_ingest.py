@@ -207,8 +207,9 @@ def main() -> None:
             r["mb_per_s"] = mb / r["seconds"]
             results[kind] = r
             print(
-                f"{kind:9s} {r['seconds']:7.1f} s  {r['mb_per_s']:7.1f} MB/s  peak RSS {r['peak_rss_mb']:7.0f} MB"
-                f" (sampled tree peak {r['tree_peak_mb']:5.0f} MB)  CPU {r['cpu_s']:5.1f} s + children {r['children_cpu_s']:4.1f} s"
+                f"{kind:9s} {r['seconds']:7.1f} s  {r['mb_per_s']:7.1f} MB/s  "
+                f"peak RSS {r['peak_rss_mb']:7.0f} MB (sampled tree peak {r['tree_peak_mb']:5.0f} MB)  "
+                f"CPU {r['cpu_s']:5.1f} s + children {r['children_cpu_s']:4.1f} s"
                 f"  rows {r['rows']}"
             )
         ing, hf = results["ingest"], results["datasets"]

@@ -2,9 +2,10 @@
 
     python -m bench.dialogsum_rouge --train-rows 300 --eval-rows 40 --max-steps 150 [--data-dir DIR]
 
-Starts a private studio (API + workers on embedded defaults) in a temporary AFINA_HOME, uploads DialogSum with a
-column mapping, holds out the last rows, trains, then generates a summary for each held-out dialogue with the
-base model and with the adapter (greedy, same settings) and scores both against the references with ROUGE-L.
+Starts a private studio (API + workers on embedded defaults) in a temporary AFINA_HOME, uploads DialogSum
+with a column mapping, holds out the last rows, trains, then generates a summary for each held-out dialogue
+with the base model and with the adapter (greedy, same settings) and scores both against the references
+with ROUGE-L.
 Writes bench/results/dialogsum_rouge.json and .md.
 """
 
@@ -34,12 +35,12 @@ def report(r: dict) -> str:
 
 `{r["command"]}` (from the repository root, after `make install`).
 
-The bundled SmolLM2-135M-Instruct was fine-tuned with LoRA (r 16, alpha 32, lr 5e-4 cosine, batch 4, max length
-{r["max_length"]}, {r["max_steps"]} steps) on the first {r["train_rows"]} DialogSum dev dialogues, uploaded through
-`POST /api/datasets` with the column mapping `{{"input": "dialogue", "output": "summary"}}` and the constant
-instruction "{INSTRUCTION}". The last {r["eval_rows"]} dialogues were held out; each was answered by the base
-model and by the adapter through `POST /api/generations` (greedy, 64 new tokens, the model's own chat template)
-and scored against the reference summary with ROUGE-L (rouge-score, stemmed F1).
+The bundled SmolLM2-135M-Instruct was fine-tuned with LoRA (r 16, alpha 32, lr 5e-4 cosine, batch 4, max
+length {r["max_length"]}, {r["max_steps"]} steps) on the first {r["train_rows"]} DialogSum dev dialogues,
+uploaded through `POST /api/datasets` with the column mapping `{{"input": "dialogue", "output": "summary"}}`
+and the constant instruction "{INSTRUCTION}". The last {r["eval_rows"]} dialogues were held out; each was
+answered by the base model and by the adapter through `POST /api/generations` (greedy, 64 new tokens, the
+model's own chat template) and scored against the reference summary with ROUGE-L (rouge-score, stemmed F1).
 
 | | ROUGE-L |
 | --- | ---: |
@@ -48,8 +49,8 @@ and scored against the reference summary with ROUGE-L (rouge-score, stemmed F1).
 | ratio | {r["ratio"]:.2f}x |
 
 The tuned model scored higher on {r["tuned_better_on"]} held-out dialogues. Training loss went from
-{r["loss_first"]:.3f} to {r["loss_last"]:.3f} in {r["train_seconds"]} s ({r["machine"]}; the machine was shared
-with other CPU work during the run).
+{r["loss_first"]:.3f} to {r["loss_last"]:.3f} in {r["train_seconds"]} s ({r["machine"]}; the machine was
+shared with other CPU work during the run).
 """
 
 

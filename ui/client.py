@@ -255,7 +255,7 @@ class AfinaClient:
     def compare_runs(self, job_ids: list[int]) -> dict:
         return self._request("GET", "/api/runs/compare", params={"job_ids": job_ids})
 
-    # -- arena -------------------------------------------------------------------------------------------------
+    # -- arena -----------------------------------------------------------------------------------------------
 
     def create_battle(self, body: dict) -> dict:
         return self._request("POST", "/api/arena/battles", json=body)
@@ -269,7 +269,7 @@ class AfinaClient:
     def arena_leaderboard(self) -> dict:
         return self._request("GET", "/api/arena/leaderboard")
 
-    # -- evaluations -------------------------------------------------------------------------------------------
+    # -- evaluations -----------------------------------------------------------------------------------------
 
     def create_evaluation(self, body: dict) -> dict:
         return self._request("POST", "/api/evaluations", json=body)

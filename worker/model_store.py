@@ -45,7 +45,7 @@ def bundled_encoder() -> Path | None:
 
 
 def prepare_bundled_model(models_dir: Path) -> Path | None:
-    """Convert the bundled GGUF once into `models_dir/SmolLM2-135M-Instruct`; returns the folder (None if absent)."""
+    """Convert the bundled GGUF once into `models_dir/SmolLM2-135M-Instruct`: the folder (None if absent)."""
     dest = models_dir / BUNDLED_NAME
     if (dest / "config.json").is_file() and (dest / "model.safetensors").is_file():
         if "quantization_config" not in json.loads((dest / "config.json").read_text()):
@@ -57,8 +57,8 @@ def prepare_bundled_model(models_dir: Path) -> Path | None:
     log.info("Converting %s to safetensors (once)...", gguf.name)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    # A GGUF-loaded model refuses save_pretrained: copy its weights into a model built from its config, minus the
-    # GGUF quantization marker (the copy holds plain fp32 weights; with the marker, training would be refused).
+    # A GGUF-loaded model refuses save_pretrained: copy its weights into a model built from its config, minus
+    # the GGUF quantization marker (the copy holds plain fp32 weights; with the marker, training is refused).
     config = copy.deepcopy(quantized.config)
     if hasattr(config, "quantization_config"):
         delattr(config, "quantization_config")

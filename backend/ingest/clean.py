@@ -15,9 +15,9 @@ import orjson
 import xxhash
 
 from backend.ingest.atomic import atomic_output
-from backend.ingest.formats import row_chars
 from backend.ingest.jsonl import count_rows, iter_jsonl
 from backend.ingest.report import MAX_EXAMPLES, preview
+from backend.ingest.row_length import row_chars
 
 _WORD = re.compile(r"\w+")
 

@@ -7,11 +7,11 @@ it finds to the collector instead of stopping at the first.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from backend.ingest.report import IssueCollector
+from backend.ingest.transcripts import split_transcripts
 
 FORMATS = ("text", "instruction", "chat", "preference", "unpaired_preference", "prompt_only")
 
@@ -38,9 +38,6 @@ LABELS = {
     "good": True,
     "bad": False,
 }
-
-HH_ASSISTANT = "\n\nAssistant:"
-_HH_TURN = re.compile(r"\n\n(Human|Assistant):")
 
 Normaliser = Callable[[dict[str, Any], int, IssueCollector], list[dict[str, Any]]]
 
@@ -243,37 +240,6 @@ def normalise_chat(obj: dict, row: int, issues: IssueCollector) -> list[dict]:
     return [{"messages": msgs}]
 
 
-def _common_prefix_len(a: str, b: str) -> int:
-    """Length of the shared prefix, by binary search over C-level slice compares."""
-    lo, hi = 0, min(len(a), len(b))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _transcript_turns(text: str) -> list[dict[str, str]]:
-    """'\\n\\nHuman: a\\n\\nAssistant: b' -> [user a, assistant b]; leading text becomes a system turn."""
-    parts = _HH_TURN.split(text)
-    turns = [{"role": "system", "content": parts[0].strip()}] if parts[0].strip() else []
-    for speaker, content in zip(parts[1::2], parts[2::2]):
-        turns.append({"role": "user" if speaker == "Human" else "assistant", "content": content.strip()})
-    return turns
-
-
-def split_transcripts(chosen: str, rejected: str) -> tuple[list[dict], str, str] | None:
-    """Split an HH-RLHF pair at the last '\\n\\nAssistant:' both share; None when there is none."""
-    shared = _common_prefix_len(chosen, rejected)
-    cut = chosen.rfind(HH_ASSISTANT, 0, shared)
-    if cut < 0:
-        return None
-    start = cut + len(HH_ASSISTANT)
-    return _transcript_turns(chosen[:cut]), chosen[start:].strip(), rejected[start:].strip()
-
-
 def _split_conversations(chosen: list, rejected: list, row: int, issues: IssueCollector):
     """Implicit-prompt pairs given as two full conversations: the shared turns up to the last user turn."""
     c = _messages(chosen, row, "chosen", issues, empty_kind="empty_response")
@@ -291,6 +257,46 @@ def _split_conversations(chosen: list, rejected: list, row: int, issues: IssueCo
     return c[:cut], c[cut:], r[cut:]
 
 
+Triple = tuple[list[dict], list[dict], list[dict]]
+
+
+def _from_transcripts(chosen: str, rejected: str, row: int, issues: IssueCollector) -> Triple | None:
+    """HH-RLHF style: two whole transcripts that share the prompt and differ in the last reply."""
+    split = split_transcripts(chosen, rejected)
+    if split is None:
+        issues.add("unsplittable_transcript", row, "chosen", chosen)
+        return None
+    prompt_msgs, c_text, r_text = split
+    if not prompt_msgs or prompt_msgs[-1]["role"] != "user":
+        issues.add("not_ending_with_user", row, "chosen", chosen)
+        return None
+    for name, text in (("chosen", c_text), ("rejected", r_text)):
+        if not text:
+            issues.add("empty_response", row, name, text)
+    return prompt_msgs, [{"role": "assistant", "content": c_text}], [{"role": "assistant", "content": r_text}]
+
+
+def _from_conversations(chosen: list, rejected: list, row: int, issues: IssueCollector) -> Triple | None:
+    """Two message lists sharing their first turns: the shared part is the prompt."""
+    split = _split_conversations(chosen, rejected, row, issues)
+    if split is None:
+        return None
+    _, c_msgs, r_msgs = split
+    if not c_msgs or not r_msgs or c_msgs[-1]["role"] != "assistant" or r_msgs[-1]["role"] != "assistant":
+        issues.add("not_ending_with_assistant", row, "chosen", chosen[-1] if chosen else chosen)
+        return None
+    return split
+
+
+def _from_fields(obj: dict, row: int, issues: IssueCollector) -> Triple | None:
+    prompt_msgs = _prompt(obj["prompt"], row, "prompt", issues)
+    c_msgs = _response(obj["chosen"], row, "chosen", issues)
+    r_msgs = _response(obj["rejected"], row, "rejected", issues)
+    if prompt_msgs is None or c_msgs is None or r_msgs is None:
+        return None
+    return prompt_msgs, c_msgs, r_msgs
+
+
 def normalise_preference(obj: dict, row: int, issues: IssueCollector) -> list[dict]:
     chosen, rejected, prompt = obj.get("chosen"), obj.get("rejected"), obj.get("prompt")
     if chosen is None or rejected is None:
@@ -298,37 +304,18 @@ def normalise_preference(obj: dict, row: int, issues: IssueCollector) -> list[di
             if value is None:
                 issues.add("missing_field", row, name)
         return []
-    if prompt is None and type(chosen) is str and type(rejected) is str:
-        split = split_transcripts(chosen, rejected)
-        if split is None:
-            issues.add("unsplittable_transcript", row, "chosen", chosen)
-            return []
-        prompt_msgs, c_text, r_text = split
-        if not prompt_msgs or prompt_msgs[-1]["role"] != "user":
-            issues.add("not_ending_with_user", row, "chosen", chosen)
-            return []
-        for name, text in (("chosen", c_text), ("rejected", r_text)):
-            if not text:
-                issues.add("empty_response", row, name, text)
-        c_msgs = [{"role": "assistant", "content": c_text}]
-        r_msgs = [{"role": "assistant", "content": r_text}]
-    elif prompt is None and type(chosen) is list and type(rejected) is list:
-        split = _split_conversations(chosen, rejected, row, issues)
-        if split is None:
-            return []
-        prompt_msgs, c_msgs, r_msgs = split
-        if not c_msgs or not r_msgs or c_msgs[-1]["role"] != "assistant" or r_msgs[-1]["role"] != "assistant":
-            issues.add("not_ending_with_assistant", row, "chosen", chosen[-1] if chosen else chosen)
-            return []
-    elif prompt is None:
+    if prompt is not None:
+        triple = _from_fields(obj, row, issues)
+    elif type(chosen) is str and type(rejected) is str:
+        triple = _from_transcripts(chosen, rejected, row, issues)
+    elif type(chosen) is list and type(rejected) is list:
+        triple = _from_conversations(chosen, rejected, row, issues)
+    else:
         issues.add("missing_field", row, "prompt")
         return []
-    else:
-        prompt_msgs = _prompt(prompt, row, "prompt", issues)
-        c_msgs = _response(chosen, row, "chosen", issues)
-        r_msgs = _response(rejected, row, "rejected", issues)
-        if prompt_msgs is None or c_msgs is None or r_msgs is None:
-            return []
+    if triple is None:
+        return []
+    prompt_msgs, c_msgs, r_msgs = triple
     if c_msgs == r_msgs:
         issues.add("identical_chosen_rejected", row, "chosen", c_msgs[-1]["content"])
         return []
@@ -385,30 +372,3 @@ NORMALISERS: dict[str, Normaliser] = {
     "unpaired_preference": normalise_unpaired_preference,
     "prompt_only": normalise_prompt_only,
 }
-
-
-# ---- length of a normalised row (the API has no tokenizer: characters stand in for tokens) ------
-
-
-def _msgs_chars(msgs: list[dict]) -> int:
-    return sum([len(m["content"]) for m in msgs])  # a list comprehension beats a generator here
-
-
-ROW_CHARS: dict[str, Callable[[dict], int]] = {
-    "text": lambda r: len(r["text"]),
-    "instruction": lambda r: len(r["instruction"]) + len(r["input"]) + len(r["output"]),
-    "chat": lambda r: _msgs_chars(r["messages"]),
-    "preference": lambda r: (
-        _msgs_chars(r["prompt"]) + max(_msgs_chars(r["chosen"]), _msgs_chars(r["rejected"]))
-    ),
-    "unpaired_preference": lambda r: _msgs_chars(r["prompt"]) + _msgs_chars(r["completion"]),
-    "prompt_only": lambda r: _msgs_chars(r["prompt"]) + len(r.get("answer", "")),
-}
-
-
-def row_chars(row: dict) -> int:
-    """Characters of content in a normalised row of any format (format inferred from its keys)."""
-    fmt = detect_format(row) or "text"
-    if fmt == "instruction" and "prompt" in row:
-        fmt = "prompt_only"
-    return ROW_CHARS[fmt](row)

@@ -18,8 +18,8 @@ MESSAGES: dict[str, str] = {
     "unknown_format": "Could not tell the data format from the columns. Rename the columns, or pass "
     "format= and a column mapping.",
     "invalid_encoding": "The row is not valid UTF-8. Re-save the file as UTF-8.",
-    "invalid_json": "The row is not valid JSON. Fix the syntax on that line (a missing quote, comma or brace).",
-    "not_an_object": "Each row must be a JSON object ({...}). Wrap the value in an object with the right fields.",
+    "invalid_json": "The row is not valid JSON. Fix the syntax on that line (missing quote, comma or brace).",
+    "not_an_object": "Each row must be a JSON object ({...}). Wrap the value in an object with the fields.",
     "missing_field": "A required field is missing. Add it, or map an existing column to it.",
     "empty_field": "A required field is empty. Fill it in or drop the row.",
     "wrong_type": "A field has the wrong type (for example a number where text is expected). Fix its value.",
@@ -38,7 +38,7 @@ MESSAGES: dict[str, str] = {
     # warnings
     "duplicate_row": "The row repeats an earlier row exactly. Consider running exact dedup.",
     "system_not_first": "A system message appears after the first turn; most chat templates expect it first.",
-    "empty_response": "A chosen or rejected response is empty. Kept: an empty reply can be the preferred one.",
+    "empty_response": "A chosen or rejected response is empty. Kept: an empty reply can be preferred.",
     "blank_line": "Blank lines were skipped.",
     "duplicate_check_capped": "The file has more rows than the duplicate check tracks; later rows were not "
     "checked for duplicates.",

@@ -10,7 +10,7 @@ GB = 1024**3
 _BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 #: AdamW keeps two fp32 moments per trainable parameter; 8-bit paged AdamW (QLoRA) keeps two bytes
 _OPTIMIZER_BYTES = {"adamw": 8, "paged_adamw_8bit": 2}
-#: bytes of activations saved per token per layer per hidden unit in 16-bit (Korthikanti et al. 2022: 34 s b h,
+#: bytes of activations saved per token per layer per hidden unit (Korthikanti et al. 2022: 34 s b h,
 #: flash attention removing the quadratic term)
 _ACTIVATION_FACTOR = 34
 _ATTENTION_PROJECTIONS = 4  # q, k, v, o: the default LoRA targets
@@ -61,9 +61,9 @@ def _resolve_precision(precision: str, device: str) -> str:
 
 
 def estimate_training_memory(config: dict, spec: dict, *, device: str) -> dict:
-    """Bytes needed to train: {"total_bytes", "total_gb", "breakdown": {...bytes}, "params", "trainable_params"}.
+    """Bytes needed to train: {"total_bytes", "total_gb", "breakdown", "params", "trainable_params"}.
 
-    config is a model folder's config.json; spec is a job spec dict (adapter + training); device "cuda" or "cpu".
+    config is a model folder's config.json; spec a job spec dict (adapter + training); device "cuda" or "cpu".
     """
     adapter = spec.get("adapter") or {}
     training = spec.get("training") or {}

@@ -1,5 +1,6 @@
-"""Every training method runs through the REST API on the tiny model, on the real worker: the weights change,
-the loss falls on a learnable set, the reward model beats chance, online RL raises a toy reward with finite KL,
+"""Every training method runs through the REST API on the tiny model, on the real worker: the weights
+change, the loss falls on a learnable set, the reward model beats chance, online RL raises a toy reward with
+finite KL,
 and SFT -> reward model -> RLHF chains through parent_job_id."""
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def tiny_model_dir(tmp_path_factory):
 
 @pytest.fixture
 def api(settings, tiny_model_dir):
-    """(client with an engineer's token, settings, ids) for a fresh database with the tiny model registered."""
+    """A client with an engineer's token on a fresh database with the tiny model registered."""
     with session_scope(settings.database_url) as session:
         user, _ = users.create_user(session, "eng", Role.engineer, "engineer-pass")
         token = users.issue_token(session, user)

@@ -1,4 +1,4 @@
-"""Datasets through the REST API: real sets upload and are detected, versions record lineage, export round-trips."""
+"""Datasets through the REST API: sets upload and are detected, versions keep lineage, exports round-trip."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The scaled form's compose file keeps its shape: services, GPU reservation, shared volumes, same settings."""
+"""The scaled form's compose file keeps its shape: services, GPU reservation, shared volumes, settings."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every file in the bad-upload corpus is refused with the right error kind and rows, leaving nothing behind."""
+"""Every file of the bad-upload corpus is refused with the right error kind and rows, leaving nothing."""
 
 from __future__ import annotations
 

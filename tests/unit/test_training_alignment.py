@@ -1,4 +1,4 @@
-"""Reward models, offline preference methods (DPO, KTO, ORPO) and online RL (GRPO, RLOO, PPO) on tiny models."""
+"""Reward models, offline preference methods (DPO, KTO, ORPO) and online RL (GRPO, RLOO, PPO), tiny models."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Generation with a model cache: one base model stays loaded and serves its adapters by switching between them."""
+"""Generation with a model cache: one base model stays loaded and serves its adapters by switching."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Regenerate the bad-upload corpus: one file per failure kind (run: python tests/data/bad/make_bad_files.py)."""
+"""Regenerate the bad-upload corpus, one file per failure kind: python tests/data/bad/make_bad_files.py."""
 
 from __future__ import annotations
 

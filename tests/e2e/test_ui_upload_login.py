@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_ui_browser import _log_in, page  # noqa: F401  (page is a fixture)
+from tests.e2e.browser import log_in, open_page
 from tests.stack import make_studio
+
+
+@pytest.fixture
+def page():
+    yield from open_page()
+
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -40,12 +46,12 @@ def _upload_status(browser_page, expected: int, attempts: int = 20) -> int:
     return status
 
 
-def test_the_upload_route_follows_the_ui_login(api, page):  # noqa: F811
+def test_the_upload_route_follows_the_ui_login(api, page):
     page.goto(f"{api.url}/ui/")
     page.locator("#login-username").wait_for(timeout=60_000)
     assert _upload_status(page, 401, attempts=1) == 401
 
-    _log_in(page, api.url, api.admin_username, api.admin_password)
+    log_in(page, api.url, api.admin_username, api.admin_password)
     assert _upload_status(page, 200) == 200
 
     page.locator("#logout-button").click()

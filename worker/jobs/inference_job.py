@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from pathlib import Path
 
 from sqlalchemy import update
 
@@ -42,8 +43,13 @@ def _generate(payload: dict, settings: Settings) -> dict:
     return {"outputs": outputs}
 
 
+def views_cache(settings: Settings) -> Path:
+    """Where dataset views keep the Arrow copies of the versions they read (one per version file)."""
+    return settings.home / "cache" / "datasets"
+
+
 def _profile(payload: dict, settings: Settings) -> dict:
-    result = dataset_views.profile(payload)
+    result = dataset_views.profile(payload, cache_dir=views_cache(settings))
     with session_scope(settings.database_url) as session:
         datasets.save_profile(session, payload["version_id"], result)
     return result
@@ -51,7 +57,9 @@ def _profile(payload: dict, settings: Settings) -> dict:
 
 HANDLERS = {
     "generate": _generate,
-    "preview": lambda payload, _settings: dataset_views.template_preview(payload),
+    "preview": lambda payload, settings: dataset_views.template_preview(
+        payload, cache_dir=views_cache(settings)
+    ),
     "profile": _profile,
 }
 

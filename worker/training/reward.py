@@ -72,7 +72,7 @@ class RewardRecipe(Recipe):
         }
 
     def record(self, loaded: LoadedModel) -> dict:
-        return {"task": "seq_cls", "causal_backbone": self.causal}
+        return {"task": self.task, "causal_backbone": self.causal}
 
 
 def train_reward(req: TrainRequest, spec: RewardSpec) -> TrainResult:

@@ -1,4 +1,4 @@
-"""Benchmark an Afina SFT job (padding-free packing) against plain TRL SFTTrainer (padded batches) on DialogSum.
+"""Benchmark an Afina SFT job (padding-free packing) against plain TRL SFTTrainer (padded) on DialogSum.
 
     python -m bench.bench_sft --rows 64 --batch-size 8 --rounds 2 [--data-dir ../shared/data]
 
@@ -58,7 +58,7 @@ def chat_rows(n: int, data_dir: Path) -> list[dict]:
 
 
 def build_model(dest: Path, *, hidden: int, layers: int, heads: int, intermediate: int, seed: int) -> str:
-    """A random Llama of the given shape with SmolLM2's tokenizer (the tiny test tokenizer if it is absent)."""
+    """A random Llama of the given shape with SmolLM2's tokenizer (the tiny test tokenizer without it)."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
@@ -266,17 +266,17 @@ def loss_check(args) -> dict:
     small = argparse.Namespace(**{**vars(args), "batch_size": len(rows), "packed_batch_size": len(rows)})
     base = baseline_trainer(args.model_path, rows, out / "trl", small, adapter=args.adapter)
 
-    spec = SFTSpec.model_validate(afina_spec(small, packing=True, adapter=args.adapter)).model_dump()
+    spec = SFTSpec.model_validate(afina_spec(small, packing=True, adapter=args.adapter))
     torch.manual_seed(args.seed)
     loaded = load_for_training(args.model_path, spec)
-    use_packed_attention(loaded.model)  # as Afina's _train does for a packed run
+    use_packed_attention(loaded.model)  # as Afina's SFT recipe does for a packed run
     req = TrainRequest(
         method="sft", spec=spec, model_path=args.model_path, train_rows=rows, output_dir=str(out / "afina")
     )
     afina = SFTTrainer(
         model=loaded.model,
         processing_class=loaded.tokenizer,
-        train_dataset=tokenized_dataset(rows, loaded.tokenizer, spec, loss_on="assistant"),
+        train_dataset=tokenized_dataset(req.train_rows, loaded.tokenizer, spec, loss_on="assistant"),
         args=sft_config(spec, req, loaded.precision, has_eval=False, packing=True, loss_on="assistant"),
     )
     result = {}
@@ -378,9 +378,10 @@ def markdown(record: dict) -> str:
         f"`{record['command']}`",
         "",
         (
-            f"Machine: {record['machine']}. Model: {record['model']}; tokenizer {record['tokenizer']}; LoRA r 16 on "
-            "the attention projections (Afina's default adapter) on both sides; fp32. Data: DialogSum dev rows as "
-            "chat (user: the prompt and dialogue, assistant: the summary), one epoch, loss on the summary only. "
+            f"Machine: {record['machine']}. Model: {record['model']}; tokenizer {record['tokenizer']}; "
+            "LoRA r 16 on the attention projections (Afina's default adapter) on both sides; fp32. "
+            "Data: DialogSum dev rows as chat (user: the prompt and dialogue, assistant: the summary), "
+            "one epoch, loss on the summary only. "
             "Each run is its own subprocess (peak RSS = its ru_maxrss); the variants alternate; the first "
             f"{record['settings']['warmup']} step(s) of each run are left out of the clock."
         ),
@@ -398,13 +399,15 @@ def markdown(record: dict) -> str:
         (
             f"Padding ceiling 1/(1 - {record['pad_share']:.3f}) = **{record['ceiling']:.2f}x**; achieved "
             f"**{record['speedup']:.2f}x** real tokens/s (per round: "
-            f"{', '.join(f'{x:.2f}' for x in record['speedup_per_round'])}) = **{record['fraction_of_ceiling']:.2f}** "
+            f"{', '.join(f'{x:.2f}' for x in record['speedup_per_round'])}) = "
+            f"**{record['fraction_of_ceiling']:.2f}** "
             "of the ceiling (target >= 0.80)."
         ),
         "",
         (
-            f"Loss on one fixed batch of {record['settings']['loss_rows']} examples, same initial weights, eval mode: "
-            f"TRL padded {loss['trl-padded']['loss']:.6f} (batch {loss['trl-padded']['shape']}), Afina packed "
+            f"Loss on one fixed batch of {record['settings']['loss_rows']} examples, same initial weights, "
+            f"eval mode: TRL padded {loss['trl-padded']['loss']:.6f} (batch {loss['trl-padded']['shape']}), "
+            "Afina packed "
             f"{loss['afina-packed']['loss']:.6f} (row {loss['afina-packed']['shape']}); relative difference "
             f"{loss['relative_difference']:.1e}; loss tokens {loss['trl-padded']['loss_tokens']} vs "
             f"{loss['afina-packed']['loss_tokens']}."
@@ -485,7 +488,8 @@ def main() -> None:
             runs[kind].append(spawn(kind, args))
             x = runs[kind][-1]
             print(
-                f"round {r + 1} {kind:13s} {x['real_tokens_per_s']:8.0f} real tok/s  pad {x['pad_share']:.3f}  "
+                f"round {r + 1} {kind:13s} {x['real_tokens_per_s']:8.0f} real tok/s  "
+                f"pad {x['pad_share']:.3f}  "
                 f"steps {x['steps']}  peak RSS {x['peak_rss_mb']:.0f} MB",
                 flush=True,
             )

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from backend.schemas.common import ReadModel
+from backend.schemas.job_specs import ChatTemplate
 
 
 class DatasetVersionRead(ReadModel):
@@ -63,7 +64,7 @@ class VersionOperation(BaseModel):
 class TemplatePreviewCreate(BaseModel):
     model_id: int = Field(..., ge=1, description="Whose tokenizer (and own chat template) to use.")
     row: int = Field(0, ge=0, description="0-based row index in the version.")
-    chat_template: Literal["model", "chatml", "alpaca", "llama3", "gemma"] = "model"
+    chat_template: ChatTemplate = "model"
     max_length: int = Field(1024, ge=16, le=131072)
     loss_on: Literal["assistant", "all"] = "assistant"
     system_prompt: str | None = None
@@ -72,4 +73,4 @@ class TemplatePreviewCreate(BaseModel):
 class ProfileCreate(BaseModel):
     model_id: int = Field(..., ge=1, description="Whose tokenizer counts the tokens.")
     max_length: int = Field(1024, ge=16, le=131072, description="Rows over this many tokens are counted.")
-    chat_template: Literal["model", "chatml", "alpaca", "llama3", "gemma"] = "model"
+    chat_template: ChatTemplate = "model"

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from backend.models.inference import InferenceStatus
 from backend.schemas.common import ReadModel
+from backend.schemas.job_specs import ChatTemplate
 
 
 class GenerationParams(BaseModel):
@@ -39,7 +40,7 @@ class GenerationCreate(GenerationParams):
     prompt: str | None = Field(None, max_length=100_000, description="A user message.")
     messages: list[Message] | None = Field(None, max_length=200, description="Or a whole conversation.")
     system_prompt: str | None = Field(None, max_length=20_000)
-    chat_template: Literal["model", "chatml", "alpaca", "llama3", "gemma"] = "model"
+    chat_template: ChatTemplate = "model"
 
     @model_validator(mode="after")
     def _one_input(self) -> GenerationCreate:

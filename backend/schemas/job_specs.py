@@ -7,11 +7,20 @@ stored as JSON on the job row, and the worker turns it into a training config. E
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 ChatTemplateName = Literal["model", "chatml", "alpaca", "llama3", "gemma"]
+#: the chat template field of every spec and request that renders rows: declared (and documented) once here
+ChatTemplate = Annotated[
+    ChatTemplateName,
+    Field(
+        description="How rows are rendered to text: the model's own chat template ('model'), ChatML, Alpaca, "
+        "Llama-3 or Gemma.",
+    ),
+]
 AdapterType = Literal["none", "lora", "dora", "qlora", "prompt_tuning"]
 
 
@@ -136,7 +145,9 @@ class TrainingSpec(_Spec):
     logging_steps: int = Field(1, ge=1, description="Record metrics every N optimizer steps.")
 
 
-class _MethodSpec(_Spec):
+class MethodSpec(_Spec):
+    """What every method spec has: the adapter, the optimisation settings and the merge option."""
+
     adapter: AdapterSpec = Field(default_factory=AdapterSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     merge_adapter: bool = Field(
@@ -161,15 +172,16 @@ class _MethodSpec(_Spec):
         return self
 
 
-class SFTSpec(_MethodSpec):
+class TemplatedSpec(MethodSpec):
+    """A method whose rows are conversations rendered to text through a chat template."""
+
+    chat_template: ChatTemplate = "model"
+
+
+class SFTSpec(TemplatedSpec):
     """Supervised fine-tuning on chat, instruction or prompt/completion rows."""
 
     method: Literal["sft"] = "sft"
-    chat_template: ChatTemplateName = Field(
-        "model",
-        description="How rows are rendered to text: the model's own template, ChatML, Alpaca, Llama-3 "
-        "or Gemma.",
-    )
     loss_on: Literal["assistant", "all"] = Field(
         "assistant",
         description="Which tokens carry the loss: only assistant replies (default) or every token.",
@@ -179,7 +191,7 @@ class SFTSpec(_MethodSpec):
     )
 
 
-class PretrainSpec(_MethodSpec):
+class PretrainSpec(MethodSpec):
     """Continued pre-training on raw text, for domain adaptation."""
 
     method: Literal["pretrain"] = "pretrain"
@@ -195,25 +207,21 @@ class PretrainSpec(_MethodSpec):
         return data
 
 
-class RewardSpec(_MethodSpec):
+class RewardSpec(TemplatedSpec):
     """A reward model trained on preference pairs with the pairwise loss -log sigma(r_chosen - r_rejected)."""
 
     method: Literal["reward"] = "reward"
     _default_lr = {"none": 1e-5, "lora": 1e-4, "dora": 1e-4, "qlora": 1e-4, "prompt_tuning": 1e-2}
-    chat_template: ChatTemplateName = Field(
-        "model", description="How prompt and response are rendered to text."
-    )
     center_rewards_coefficient: float | None = Field(
         None, ge=0.0, le=1.0, description="Pull mean rewards toward 0 (keeps reward scale stable for RL)."
     )
 
 
-class DPOSpec(_MethodSpec):
+class DPOSpec(TemplatedSpec):
     """Direct preference optimisation against a frozen reference (the base, or the adapter switched off)."""
 
     method: Literal["dpo"] = "dpo"
     _default_lr = {"none": 5e-7, "lora": 5e-5, "dora": 5e-5, "qlora": 5e-5, "prompt_tuning": 1e-3}
-    chat_template: ChatTemplateName = "model"
     beta: float = Field(0.1, gt=0.0, le=10.0, description="Strength of the pull toward the reference model.")
     loss_type: Literal["sigmoid", "ipo", "hinge"] = Field(
         "sigmoid", description="sigmoid = DPO; ipo = identity preference optimisation; hinge = SLiC."
@@ -226,23 +234,21 @@ class DPOSpec(_MethodSpec):
     )
 
 
-class KTOSpec(_MethodSpec):
+class KTOSpec(TemplatedSpec):
     """Kahneman-Tversky optimisation from unpaired thumbs-up / thumbs-down labels."""
 
     method: Literal["kto"] = "kto"
     _default_lr = {"none": 5e-7, "lora": 5e-5, "dora": 5e-5, "qlora": 5e-5, "prompt_tuning": 1e-3}
-    chat_template: ChatTemplateName = "model"
     beta: float = Field(0.1, gt=0.0, le=10.0, description="Strength of the pull toward the reference model.")
     desirable_weight: float = Field(1.0, gt=0.0, le=100.0, description="Loss weight of thumbs-up rows.")
     undesirable_weight: float = Field(1.0, gt=0.0, le=100.0, description="Loss weight of thumbs-down rows.")
 
 
-class ORPOSpec(_MethodSpec):
+class ORPOSpec(TemplatedSpec):
     """Odds-ratio preference optimisation: SFT and preference in one loss, no reference model."""
 
     method: Literal["orpo"] = "orpo"
     _default_lr = {"none": 8e-6, "lora": 1e-4, "dora": 1e-4, "qlora": 1e-4, "prompt_tuning": 1e-3}
-    chat_template: ChatTemplateName = "model"
     beta: float = Field(
         0.1, gt=0.0, le=10.0, description="Weight of the odds-ratio term (lambda in the paper)."
     )
@@ -273,9 +279,10 @@ class RewardFunctionSpec(_Spec):
         return self
 
 
-class _OnlineRLSpec(_MethodSpec):
+class OnlineRLSpec(TemplatedSpec):
+    """What GRPO, RLOO and PPO share: rewards, the KL leash and how completions are sampled."""
+
     _default_lr = {"none": 1e-6, "lora": 1e-5, "dora": 1e-5, "qlora": 1e-5, "prompt_tuning": 1e-3}
-    chat_template: ChatTemplateName = "model"
     rewards: list[RewardFunctionSpec] = Field(..., min_length=1, description="Reward functions, summed.")
     kl_coef: float = Field(
         0.04,
@@ -289,19 +296,19 @@ class _OnlineRLSpec(_MethodSpec):
     temperature: float = Field(1.0, gt=0.0, le=2.0, description="Sampling temperature of rollouts.")
 
 
-class GRPOSpec(_OnlineRLSpec):
+class GRPOSpec(OnlineRLSpec):
     """Group relative policy optimisation: advantages relative to other samples of the same prompt."""
 
     method: Literal["grpo"] = "grpo"
 
 
-class RLOOSpec(_OnlineRLSpec):
+class RLOOSpec(OnlineRLSpec):
     """REINFORCE leave-one-out: each sample's baseline is the mean reward of the others."""
 
     method: Literal["rloo"] = "rloo"
 
 
-class PPOSpec(_OnlineRLSpec):
+class PPOSpec(OnlineRLSpec):
     """Classic RLHF: PPO with a value head, clipped objective and a per-token KL penalty to the reference."""
 
     method: Literal["ppo"] = "ppo"
@@ -319,6 +326,18 @@ JobSpec = Annotated[
     SFTSpec | PretrainSpec | RewardSpec | DPOSpec | KTOSpec | ORPOSpec | GRPOSpec | RLOOSpec | PPOSpec,
     Field(discriminator="method"),
 ]
+
+_JOB_SPEC: TypeAdapter[MethodSpec] = TypeAdapter(JobSpec)
+
+
+def parse_job_spec(method: str, spec: MethodSpec | Mapping[str, Any]) -> MethodSpec:
+    """The typed spec of `method`: a stored (JSON) dict is validated; a spec object passes through."""
+    if isinstance(spec, MethodSpec):
+        if spec.method != method:
+            raise ValueError(f"a {spec.method} spec was given for a {method} job")
+        return spec
+    return _JOB_SPEC.validate_python({**spec, "method": method})
+
 
 #: dataset format(s) each method trains on
 METHOD_FORMATS: dict[str, tuple[str, ...]] = {

@@ -16,7 +16,7 @@ from backend.db import Base, session_scope
 from backend.models.jobs import Job, JobStatus
 from backend.storage import ArtifactStore
 from worker.jobs.child import _load_inputs
-from worker.jobs.dataset_files import DatasetFileChanged, read_version_rows
+from worker.jobs.dataset_files import DatasetFileChanged, checked_version_file
 
 ROWS = [{"instruction": f"Add {i} and {i}", "input": "", "output": str(2 * i)} for i in range(40)]
 
@@ -131,7 +131,8 @@ def test_archived_data_leaves_the_listing_and_stays_readable_and_its_job_resumes
     assert resumed.json()["status"] == "queued"
     store = ArtifactStore(settings.artifacts_dir)
     with session_scope(settings.database_url) as session:
-        assert len(read_version_rows(session, store, version_id)) == 40  # what the worker reads
+        path = checked_version_file(session, store, version_id)  # what the worker reads
+        assert len(path.read_bytes().splitlines()) == 40
 
     new_job = api.post(
         "/api/jobs",

@@ -99,7 +99,7 @@ def test_dora_and_rslora(base, tmp_path):
     assert fell(rep.series("loss"))
     config = json.loads((result.final_dir / "adapter_config.json").read_text())
     assert config["use_dora"] is True
-    spec = SFTSpec(adapter={"type": "lora", "use_rslora": True, "target_modules": ["q_proj"]}).model_dump()
+    spec = SFTSpec(adapter={"type": "lora", "use_rslora": True, "target_modules": ["q_proj"]})
     model = load_for_training(base, spec).model
     assert model.peft_config["default"].use_rslora and model.peft_config["default"].target_modules == {
         "q_proj"

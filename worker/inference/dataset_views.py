@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections import Counter
-from itertools import islice
 from pathlib import Path
 
 from transformers import AutoTokenizer
 
 from worker.training.data import preview_row, tokenize_row
+from worker.training.rows import load_rows, row_fields
 
 HISTOGRAM_BINS = 20
 PROFILE_SAMPLES = 3
@@ -33,17 +32,12 @@ def as_trainable_row(row: dict) -> dict:
     return row
 
 
-def _rows(path: str):
-    with Path(path).open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
-
-
-def template_preview(payload: dict) -> dict:
-    row = next(islice(_rows(payload["rows_path"]), payload["row"], None), None)
-    if row is None:
+def template_preview(payload: dict, *, cache_dir: Path) -> dict:
+    """One row as training renders it; cache_dir keeps the version's Arrow copy for the next view."""
+    rows = load_rows(payload["rows_path"], cache_dir=cache_dir)
+    if payload["row"] >= len(rows):
         raise IndexError(f"row {payload['row']} is past the end of the dataset")
+    row = row_fields(rows[payload["row"]])
     return {
         "row": payload["row"],
         "source": row,
@@ -58,12 +52,13 @@ def template_preview(payload: dict) -> dict:
     }
 
 
-def profile(payload: dict) -> dict:
+def profile(payload: dict, *, cache_dir: Path) -> dict:
     """Token lengths of every row under the chosen template: histogram, share over max_length, samples."""
     tokenizer = tokenizer_for(payload["tokenizer_path"])
     limit = payload["max_length"]
     lengths, samples = [], []
-    for row in _rows(payload["rows_path"]):
+    for stored in load_rows(payload["rows_path"], cache_dir=cache_dir):
+        row = row_fields(stored)
         # Measure untruncated length: the point is to see what max_length would cut.
         ids = tokenize_row(
             as_trainable_row(row), tokenizer, template=payload["chat_template"], max_length=10**9

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
+import shutil
 import signal
 import sys
 import traceback
@@ -18,60 +18,58 @@ from backend import storage
 from backend.config import get_settings
 from backend.db import session_scope
 from backend.models.jobs import Job
+from backend.schemas.job_specs import OnlineRLSpec, parse_job_spec
 from backend.services import registry
 from backend.storage import ArtifactStore
-from worker.jobs.dataset_files import read_version_rows
+from worker.jobs.dataset_files import checked_version_file
 from worker.jobs.evaluation_job import run_evaluation_job
 from worker.jobs.supervisor import ERROR_FILE, OUTCOME_FILE, die_with_parent
 from worker.progress import DatabaseReporter
+from worker.training.rows import load_rows, mix_rows
 from worker.training.runner import TrainRequest, merge_adapter, run_training
 
-
-def mix_rows(parts: list[tuple[list[dict], float]], seed: int) -> list[dict]:
-    """A weighted mixture: the largest set keeps all its rows; the others are sampled to their weights."""
-    if len(parts) == 1:
-        return list(parts[0][0])
-    rng = random.Random(seed)
-    per_weight = max(len(rows) / weight for rows, weight in parts)
-    mixed = []
-    for rows, weight in parts:
-        want = round(per_weight * weight)
-        mixed.extend(rows if want == len(rows) else rng.choices(rows, k=want))
-    rng.shuffle(mixed)
-    return mixed
+#: the job's dataset files as Arrow, memory-mapped while it trains (kept for a resume, removed on success)
+DATA_CACHE = "data_cache"
 
 
 def _load_inputs(job_id: int, store: ArtifactStore, settings) -> tuple[TrainRequest, Path]:
     with session_scope(settings.database_url) as session:
         job = session.get(Job, job_id)
+        spec = parse_job_spec(job.method, job.spec)
         start = registry.get_model(session, job.base_model_id)
         # each file is checked against the sha256 stored when it was validated (archived data included)
-        parts = [(read_version_rows(session, store, r["version_id"]), r["weight"]) for r in job.datasets]
-        eval_rows = (
-            read_version_rows(session, store, job.eval_dataset_version_id)
+        weighted_files = [
+            (checked_version_file(session, store, r["version_id"]), r["weight"]) for r in job.datasets
+        ]
+        eval_file = (
+            checked_version_file(session, store, job.eval_dataset_version_id)
             if job.eval_dataset_version_id
             else None
         )
         reward_models = {}
-        for reward in job.spec.get("rewards") or []:
-            if reward.get("kind") == "model":
-                reward_job = session.get(Job, reward["reward_model_job_id"])
+        for reward in spec.rewards if isinstance(spec, OnlineRLSpec) else []:
+            if reward.kind == "model":
+                reward_job = session.get(Job, reward.reward_model_job_id)
                 reward_models[reward_job.id] = str(store.path(reward_job.output_path) / "final")
         output_dir = store.path(job.output_path)
-        has_checkpoint = any((output_dir / "checkpoints").glob("checkpoint-*"))
-        request = TrainRequest(
-            method=job.method,
-            spec=job.spec,
-            model_path=str(storage.resolve(settings, start.path)),
-            train_rows=mix_rows(parts, seed=job.spec["training"]["seed"]),
-            eval_rows=eval_rows,
-            output_dir=str(output_dir),
-            resume_from_checkpoint="latest" if has_checkpoint else None,
-            reward_model_paths=reward_models,
-            reporter=DatabaseReporter(settings, job_id),
-        )
-        if has_checkpoint:
-            request.reporter.log_event("Resuming from the last checkpoint")
+        method, model_path = job.method, str(storage.resolve(settings, start.path))
+    # the files are read as memory-mapped Arrow, converted once into the job's folder (outside the session)
+    cache = output_dir / DATA_CACHE
+    parts = [(load_rows(path, cache_dir=cache), weight) for path, weight in weighted_files]
+    has_checkpoint = any((output_dir / "checkpoints").glob("checkpoint-*"))
+    request = TrainRequest(
+        method=method,
+        spec=spec,
+        model_path=model_path,
+        train_rows=mix_rows(parts, seed=spec.training.seed),
+        eval_rows=load_rows(eval_file, cache_dir=cache) if eval_file else None,
+        output_dir=str(output_dir),
+        resume_from_checkpoint="latest" if has_checkpoint else None,
+        reward_model_paths=reward_models,
+        reporter=DatabaseReporter(settings, job_id),
+    )
+    if has_checkpoint:
+        request.reporter.log_event("Resuming from the last checkpoint")
     return request, output_dir
 
 
@@ -122,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if result.status != "completed":
         outcome = {"status": "paused"}
     else:
+        shutil.rmtree(output_dir / DATA_CACHE, ignore_errors=True)
         outcome = {
             "status": "succeeded",
             "result": {
@@ -131,11 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                 "metrics": result.metrics,
             },
         }
-        if (
-            request.spec.get("merge_adapter")
-            and result.is_adapter
-            and request.spec["adapter"]["type"] != "prompt_tuning"
-        ):
+        if request.spec.merge_adapter and result.is_adapter and request.spec.adapter.type != "prompt_tuning":
             request.reporter.log_event("Merging the adapter into its base model")
             outcome["result"]["merged_dir"] = str(merge_adapter(result.final_dir, output_dir / "merged"))
     (output_dir / OUTCOME_FILE).write_text(json.dumps(outcome))

@@ -15,6 +15,7 @@ from backend.storage import ArtifactStore
 from worker.device import detect_device
 from worker.evaluation.rows import EvalItem, item_from_row
 from worker.evaluation.runner import EvalRequest, ModelRef, run_evaluation
+from worker.jobs.dataset_files import checked_version_file
 from worker.progress import DatabaseReporter
 
 #: rows stored per transaction: large evaluations write in chunks, not one huge commit
@@ -24,6 +25,7 @@ _ROWS_PER_COMMIT = 500
 def _rows(session, store: ArtifactStore, version_id: int | None, limit: int) -> list[dict]:
     if version_id is None or limit <= 0:
         return []
+    checked_version_file(session, store, version_id)  # the rows are the ones validated at upload
     return datasets.read_rows(store, datasets.get_version(session, version_id), 0, limit)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from pathlib import Path
 
 from sqlalchemy import update
 
@@ -61,8 +62,13 @@ def _generate(payload: dict, settings: Settings) -> dict:
     return {"outputs": outputs}
 
 
+def views_cache(settings: Settings) -> Path:
+    """Where dataset views keep the Arrow copies of the versions they read (one per version file)."""
+    return settings.home / "cache" / "datasets"
+
+
 def _profile(payload: dict, settings: Settings) -> dict:
-    result = dataset_views.profile(_local(payload, settings))
+    result = dataset_views.profile(_local(payload, settings), cache_dir=views_cache(settings))
     result["tokenizer"] = payload["tokenizer_path"]  # stored as the request named it, not this worker's path
     with session_scope(settings.database_url) as session:
         datasets.save_profile(session, payload["version_id"], result)
@@ -71,7 +77,9 @@ def _profile(payload: dict, settings: Settings) -> dict:
 
 HANDLERS = {
     "generate": _generate,
-    "preview": lambda payload, settings: dataset_views.template_preview(_local(payload, settings)),
+    "preview": lambda payload, settings: dataset_views.template_preview(
+        _local(payload, settings), cache_dir=views_cache(settings)
+    ),
     "profile": _profile,
 }
 

@@ -1,4 +1,4 @@
-"""Rows to training examples: chat templates, and the one tokenizer of rows shared by training and the UI preview."""
+"""Rows to training examples: chat templates, and the one row tokenizer of training and the UI preview."""
 
 from __future__ import annotations
 
@@ -6,11 +6,17 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
-from worker.training.tiny import CHATML_TEMPLATE
-
 ALPACA_DEFAULT_SYSTEM = (
     "Below is an instruction that describes a task. Write a response that appropriately "
     "completes the request."
+)
+
+#: ChatML: the template most open chat models use today (and the tiny test models' own)
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
 #: jinja chat templates by name; "model" means the tokenizer's own template
@@ -22,7 +28,8 @@ TEMPLATES: dict[str, str] = {
         "{% endfor %}{{ sys.text + '\n\n' }}"
         "{% for m in messages %}"
         "{% if m['role'] == 'user' %}{{ '### Instruction:\n' + m['content'] + '\n\n' }}"
-        "{% elif m['role'] == 'assistant' %}{{ '### Response:\n' + m['content'] + eos_token + '\n\n' }}{% endif %}"
+        "{% elif m['role'] == 'assistant' %}{{ '### Response:\n' + m['content'] + eos_token + '\n\n' }}"
+        "{% endif %}"
         "{% endfor %}"
         "{% if add_generation_prompt %}{{ '### Response:\n' }}{% endif %}"
     ),
@@ -118,8 +125,8 @@ def tokenize_row(
     row: dict[str, Any],
     tokenizer,
     *,
-    template: str = "model",
-    max_length: int = 1024,
+    template: str,
+    max_length: int,
     loss_on: str = "assistant",
     system_prompt: str | None = None,
 ) -> dict[str, Any]:
@@ -149,8 +156,8 @@ def preview_row(
     row: dict[str, Any],
     tokenizer,
     *,
-    template: str = "model",
-    max_length: int = 1024,
+    template: str,
+    max_length: int,
     loss_on: str = "assistant",
     system_prompt: str | None = None,
 ) -> dict[str, Any]:
@@ -205,8 +212,8 @@ def unpaired_example(row: dict, tokenizer, template: str, system_prompt: str | N
 def prompt_example(row: dict, tokenizer, template: str, system_prompt: str | None = None) -> dict:
     """A prompt for online RL as {"prompt": text with generation prompt, "answer": reference or ""}.
 
-    Chat and instruction rows work too: everything before the last assistant turn is the prompt and that turn's
-    content is the answer.
+    Chat and instruction rows work too: everything before the last assistant turn is the prompt and that
+    turn's content is the answer.
     """
     if "prompt" in row:
         messages, answer = list(row["prompt"]), row.get("answer") or ""

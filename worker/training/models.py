@@ -1,4 +1,4 @@
-"""Load a base model from a local folder and make the chosen weights trainable (full, LoRA, DoRA, QLoRA, prompt)."""
+"""Load a local model folder and make the chosen weights trainable (full, LoRA, DoRA, QLoRA, prompt)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from transformers import (
     AutoTokenizer,
     BitsAndBytesConfig,
 )
+
+from backend.schemas.job_specs import AdapterSpec, MethodSpec
 
 QLORA_ON_CPU = "QLoRA needs a CUDA GPU (bitsandbytes 4-bit); this worker has none — choose lora"
 
@@ -50,7 +52,9 @@ class LoadedModel:
     tokenizer: object
     precision: str  # fp32, bf16 or fp16: what TrainingArguments is told
     adapter: str  # none, lora, dora, qlora, prompt_tuning
-    base_path: str  # the full-weights folder under any adapter
+    #: the folder the full weights were loaded from: the base under an adapter, else the loaded folder itself
+    #: (a checkpoint, for a resumed run loaded from one): not necessarily the model a run started from
+    weights_path: str
 
 
 def device_kind() -> str:
@@ -77,6 +81,11 @@ def adapter_base_path(path: str | Path) -> str:
     if not base or not Path(base).is_dir():
         raise ValueError(f"adapter at {path} names base model '{base}', which is not a local folder")
     return base
+
+
+def weights_folder(model_path: str | Path) -> str:
+    """The folder holding a model's full weights: an adapter's base, or the model folder itself."""
+    return adapter_base_path(model_path) if is_adapter_dir(model_path) else str(model_path)
 
 
 def default_target_modules(model: torch.nn.Module) -> list[str] | str:
@@ -107,29 +116,29 @@ def _load_weights(path: str, task: str, dtype: torch.dtype, quantization=None, n
     return _AUTO_CLASSES[task].from_pretrained(path, **kwargs)
 
 
-def _peft_config(adapter: dict, model, task: str, tokenizer_path: str):
-    kind = adapter["type"]
+def _peft_config(adapter: AdapterSpec, model, task: str, tokenizer_path: str):
+    kind = adapter.type
     if kind == "prompt_tuning":
-        text = adapter.get("prompt_tuning_init_text")
+        text = adapter.prompt_tuning_init_text
         return PromptTuningConfig(
             task_type=_TASK_TYPES[task],
-            num_virtual_tokens=adapter["num_virtual_tokens"],
+            num_virtual_tokens=adapter.num_virtual_tokens,
             prompt_tuning_init=PromptTuningInit.TEXT if text else PromptTuningInit.RANDOM,
             prompt_tuning_init_text=text,
             tokenizer_name_or_path=tokenizer_path if text else None,
         )
     return LoraConfig(
         task_type=_TASK_TYPES[task],
-        r=adapter["r"],
-        lora_alpha=adapter["alpha"] or 2 * adapter["r"],
-        lora_dropout=adapter["dropout"],
-        target_modules=adapter.get("target_modules") or default_target_modules(model),
+        r=adapter.r,
+        lora_alpha=adapter.alpha,  # the spec fills the default (2 x r)
+        lora_dropout=adapter.dropout,
+        target_modules=adapter.target_modules or default_target_modules(model),
         use_dora=kind == "dora",
-        use_rslora=adapter.get("use_rslora", False),
+        use_rslora=adapter.use_rslora,
     )
 
 
-def _quantization(adapter: dict, compute_dtype: torch.dtype):
+def _quantization(adapter: AdapterSpec, compute_dtype: torch.dtype):
     if device_kind() != "cuda":
         raise ValueError(QLORA_ON_CPU)
 
@@ -137,47 +146,45 @@ def _quantization(adapter: dict, compute_dtype: torch.dtype):
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_compute_dtype=compute_dtype,
-        bnb_4bit_use_double_quant=adapter.get("double_quantization", True),
+        bnb_4bit_use_double_quant=adapter.double_quantization,
     )
 
 
-def load_for_training(model_path: str | Path, spec: dict, *, task: str = "causal_lm") -> LoadedModel:
+def load_for_training(model_path: str | Path, spec: MethodSpec, *, task: str = "causal_lm") -> LoadedModel:
     """Load a local model folder (full model or a previous job's adapter) ready to train as the spec says.
 
-    spec is the method spec dict (needs "adapter" and "training"). An adapter folder continues training that
-    adapter on the base it names; a full folder gets a fresh adapter (or none for full fine-tuning).
+    An adapter folder continues training that adapter on the base it names; a full folder gets a fresh adapter
+    (or none for full fine-tuning).
     """
     model_path = str(model_path)
-    adapter, training = spec["adapter"], spec["training"]
-    if adapter["type"] == "qlora" and device_kind() != "cuda":
+    adapter, training = spec.adapter, spec.training
+    if adapter.type == "qlora" and device_kind() != "cuda":
         raise ValueError(QLORA_ON_CPU)
-    precision = resolve_precision(training.get("precision", "auto"))
+    precision = resolve_precision(training.precision)
     # full fine-tuning in fp16 keeps fp32 master weights (AMP); adapters train in fp32 over a half base anyway
-    weights_dtype = torch.float32 if precision == "fp16" and adapter["type"] == "none" else _DTYPES[precision]
+    weights_dtype = torch.float32 if precision == "fp16" and adapter.type == "none" else _DTYPES[precision]
     continuing = is_adapter_dir(model_path)
-    base_path = adapter_base_path(model_path) if continuing else model_path
-    tokenizer = load_tokenizer(model_path, fallback=base_path)
-    quant = _quantization(adapter, _DTYPES[precision]) if adapter["type"] == "qlora" else None
-    model = _load_weights(base_path, task, weights_dtype, quant)
+    weights_path = weights_folder(model_path)
+    tokenizer = load_tokenizer(model_path, fallback=weights_path)
+    quant = _quantization(adapter, _DTYPES[precision]) if adapter.type == "qlora" else None
+    model = _load_weights(weights_path, task, weights_dtype, quant)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id  # sequence classifiers find the last token by it
     if quant is not None:
         model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=training.get("gradient_checkpointing", False)
+            model, use_gradient_checkpointing=training.gradient_checkpointing
         )
     if continuing:
         model = PeftModel.from_pretrained(model, model_path, is_trainable=True)
-        if adapter["type"] == "none":  # full fine-tuning from an adapter job: fold it into the weights first
+        if adapter.type == "none":  # full fine-tuning from an adapter job: fold it into the weights first
             model = model.merge_and_unload()
         kind = (
-            adapter["type"]
-            if adapter["type"] == "none"
-            else model.peft_config["default"].peft_type.value.lower()
+            adapter.type if adapter.type == "none" else model.peft_config["default"].peft_type.value.lower()
         )
-        return LoadedModel(model, tokenizer, precision, kind, base_path)
-    if adapter["type"] != "none":
-        model = get_peft_model(model, _peft_config(adapter, model, task, base_path))
-    return LoadedModel(model, tokenizer, precision, adapter["type"], base_path)
+        return LoadedModel(model, tokenizer, precision, kind, weights_path)
+    if adapter.type != "none":
+        model = get_peft_model(model, _peft_config(adapter, model, task, weights_path))
+    return LoadedModel(model, tokenizer, precision, adapter.type, weights_path)
 
 
 def load_reference(path: str | Path, *, task: str = "causal_lm", dtype: torch.dtype = torch.float32):

@@ -1,9 +1,12 @@
-"""Classic RLHF PPO, written out because TRL 1.x dropped its PPOTrainer: policy + value head, frozen reference,
-per-token KL penalty, GAE, clipped policy and value losses, a few optimisation epochs per batch of rollouts."""
+"""Classic RLHF PPO, written out because TRL 1.x dropped its PPOTrainer.
+
+Policy + value head, a frozen reference (always the model the run started from), per-token KL penalty, GAE,
+clipped policy and value losses, a few optimisation epochs per batch of rollouts. It shares the request, the
+prompt examples, resume and the run record with the TRL-based methods (common.py), not their Trainer.
+"""
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from pathlib import Path
@@ -13,20 +16,23 @@ import torch.nn.functional as F
 from peft import PeftModel
 from transformers import get_scheduler
 
+from backend.schemas.job_specs import PPOSpec
 from worker.training.common import (
     CHECKPOINT_DIR,
     FINAL_DIR,
-    RECORD_FILE,
     TrainRequest,
     TrainResult,
     resolve_resume,
+    write_record,
 )
-from worker.training.models import load_for_training, load_reference
+from worker.training.models import load_for_training, load_reference, weights_folder
 from worker.training.online_rl import prompt_dataset
 from worker.training.reporting import memory_metrics
 from worker.training.rewards import build_rewards, weighted_sum
 
 VALUE_HEAD, TRAINER_STATE = "value_head.pt", "ppo_state.pt"
+#: prompts per rollout batch for batch_size "auto": this loop has no out-of-memory halving, so it stays modest
+AUTO_BATCH = 8
 
 
 class ValueHead(torch.nn.Module):
@@ -84,34 +90,34 @@ def whiten(x, mask):
 
 
 class PPORun:
-    """State of one PPO run: models, optimiser, data order; step() is one rollout batch + ppo_epochs updates."""
+    """One PPO run: models, optimiser, data order; step() is one rollout batch and ppo_epochs updates."""
 
-    def __init__(self, req: TrainRequest, spec: dict, resume: str | None) -> None:
-        self.req, self.spec, t = req, spec, spec["training"]
-        torch.manual_seed(t["seed"])
+    def __init__(self, req: TrainRequest, spec: PPOSpec, resume: str | None) -> None:
+        self.req, self.spec, t = req, spec, spec.training
+        torch.manual_seed(t.seed)
+        # a resumed run's policy (full weights or adapter) comes from its checkpoint
         self.loaded = load_for_training(resume or req.model_path, spec)
         self.policy, self.tok = self.loaded.model, self.loaded.tokenizer
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.policy.to(self.device)
         self.head = ValueHead(self.policy.config.hidden_size).to(self.device)
-        # with an adapter the reference is the same weights with the adapter off; full FT needs a frozen copy
+        # The KL reference is the model the run started from, on resume too. With an adapter it is the same
+        # weights with the adapter off; full fine-tuning needs a frozen copy of the starting model.
         self.reference = (
-            None
-            if isinstance(self.policy, PeftModel)
-            else load_reference(self.loaded.base_path).to(self.device)
+            None if isinstance(self.policy, PeftModel) else load_reference(req.model_path).to(self.device)
         )
-        self.data = prompt_dataset(req.train_rows, self.tok, spec).to_list()
-        fns, weights = build_rewards(spec["rewards"], req.reward_model_paths)
+        self.data = prompt_dataset(req.train_rows, self.tok, spec)
+        fns, weights = build_rewards(spec.rewards, req.reward_model_paths)
         self.reward = weighted_sum(fns, weights)
-        self.batch = 8 if t["batch_size"] == "auto" else t["batch_size"]  # prompts per rollout batch
+        self.batch = AUTO_BATCH if t.batch_size == "auto" else t.batch_size  # prompts per rollout batch
         per_epoch = math.ceil(len(self.data) / self.batch)
-        self.total = t["max_steps"] or max(1, math.ceil(t["num_epochs"] * per_epoch))
+        self.total = t.max_steps or max(1, math.ceil(t.num_epochs * per_epoch))
         params = [p for p in self.policy.parameters() if p.requires_grad] + list(self.head.parameters())
-        self.opt = torch.optim.AdamW(params, lr=t["learning_rate"], weight_decay=t["weight_decay"])
+        self.opt = torch.optim.AdamW(params, lr=t.learning_rate, weight_decay=t.weight_decay)
         self.sched = get_scheduler(
-            t["lr_scheduler"],
+            t.lr_scheduler,
             self.opt,
-            num_warmup_steps=int(t["warmup_ratio"] * self.total),
+            num_warmup_steps=int(t.warmup_ratio * self.total),
             num_training_steps=self.total,
         )
         self.step_no = 0
@@ -134,7 +140,7 @@ class PPORun:
     @torch.no_grad()
     def rollout(self, rows: list[dict]):
         s = self.spec
-        rows = [r for r in rows for _ in range(s["num_generations"])]
+        rows = [r for r in rows for _ in range(s.num_generations)]
         self.tok.padding_side = "left"  # generation continues from the right edge
         enc = self.tok(
             [r["prompt"] for r in rows], return_tensors="pt", padding=True, add_special_tokens=False
@@ -143,10 +149,10 @@ class PPORun:
         seq = self.policy.generate(
             **enc,
             do_sample=True,
-            temperature=s["temperature"],
+            temperature=s.temperature,
             top_k=0,
             top_p=1.0,
-            max_new_tokens=s["max_completion_length"],
+            max_new_tokens=s.max_completion_length,
             pad_token_id=self.tok.pad_token_id,
             eos_token_id=self.tok.eos_token_id,
         )
@@ -160,48 +166,46 @@ class PPORun:
         ref = self.ref_logp(seq, attn, prompt_len)
         kl = (logp - ref) * mask
         # per-token reward: KL penalty everywhere, the sequence score on the last real token
-        rewards = -s["kl_coef"] * kl
+        rewards = -s.kl_coef * kl
         last = (mask.sum(-1).long() - 1).clamp(min=0)
         rewards[torch.arange(len(rows)), last] += scores
-        adv, returns = gae(rewards, values * mask, mask, s["gamma"], s["lam"])
-        return dict(
-            seq=seq,
-            attn=attn,
-            prompt_len=prompt_len,
-            mask=mask,
-            logp=logp,
-            values=values * mask,
-            adv=whiten(adv, mask),
-            returns=returns,
-            scores=scores,
-            kl=kl.sum(-1),
-        )
+        adv, returns = gae(rewards, values * mask, mask, s.gamma, s.lam)
+        return {
+            "seq": seq,
+            "attn": attn,
+            "prompt_len": prompt_len,
+            "mask": mask,
+            "logp": logp,
+            "values": values * mask,
+            "adv": whiten(adv, mask),
+            "returns": returns,
+            "scores": scores,
+            "kl": kl.sum(-1),
+        }
 
     def update(self, r) -> dict[str, float]:
         """ppo_epochs passes over the rollout batch with the clipped objectives."""
         s, mask = self.spec, r["mask"]
         self.policy.train()
-        for _ in range(s["ppo_epochs"]):
+        for _ in range(s.ppo_epochs):
             logp, entropy, values = forward_stats(
                 self.policy, self.head, r["seq"], r["attn"], r["prompt_len"]
             )
             ratio = torch.exp(logp - r["logp"])
             pg = masked_mean(
-                torch.max(-r["adv"] * ratio, -r["adv"] * ratio.clamp(1 - s["cliprange"], 1 + s["cliprange"])),
+                torch.max(-r["adv"] * ratio, -r["adv"] * ratio.clamp(1 - s.cliprange, 1 + s.cliprange)),
                 mask,
             )
-            v_clipped = r["values"] + (values - r["values"]).clamp(
-                -s["cliprange_value"], s["cliprange_value"]
-            )
+            v_clipped = r["values"] + (values - r["values"]).clamp(-s.cliprange_value, s.cliprange_value)
             vf = 0.5 * masked_mean(
                 torch.max((values - r["returns"]) ** 2, (v_clipped - r["returns"]) ** 2), mask
             )
-            loss = pg + s["vf_coef"] * vf
+            loss = pg + s.vf_coef * vf
             self.opt.zero_grad()
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(
                 [p for g in self.opt.param_groups for p in g["params"]],
-                self.spec["training"]["max_grad_norm"],
+                s.training.max_grad_norm,
             )
             self.opt.step()
         self.sched.step()
@@ -211,16 +215,14 @@ class PPORun:
             "value_loss": vf.item(),
             "entropy": masked_mean(entropy, mask).item(),
             "grad_norm": float(grad_norm),
-            "clip_fraction": masked_mean(((ratio - 1).abs() > s["cliprange"]).float(), mask).item(),
+            "clip_fraction": masked_mean(((ratio - 1).abs() > s.cliprange).float(), mask).item(),
         }
 
     def step(self) -> dict[str, float]:
         per_epoch = math.ceil(len(self.data) / self.batch)
         epoch, i = divmod(self.step_no, per_epoch)
         order = list(range(len(self.data)))
-        random.Random(self.spec["training"]["seed"] + epoch).shuffle(
-            order
-        )  # data order is a function of step
+        random.Random(self.spec.training.seed + epoch).shuffle(order)  # data order is a function of step
         rows = [self.data[j] for j in order[i * self.batch : (i + 1) * self.batch]]
         rollout = self.rollout(rows)
         metrics = self.update(rollout)
@@ -254,55 +256,45 @@ class PPORun:
             )
 
 
-def train_ppo(req: TrainRequest, spec: dict) -> TrainResult:
+def _keep_last_checkpoints(folder: Path, keep: int) -> None:
+    for old in sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[:-keep]:
+        for f in old.iterdir():
+            f.unlink()
+        old.rmdir()
+
+
+def train_ppo(req: TrainRequest, spec: PPOSpec) -> TrainResult:
     """Run PPO to spec; checkpoints (policy, value head, optimiser, step) follow save_steps and pauses."""
     out = Path(req.output_dir)
-    resume = resolve_resume(req)
-    run = PPORun(req, spec, resume)
-    t, metrics = spec["training"], {}
+    run = PPORun(req, spec, resolve_resume(req))
+    t, metrics = spec.training, {}
+    is_adapter = run.loaded.adapter != "none"
     req.reporter.set_progress(run.step_no, run.total)
     while run.step_no < run.total:
         metrics = run.step()
-        if run.step_no % t["logging_steps"] == 0:
+        if run.step_no % t.logging_steps == 0:
             req.reporter.log_metrics(run.step_no, metrics)
         req.reporter.set_progress(run.step_no, run.total)
         stop = req.reporter.should_stop()
-        if run.step_no % t["save_steps"] == 0 or stop == "pause":
+        if run.step_no % t.save_steps == 0 or stop == "pause":
             ckpt = out / CHECKPOINT_DIR / f"checkpoint-{run.step_no}"
             run.save(ckpt, trainer_state=True)
-            for old in sorted(
-                (out / CHECKPOINT_DIR).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])
-            )[: -t["save_total_limit"]]:
-                for f in old.iterdir():
-                    f.unlink()
-                old.rmdir()
+            _keep_last_checkpoints(out / CHECKPOINT_DIR, t.save_total_limit)
         if stop in ("pause", "cancel"):
-            req.reporter.log_event(
-                f"training {'paused' if stop == 'pause' else 'cancelled'} at step {run.step_no}"
-            )
+            status = "paused" if stop == "pause" else "cancelled"
+            req.reporter.log_event(f"training {status} at step {run.step_no}")
             return TrainResult(
-                "paused" if stop == "pause" else "cancelled",
-                out,
-                None,
-                run.loaded.adapter != "none",
-                run.step_no,
-                metrics,
-                ckpt if stop == "pause" else None,
+                status, out, None, is_adapter, run.step_no, metrics, ckpt if stop == "pause" else None
             )
     final = out / FINAL_DIR
     run.save(final, trainer_state=False)
-    (final / RECORD_FILE).write_text(
-        json.dumps(
-            {
-                "method": "ppo",
-                "spec": req.spec,
-                "metrics": metrics,
-                "total_steps": run.step_no,
-                "is_adapter": run.loaded.adapter != "none",
-                "base_model": run.loaded.base_path,
-            },
-            indent=2,
-            default=str,
-        )
+    write_record(
+        final,
+        req,
+        metrics=metrics,
+        steps=run.step_no,
+        is_adapter=is_adapter,
+        base_model=weights_folder(req.model_path),
+        adapter=run.loaded.adapter,
     )
-    return TrainResult("completed", out, final, run.loaded.adapter != "none", run.step_no, metrics)
+    return TrainResult("completed", out, final, is_adapter, run.step_no, metrics)

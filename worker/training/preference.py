@@ -1,116 +1,102 @@
-"""Offline preference optimisation: DPO (sigmoid / IPO / hinge), KTO and ORPO through TRL's trainers."""
+"""Offline preference optimisation: DPO (sigmoid / IPO / hinge), KTO and ORPO through TRL's trainers.
+
+With an adapter, TRL uses the base with the adapter switched off as the reference model (no second copy in
+memory); full fine-tuning copies the model. ORPO needs no reference at all.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from datasets import Dataset
 from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer
 from trl.experimental.orpo import ORPOConfig, ORPOTrainer
 
-from worker.training.common import TrainRequest, TrainResult, callbacks, fit, split_rows, training_kwargs
+from backend.schemas.job_specs import DPOSpec, KTOSpec, ORPOSpec
+from worker.training.common import Recipe, TrainRequest, TrainResult, run_recipe
 from worker.training.data import preference_example, truncate_prompt, unpaired_example
-from worker.training.models import LoadedModel, load_for_training
+from worker.training.models import LoadedModel
+from worker.training.rows import to_examples
 
 
-def _dataset(rows: list[dict] | None, loaded: LoadedModel, spec: dict, to_example) -> Dataset | None:
-    if not rows:
-        return None
-    template = spec.get("chat_template", "model")
-    max_prompt = spec.get("max_prompt_length") or spec["training"]["max_length"] // 2
-    examples = []
-    for row in rows:
-        ex = to_example(row, loaded.tokenizer, template)
-        ex["prompt"] = truncate_prompt(ex["prompt"], loaded.tokenizer, max_prompt)
-        examples.append(ex)
-    return Dataset.from_list(examples)
+class PreferenceRecipe(Recipe):
+    """Rows as TRL's plain-text examples (prompt truncated from the left), and the method's own config."""
+
+    #: row, tokenizer, template -> {"prompt", "chosen", "rejected"} or {"prompt", "completion", "label"}
+    to_example: Callable[..., dict[str, Any]] = staticmethod(preference_example)
+    reference_free = False  # True: the trainer takes no ref_model argument
+
+    def examples(self, rows: Dataset, loaded: LoadedModel) -> Dataset:
+        tokenizer, template = loaded.tokenizer, self.spec.chat_template
+        max_prompt = self.max_prompt_length()
+        to_example = type(self).to_example
+
+        def example(row: dict) -> dict:
+            ex = to_example(row, tokenizer, template)
+            return {**ex, "prompt": truncate_prompt(ex["prompt"], tokenizer, max_prompt)}
+
+        return to_examples(rows, example, desc="Rendering preference rows")
+
+    def max_prompt_length(self) -> int:
+        return self.spec.training.max_length // 2
+
+    def method_args(self) -> dict[str, Any]:
+        return {}
+
+    def config_args(self, shared: dict, loaded: LoadedModel) -> dict:
+        return {**super().config_args(shared, loaded), **self.method_args()}
+
+    def trainer_args(self, loaded: LoadedModel) -> dict:
+        return {} if self.reference_free else {"ref_model": None}
 
 
-def _run(
-    req: TrainRequest,
-    spec: dict,
-    *,
-    config_cls,
-    trainer_cls,
-    to_example,
-    method_args: dict,
-    pass_ref: bool = True,
-) -> TrainResult:
-    """Shared shape of the three: load, build text datasets, train. With an adapter, TRL uses the base with the
-    adapter switched off as the reference model (no second copy in memory); full fine-tuning copies the model."""
-    loaded = load_for_training(req.model_path, spec)
-    train_rows, eval_rows = split_rows(
-        req.train_rows, req.eval_rows, spec["training"]["validation_split"], spec["training"]["seed"]
-    )
-    train_ds = _dataset(train_rows, loaded, spec, to_example)
-    eval_ds = _dataset(eval_rows, loaded, spec, to_example)
-    progress, cbs = callbacks(spec, req.reporter, eval_ds is not None)
-    args = config_cls(
-        **{
-            **training_kwargs(spec, req.output_dir, precision=loaded.precision, has_eval=eval_ds is not None),
-            "max_length": spec["training"]["max_length"],
-            **method_args,
+class DPORecipe(PreferenceRecipe):
+    config_cls, trainer_cls = DPOConfig, DPOTrainer
+
+    def max_prompt_length(self) -> int:
+        return self.spec.max_prompt_length or super().max_prompt_length()
+
+    def method_args(self) -> dict[str, Any]:
+        return {"beta": self.spec.beta, "loss_type": [self.spec.loss_type]}
+
+
+class KTORecipe(PreferenceRecipe):
+    config_cls, trainer_cls = KTOConfig, KTOTrainer
+    to_example = staticmethod(unpaired_example)
+
+    def method_args(self) -> dict[str, Any]:
+        s = self.spec
+        return {
+            "beta": s.beta,
+            "desirable_weight": s.desirable_weight,
+            "undesirable_weight": s.undesirable_weight,
         }
-    )
-    extra = {"ref_model": None} if pass_ref else {}
-    trainer = trainer_cls(
-        model=loaded.model,
-        args=args,
-        processing_class=loaded.tokenizer,
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        callbacks=cbs,
-        **extra,
-    )
-    return fit(
-        trainer,
-        req,
-        progress,
-        tokenizer=loaded.tokenizer,
-        is_adapter=loaded.adapter != "none",
-        extra_record={"base_model": loaded.base_path, "adapter": loaded.adapter},
-    )
 
 
-def train_dpo(req: TrainRequest, spec: dict) -> TrainResult:
-    return _run(
-        req,
-        spec,
-        config_cls=DPOConfig,
-        trainer_cls=DPOTrainer,
-        to_example=preference_example,
-        method_args={"beta": spec["beta"], "loss_type": [spec["loss_type"]]},
-    )
+class ORPORecipe(PreferenceRecipe):
+    """The odds ratio is taken against the policy's own rejected likelihood: no reference model."""
 
+    config_cls, trainer_cls = ORPOConfig, ORPOTrainer
+    reference_free = True
 
-def train_kto(req: TrainRequest, spec: dict) -> TrainResult:
-    return _run(
-        req,
-        spec,
-        config_cls=KTOConfig,
-        trainer_cls=KTOTrainer,
-        to_example=unpaired_example,
-        method_args={
-            "beta": spec["beta"],
-            "desirable_weight": spec["desirable_weight"],
-            "undesirable_weight": spec["undesirable_weight"],
-        },
-    )
-
-
-def train_orpo(req: TrainRequest, spec: dict) -> TrainResult:
-    """ORPO needs no reference model: the odds ratio is taken against the policy's own rejected likelihood."""
-    max_length = spec["training"]["max_length"]
-    return _run(
-        req,
-        spec,
-        config_cls=ORPOConfig,
-        trainer_cls=ORPOTrainer,
-        to_example=preference_example,
-        method_args={
-            "beta": spec["beta"],
-            "max_completion_length": max_length // 2,
+    def method_args(self) -> dict[str, Any]:
+        return {
+            "beta": self.spec.beta,
+            "max_completion_length": self.spec.training.max_length // 2,
             # its collator hides input_ids from the Trainer's token counter
             "include_num_input_tokens_seen": "no",
             "remove_unused_columns": False,
-        },
-        pass_ref=False,
-    )
+        }
+
+
+def train_dpo(req: TrainRequest, spec: DPOSpec) -> TrainResult:
+    return run_recipe(DPORecipe(req))
+
+
+def train_kto(req: TrainRequest, spec: KTOSpec) -> TrainResult:
+    return run_recipe(KTORecipe(req))
+
+
+def train_orpo(req: TrainRequest, spec: ORPOSpec) -> TrainResult:
+    return run_recipe(ORPORecipe(req))

@@ -1,4 +1,4 @@
-"""How training code talks to the outside world: a Reporter protocol and the Trainer callback that feeds it."""
+"""How training code talks to the outside world: a Reporter protocol and the Trainer callback feeding it."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def clean_logs(logs: dict) -> dict[str, float]:
 
 
 class ReporterCallback(TrainerCallback):
-    """Forwards Trainer logs and progress to a Reporter; obeys its pause (checkpoint, stop) and cancel (stop)."""
+    """Forwards Trainer logs and progress to a Reporter; obeys its pause (checkpoint, stop), cancel (stop)."""
 
     def __init__(self, reporter: Reporter) -> None:
         self.reporter = reporter
@@ -118,7 +118,7 @@ class ReporterCallback(TrainerCallback):
         if request in ("pause", "cancel"):
             self.stopped = request
             control.should_training_stop = True
-            # a pause writes a checkpoint right now (the Trainer saves after on_step_end); a cancel writes nothing
+            # a pause writes a checkpoint now (the Trainer saves after on_step_end); a cancel writes nothing
             control.should_save = request == "pause"
             self.reporter.log_event(
                 f"training {'paused' if request == 'pause' else 'cancelled'} at step {state.global_step}",
@@ -135,7 +135,7 @@ class ReporterCallback(TrainerCallback):
         metrics = clean_logs(logs or {})
         seen = state.num_input_tokens_seen or 0
         now = time.perf_counter()
-        # tokens/s over the last logging window (non-padding tokens), steadier than the Trainer's since-start figure
+        # tokens/s over the last logging window (non-padding tokens): steadier than the Trainer's since-start
         if self._last_tokens is not None and seen > self._last_tokens[1] and "loss" in metrics:
             metrics["tokens_per_s"] = (seen - self._last_tokens[1]) / max(now - self._last_tokens[0], 1e-9)
             self._last_tokens = (now, seen)

@@ -1,4 +1,4 @@
-"""Reward models: a scalar head on a causal LM or an encoder, trained on preference pairs by TRL's RewardTrainer."""
+"""Reward models: a scalar head on a causal LM or an encoder, trained on preference pairs by RewardTrainer."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from pathlib import Path
 from datasets import Dataset
 from trl import RewardConfig, RewardTrainer
 
-from worker.training.common import TrainRequest, TrainResult, callbacks, fit, split_rows, training_kwargs
+from backend.schemas.job_specs import RewardSpec
+from worker.training.common import Recipe, TrainRequest, TrainResult, run_recipe
 from worker.training.data import preference_example
-from worker.training.models import adapter_base_path, is_adapter_dir, load_for_training
+from worker.training.models import LoadedModel, weights_folder
+from worker.training.rows import to_examples
 
 
 def is_causal_backbone(model_path: str | Path) -> bool:
     """Causal LMs get the chat template; encoders (BERT-style) read plain text."""
-    path = adapter_base_path(model_path) if is_adapter_dir(model_path) else model_path
-    config = json.loads((Path(path) / "config.json").read_text())
+    config = json.loads((Path(weights_folder(model_path)) / "config.json").read_text())
     return any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in config.get("architectures") or []) or bool(
         config.get("is_decoder")
     )
@@ -26,61 +27,53 @@ def plain_text(messages: list[dict]) -> str:
     return "\n".join(m["content"] for m in messages)
 
 
-def pair_texts(row: dict, tokenizer, spec: dict, causal: bool) -> tuple[str, str]:
+def pair_texts(row: dict, tokenizer, spec: RewardSpec, causal: bool) -> tuple[str, str]:
     if causal:
-        ex = preference_example(row, tokenizer, spec.get("chat_template", "model"))
+        ex = preference_example(row, tokenizer, spec.chat_template)
         return ex["prompt"] + ex["chosen"], ex["prompt"] + ex["rejected"]
     prompt = plain_text(row["prompt"])
     return prompt + "\n" + plain_text(row["chosen"]), prompt + "\n" + plain_text(row["rejected"])
 
 
-def pair_dataset(rows: list[dict], tokenizer, spec: dict, causal: bool) -> Dataset:
-    """Pre-tokenized chosen_ids / rejected_ids: the template already placed every special token a causal LM needs;
-    encoders get their [CLS] ... [SEP] from the tokenizer."""
-    max_length = spec["training"]["max_length"]
-    out = []
-    for row in rows:
+def pair_dataset(rows: Dataset, tokenizer, spec: RewardSpec, causal: bool) -> Dataset:
+    """Pre-tokenized chosen_ids / rejected_ids.
+
+    The template already placed every special token a causal LM needs; encoders get their [CLS] ... [SEP]
+    from the tokenizer.
+    """
+    max_length = spec.training.max_length
+
+    def example(row: dict) -> dict:
         chosen, rejected = pair_texts(row, tokenizer, spec, causal)
         enc = [
             tokenizer(t, add_special_tokens=not causal, truncation=True, max_length=max_length)["input_ids"]
             for t in (chosen, rejected)
         ]
-        out.append({"chosen_ids": enc[0], "rejected_ids": enc[1]})
-    return Dataset.from_list(out)
+        return {"chosen_ids": enc[0], "rejected_ids": enc[1]}
+
+    return to_examples(rows, example, desc="Tokenizing preference pairs")
 
 
-def train_reward(req: TrainRequest, spec: dict) -> TrainResult:
-    loaded = load_for_training(req.model_path, spec, task="seq_cls")
-    causal = is_causal_backbone(req.model_path)
-    train_rows, eval_rows = split_rows(
-        req.train_rows, req.eval_rows, spec["training"]["validation_split"], spec["training"]["seed"]
-    )
-    train_ds = pair_dataset(train_rows, loaded.tokenizer, spec, causal)
-    eval_ds = pair_dataset(eval_rows, loaded.tokenizer, spec, causal) if eval_rows else None
-    progress, cbs = callbacks(spec, req.reporter, eval_ds is not None)
-    args = RewardConfig(
-        **training_kwargs(spec, req.output_dir, precision=loaded.precision, has_eval=eval_ds is not None),
-        max_length=spec["training"]["max_length"],
-        center_rewards_coefficient=spec.get("center_rewards_coefficient"),
-    )
-    trainer = RewardTrainer(
-        model=loaded.model,
-        args=args,
-        processing_class=loaded.tokenizer,
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        callbacks=cbs,
-    )
-    return fit(
-        trainer,
-        req,
-        progress,
-        tokenizer=loaded.tokenizer,
-        is_adapter=loaded.adapter != "none",
-        extra_record={
-            "base_model": loaded.base_path,
-            "adapter": loaded.adapter,
-            "task": "seq_cls",
-            "causal_backbone": causal,
-        },
-    )
+class RewardRecipe(Recipe):
+    config_cls, trainer_cls = RewardConfig, RewardTrainer
+    task = "seq_cls"
+
+    def __init__(self, req: TrainRequest) -> None:
+        super().__init__(req)
+        self.causal = is_causal_backbone(req.model_path)
+
+    def examples(self, rows: Dataset, loaded: LoadedModel) -> Dataset:
+        return pair_dataset(rows, loaded.tokenizer, self.spec, self.causal)
+
+    def config_args(self, shared: dict, loaded: LoadedModel) -> dict:
+        return {
+            **super().config_args(shared, loaded),
+            "center_rewards_coefficient": self.spec.center_rewards_coefficient,
+        }
+
+    def record(self, loaded: LoadedModel) -> dict:
+        return {"task": self.task, "causal_backbone": self.causal}
+
+
+def train_reward(req: TrainRequest, spec: RewardSpec) -> TrainResult:
+    return run_recipe(RewardRecipe(req))

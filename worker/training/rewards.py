@@ -1,12 +1,13 @@
-"""Reward functions for online RL: rule-based (format, length, exact match, regex) and a trained reward model."""
+"""Reward functions for online RL: rules (format, length, exact match, regex) and a trained reward model."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
+from backend.schemas.job_specs import RewardFunctionSpec
 from worker.training.models import adapter_base_path, is_adapter_dir, load_reference, load_tokenizer
 from worker.training.reward import is_causal_backbone
 
@@ -103,11 +104,11 @@ def model_reward(model_path: str, *, batch_size: int = 16) -> RewardFn:
     return reward_model
 
 
-def build_reward(spec: dict, reward_model_paths: dict[int, str]) -> RewardFn:
-    """One reward function from one RewardFunctionSpec dict."""
-    kind = spec["kind"]
+def build_reward(spec: RewardFunctionSpec, reward_model_paths: dict[int, str]) -> RewardFn:
+    """One reward function from one RewardFunctionSpec."""
+    kind = spec.kind
     if kind == "model":
-        job_id = spec["reward_model_job_id"]
+        job_id = spec.reward_model_job_id
         path = reward_model_paths.get(job_id) or reward_model_paths.get(str(job_id))
         if not path:
             raise ValueError(
@@ -115,24 +116,28 @@ def build_reward(spec: dict, reward_model_paths: dict[int, str]) -> RewardFn:
             )
         return model_reward(path)
     factories = {
-        "format": lambda: format_reward(spec["pattern"]),
-        "regex": lambda: regex_reward(spec["pattern"]),
-        "length": lambda: length_reward(spec["target_length"]),
+        "format": lambda: format_reward(spec.pattern),
+        "regex": lambda: regex_reward(spec.pattern),
+        "length": lambda: length_reward(spec.target_length),
         "exact_match": exact_match_reward,
     }
     return factories[kind]()
 
 
 def build_rewards(
-    specs: Sequence[dict], reward_model_paths: dict[int, str]
+    specs: Sequence[RewardFunctionSpec | Mapping], reward_model_paths: dict[int, str]
 ) -> tuple[list[RewardFn], list[float]]:
-    """The reward functions with their weights, names made unique for per-reward logging."""
+    """The reward functions with their weights, names made unique for per-reward logging.
+
+    Specs may be given as their JSON (scripts, tests): they are validated, so the spec owns every default.
+    """
+    typed = [RewardFunctionSpec.model_validate(s) for s in specs]
     fns = []
-    for i, spec in enumerate(specs):
+    for i, spec in enumerate(typed):
         fn = build_reward(spec, reward_model_paths)
-        fn.__name__ = f"{spec['kind']}_{i}"
+        fn.__name__ = f"{spec.kind}_{i}"
         fns.append(fn)
-    return fns, [float(s["weight"]) for s in specs]
+    return fns, [spec.weight for spec in typed]
 
 
 def weighted_sum(fns: Sequence[RewardFn], weights: Sequence[float]) -> RewardFn:

@@ -1,12 +1,10 @@
-"""Entry point of pure training: validate the spec, dispatch to the method's trainer, return artifacts."""
+"""Entry point of pure training: dispatch the typed request to the method's trainer, return artifacts."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from pydantic import TypeAdapter
-
-from backend.schemas.job_specs import JobSpec
+from backend.schemas.job_specs import MethodSpec
 from worker.training.common import TrainRequest, TrainResult
 from worker.training.models import merge_adapter
 from worker.training.online_rl import train_grpo, train_rloo
@@ -17,8 +15,8 @@ from worker.training.sft import train_pretrain, train_sft
 
 __all__ = ["METHODS", "TrainRequest", "TrainResult", "merge_adapter", "run_training"]
 
-#: method name -> trainer; each takes the request and the validated spec as a dict
-METHODS: dict[str, Callable[[TrainRequest, dict], TrainResult]] = {
+#: method name -> trainer; each takes the request and its typed spec (the method's MethodSpec subclass)
+METHODS: dict[str, Callable[[TrainRequest, MethodSpec], TrainResult]] = {
     "sft": train_sft,
     "pretrain": train_pretrain,
     "reward": train_reward,
@@ -30,13 +28,10 @@ METHODS: dict[str, Callable[[TrainRequest, dict], TrainResult]] = {
     "ppo": train_ppo,
 }
 
-_SPEC = TypeAdapter(JobSpec)
-
 
 def run_training(req: TrainRequest) -> TrainResult:
     """Train as req.spec says; see TrainResult for what comes back and where it is on disk."""
-    spec = _SPEC.validate_python({**req.spec, "method": req.method}).model_dump()
-    if not req.train_rows:
+    if not len(req.train_rows):
         raise ValueError("the training set is empty")
     req.reporter.log_event(f"{req.method} training starts on {len(req.train_rows)} rows")
-    return METHODS[req.method](req, spec)
+    return METHODS[req.method](req, req.spec)

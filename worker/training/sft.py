@@ -12,9 +12,11 @@ from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_f
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from trl import SFTConfig, SFTTrainer
 
-from worker.training.common import TrainRequest, TrainResult, callbacks, fit, split_rows, training_kwargs
+from backend.schemas.job_specs import PretrainSpec, SFTSpec
+from worker.training.common import Recipe, TrainRequest, TrainResult, run_recipe, training_kwargs
 from worker.training.data import tokenize_row
-from worker.training.models import load_for_training
+from worker.training.models import LoadedModel
+from worker.training.rows import to_examples
 
 #: sdpa that runs each packed example as its own causal block; registered with transformers below
 PACKED_SDPA = "afina_packed_sdpa"
@@ -68,85 +70,93 @@ AttentionMaskInterface.register(PACKED_SDPA, sdpa_mask)  # padded batches (eval,
 
 
 def use_packed_attention(model) -> None:
-    """On CPU, switch an sdpa model to per-example attention for packed rows (flash-attention's varlen kernel
-    does this on GPUs; CPU has none, and a 1024-token packed row spent ~1/3 of its compute on masked scores)."""
+    """On CPU, switch an sdpa model to per-example attention for packed rows.
+
+    flash-attention's varlen kernel does this on GPUs; CPU has none, and a 1024-token packed row spent ~1/3
+    of its compute on masked scores.
+    """
     config = model.config.get_text_config()
     if not torch.cuda.is_available() and config._attn_implementation == "sdpa":
         model.set_attn_implementation(PACKED_SDPA)
 
 
-def tokenized_dataset(rows: list[dict], tokenizer, spec: dict, *, loss_on: str) -> Dataset:
+def tokenized_dataset(rows: Dataset, tokenizer, spec: SFTSpec | PretrainSpec, *, loss_on: str) -> Dataset:
     """input_ids + completion_mask per row; SFTTrainer turns the mask into labels (-100 off the mask)."""
-    kwargs = dict(
-        template=spec.get("chat_template", "model"),
-        max_length=spec["training"]["max_length"],
-        loss_on=loss_on,
-        system_prompt=spec.get("system_prompt"),
-    )
-    examples = [tokenize_row(row, tokenizer, **kwargs) for row in rows]
-    kept = [
-        {"input_ids": e["input_ids"], "completion_mask": e["completion_mask"]}
-        for e in examples
-        if any(e["completion_mask"])
-    ]  # a row truncated before its reply teaches nothing
-    if not kept:
+    chat = isinstance(spec, SFTSpec)  # pretraining rows are raw text: never rendered through a template
+    options = {
+        "template": spec.chat_template if chat else "model",
+        "max_length": spec.training.max_length,
+        "loss_on": loss_on,
+        "system_prompt": spec.system_prompt if chat else None,
+    }
+
+    def example(row: dict) -> dict:
+        out = tokenize_row(row, tokenizer, **options)
+        return {"input_ids": out["input_ids"], "completion_mask": out["completion_mask"]}
+
+    examples = to_examples(rows, example, desc="Tokenizing")
+    # a row truncated before its reply teaches nothing
+    kept = examples.filter(any, input_columns="completion_mask", desc="Dropping rows with no trained token")
+    if not len(kept):
         raise ValueError("no row has a trainable token after truncation: raise max_length or check the rows")
-    return Dataset.from_list(kept)
+    return kept
+
+
+def sft_args(shared: dict, spec: SFTSpec | PretrainSpec, *, packing: bool, loss_on: str) -> dict:
+    """SFTConfig's keyword arguments: the shared training ones and SFT's own."""
+    return {
+        **shared,
+        "max_length": spec.training.max_length,
+        # bfd packing is padding-free: examples are concatenated, attention kept within each by position ids
+        "packing": packing,
+        "packing_strategy": "bfd",
+        "completion_only_loss": loss_on == "assistant",
+        "dataset_num_proc": None,
+    }
 
 
 def sft_config(
-    spec: dict, req: TrainRequest, precision: str, *, has_eval: bool, packing: bool, loss_on: str
+    spec: SFTSpec | PretrainSpec,
+    req: TrainRequest,
+    precision: str,
+    *,
+    has_eval: bool,
+    packing: bool,
+    loss_on: str,
 ) -> SFTConfig:
-    return SFTConfig(
-        **training_kwargs(spec, req.output_dir, precision=precision, has_eval=has_eval),
-        max_length=spec["training"]["max_length"],
-        # bfd packing is padding-free: examples are concatenated and attention is kept within each by position ids
-        packing=packing,
-        packing_strategy="bfd",
-        completion_only_loss=loss_on == "assistant",
-        dataset_num_proc=None,
-    )
+    shared = training_kwargs(spec, req.output_dir, precision=precision, has_eval=has_eval)
+    return SFTConfig(**sft_args(shared, spec, packing=packing, loss_on=loss_on))
 
 
-def _train(req: TrainRequest, spec: dict, *, loss_on: str) -> TrainResult:
-    loaded = load_for_training(req.model_path, spec)
-    packing = spec["training"]["packing"]
-    if packing and loaded.adapter == "prompt_tuning":
-        # soft-prompt tokens are prepended per example, which a packed row cannot express
-        req.reporter.log_event("packing is off for prompt tuning", "warning")
-        packing = False
-    train_rows, eval_rows = split_rows(
-        req.train_rows, req.eval_rows, spec["training"]["validation_split"], spec["training"]["seed"]
-    )
-    if packing:
-        use_packed_attention(loaded.model)
-    train_ds = tokenized_dataset(train_rows, loaded.tokenizer, spec, loss_on=loss_on)
-    eval_ds = tokenized_dataset(eval_rows, loaded.tokenizer, spec, loss_on=loss_on) if eval_rows else None
-    progress, cbs = callbacks(spec, req.reporter, eval_ds is not None)
-    trainer = SFTTrainer(
-        model=loaded.model,
-        processing_class=loaded.tokenizer,
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        args=sft_config(
-            spec, req, loaded.precision, has_eval=eval_ds is not None, packing=packing, loss_on=loss_on
-        ),
-        callbacks=cbs,
-    )
-    return fit(
-        trainer,
-        req,
-        progress,
-        tokenizer=loaded.tokenizer,
-        is_adapter=loaded.adapter != "none",
-        extra_record={"base_model": loaded.base_path, "adapter": loaded.adapter},
-    )
+class SFTRecipe(Recipe):
+    """SFTTrainer on rows tokenized here, packed (padding-free) when the spec asks and the adapter allows."""
+
+    config_cls, trainer_cls = SFTConfig, SFTTrainer
+
+    def __init__(self, req: TrainRequest, *, loss_on: str) -> None:
+        super().__init__(req)
+        self.loss_on = loss_on
+        self.packing = self.spec.training.packing
+
+    def prepare(self, loaded: LoadedModel) -> None:
+        if self.packing and loaded.adapter == "prompt_tuning":
+            # soft-prompt tokens are prepended per example, which a packed row cannot express
+            self.req.reporter.log_event("packing is off for prompt tuning", "warning")
+            self.packing = False
+        if self.packing:
+            use_packed_attention(loaded.model)
+
+    def examples(self, rows: Dataset, loaded: LoadedModel) -> Dataset:
+        return tokenized_dataset(rows, loaded.tokenizer, self.spec, loss_on=self.loss_on)
+
+    def config_args(self, shared: dict, loaded: LoadedModel) -> dict:
+        return sft_args(shared, self.spec, packing=self.packing, loss_on=self.loss_on)
 
 
-def train_sft(req: TrainRequest, spec: dict) -> TrainResult:
-    return _train(req, spec, loss_on=spec.get("loss_on", "assistant"))
+def train_sft(req: TrainRequest, spec: SFTSpec) -> TrainResult:
+    return run_recipe(SFTRecipe(req, loss_on=spec.loss_on))
 
 
-def train_pretrain(req: TrainRequest, spec: dict) -> TrainResult:
+def train_pretrain(req: TrainRequest, spec: PretrainSpec) -> TrainResult:
     """Raw text, loss on every token (packing on by default in PretrainSpec)."""
-    return _train(req, spec, loss_on="all")
+    return run_recipe(SFTRecipe(req, loss_on="all"))

@@ -1,4 +1,4 @@
-"""Tiny random models with real tokenizers, built in code in seconds: for tests, demos and the API's e2e suite."""
+"""Tiny random models with real tokenizers, built in code in seconds: for tests, demos and the e2e suite."""
 
 from __future__ import annotations
 
@@ -19,13 +19,7 @@ from transformers import (
     Qwen2ForCausalLM,
 )
 
-#: ChatML, the tiny model's own template: the one most open chat models use today.
-CHATML_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
+from worker.training.data import CHATML_TEMPLATE  # the tiny model's own template
 
 #: pad and eos are distinct so padding is never confused with the end of a reply
 CAUSAL_SPECIALS = ["<|endoftext|>", "<|pad|>", "<|im_start|>", "<|im_end|>"]
@@ -207,8 +201,8 @@ def build_tokenizer(
     )
 
 
-#: Wider than transformers' 0.02: at hidden size 64 a 0.02 output head caps every logit near +-1, so an adapter
-#: (which leaves the head frozen) could never make a confident prediction and the loss would stall.
+#: Wider than transformers' 0.02: at hidden size 64 a 0.02 output head caps every logit near +-1, so an
+#: adapter (which leaves the head frozen) could never make a confident prediction and the loss would stall.
 INIT_RANGE = 0.2
 
 

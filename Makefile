@@ -32,11 +32,13 @@ browser:
 compose:
 	@command -v docker-compose >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null)
 
-test: install browser compose
+# Lint first: a style or layering slip fails in seconds, before the long suite.
+test: install browser compose lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 lint: install
-	$(BIN)/ruff check backend worker ui tests bench
+	$(BIN)/ruff check backend worker ui tests bench migrations
+	$(BIN)/ruff format --check backend worker ui tests bench migrations
 	$(BIN)/lint-imports
 
 # The quick form of every benchmark; real data sets from DATA_DIR (default ../shared/data, see bench/README.md).

@@ -12,6 +12,7 @@ from rouge_score import rouge_scorer
 from backend.schemas.evaluation import GraderSpec
 from backend.stats import bradley_terry, interval, paired, win_rate_interval
 from worker.evaluation.graders import build_grader, normalize_answer
+from worker.training.rewards import build_rewards
 
 ANSWERS = [
     "#Person1# asks #Person2# about the party. They agree to meet at eight.",
@@ -126,3 +127,29 @@ def test_bradley_terry_orders_models_by_strength():
     assert all(row["low"] <= row["score"] <= row["high"] for row in board)
     assert board[0]["low"] > board[-1]["high"]  # 3:1 is a clear difference at 40 votes a pair
     assert sum(row["votes"] for row in board) == 2 * len(votes)
+
+
+@pytest.mark.parametrize(
+    ("spec", "answers"),
+    [
+        ({"kind": "format", "pattern": r"<answer>\d+</answer>"}, None),
+        ({"kind": "regex", "pattern": r"\bpear\b"}, None),
+        ({"kind": "length", "target_length": 12}, None),
+        ({"kind": "exact_match"}, ["Paris", "an apple", "", "a pear"]),
+    ],
+)
+def test_a_rule_reward_scores_exactly_as_its_grader(spec, answers):
+    """What a GRPO/RLOO/PPO job was rewarded for is what an evaluation with the same grader measures."""
+    completions = [
+        " paris ",
+        "<answer>42</answer>",
+        "a pear, thanks",
+        [{"role": "assistant", "content": "a pear"}],
+    ]
+    texts = [c if isinstance(c, str) else c[0]["content"] for c in completions]
+    (reward,), _ = build_rewards([spec], {})
+    kwargs = {"answer": answers} if answers is not None else {}
+    rewarded = reward(["q"] * 4, completions, **kwargs)
+    graded = build_grader(GraderSpec(**spec)).score(texts, answers)
+    assert rewarded == graded
+    assert len(set(graded)) > 1  # the cases tell answers apart

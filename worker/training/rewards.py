@@ -1,13 +1,15 @@
-"""Reward functions for online RL: rules (format, length, exact match, regex) and a trained reward model."""
+"""Reward functions for online RL: the evaluation graders (format, length, exact match, regex) and a trained
+reward model. A rule reward is the grader of the same kind, so training and evaluation measure alike."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
+from backend.schemas.evaluation import GraderSpec
 from backend.schemas.job_specs import RewardFunctionSpec
+from worker.evaluation.graders import Grader, build_grader
 from worker.training.models import adapter_base_path, is_adapter_dir, load_reference, load_tokenizer
 from worker.training.reward import is_causal_backbone
 
@@ -22,50 +24,17 @@ def _text(completion) -> str:
     return completion
 
 
-def format_reward(pattern: str) -> RewardFn:
-    """1 when the whole reply (trimmed) matches the pattern, else 0."""
-    regex = re.compile(pattern, re.DOTALL)
+def grader_reward(grader: Grader) -> RewardFn:
+    """A grader as a reward: the same scores an evaluation with that grader reports for the same answers.
+    The row's reference answer comes from its `answer` column; reward models read the prompts."""
 
-    def format_match(prompts, completions, **_):
-        return [float(regex.fullmatch(_text(c).strip()) is not None) for c in completions]
+    def reward(prompts, completions, answer=None, plain_prompt=None, **_):
+        texts = [_text(c) for c in completions]
+        references = list(answer) if answer is not None else [""] * len(texts)
+        prompt_texts = [_text(p) for p in prompts]
+        return grader.score(texts, references, prompts=prompt_texts, questions=plain_prompt or prompt_texts)
 
-    return format_match
-
-
-def regex_reward(pattern: str) -> RewardFn:
-    """1 when the pattern occurs anywhere in the reply."""
-    regex = re.compile(pattern, re.DOTALL)
-
-    def regex_found(prompts, completions, **_):
-        return [float(regex.search(_text(c)) is not None) for c in completions]
-
-    return regex_found
-
-
-def length_reward(target: int) -> RewardFn:
-    """1 at the target length in characters, falling linearly to 0 at twice (or zero times) the target."""
-
-    def length_closeness(prompts, completions, **_):
-        return [max(0.0, 1.0 - abs(len(_text(c).strip()) - target) / target) for c in completions]
-
-    return length_closeness
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.strip().lower().split())
-
-
-def exact_match_reward() -> RewardFn:
-    """1 when the reply equals the row's reference answer (case and spacing ignored); 0 without an answer."""
-
-    def exact_match(prompts, completions, answer=None, **_):
-        answers = answer or [""] * len(completions)
-        return [
-            float(bool(a) and _normalise(_text(c)) == _normalise(a))
-            for c, a in zip(completions, answers, strict=True)
-        ]
-
-    return exact_match
+    return reward
 
 
 def model_reward(model_path: str, *, batch_size: int = 16) -> RewardFn:
@@ -105,9 +74,8 @@ def model_reward(model_path: str, *, batch_size: int = 16) -> RewardFn:
 
 
 def build_reward(spec: RewardFunctionSpec, reward_model_paths: dict[int, str]) -> RewardFn:
-    """One reward function from one RewardFunctionSpec."""
-    kind = spec.kind
-    if kind == "model":
+    """One reward function from one RewardFunctionSpec: a rule is the grader of the same kind."""
+    if spec.kind == "model":
         job_id = spec.reward_model_job_id
         path = reward_model_paths.get(job_id) or reward_model_paths.get(str(job_id))
         if not path:
@@ -115,13 +83,8 @@ def build_reward(spec: RewardFunctionSpec, reward_model_paths: dict[int, str]) -
                 f"reward model job {job_id} has no model folder: train it first or remove the reward"
             )
         return model_reward(path)
-    factories = {
-        "format": lambda: format_reward(spec.pattern),
-        "regex": lambda: regex_reward(spec.pattern),
-        "length": lambda: length_reward(spec.target_length),
-        "exact_match": exact_match_reward,
-    }
-    return factories[kind]()
+    grader = build_grader(GraderSpec(kind=spec.kind, pattern=spec.pattern, target_length=spec.target_length))
+    return grader_reward(grader)
 
 
 def build_rewards(

@@ -68,35 +68,24 @@ def shot(page, name: str) -> None:
 
 
 def log_in(page, url: str, username: str, password: str) -> None:
+    """Sign in through the login form. A login can take many seconds on a loaded machine (Argon2, then the
+    profile and the API schema), so each click gets a long wait; a click is repeated only while the form is
+    still showing with no answer (the first one can land before Gradio has wired its events)."""
     page.goto(f"{url}/ui/")
     field(page, "login-username").wait_for(timeout=60_000)
-    for _ in range(3):  # the first click can land before the page has wired its events
-        field(page, "login-username").fill(username)
-        field(page, "login-password").fill(password)
-        page.locator("#login-button").click()
+    studio, panel = page.locator("#studio"), page.locator("#login-panel")
+    for _ in range(3):
+        if studio.is_visible():
+            return
+        if panel.is_visible():
+            field(page, "login-username").fill(username)
+            field(page, "login-password").fill(password)
+            page.locator("#login-button").click()
         try:
-            page.locator("#studio").wait_for(state="visible", timeout=10_000)
+            studio.wait_for(state="visible", timeout=45_000)
             return
         except sync_api.TimeoutError:
-            continue
-    raise AssertionError(f"login failed: {page.locator('#login-message').text_content()!r}")
-
-
-@pytest.fixture
-def page():
-    if not CHROMIUM.exists():
-        pytest.fail(
-            "Chromium is missing at /usr/bin/chromium: run `make browser` "
-            "(apt-get install -y chromium chromium-driver)"
-        )
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(30_000)
-        try:
-            yield page
-        finally:
-            browser.close()
+            message = (page.locator("#login-message").text_content() or "").strip()
+            if message:
+                raise AssertionError(f"login refused: {message!r}") from None
+    raise AssertionError("login never finished: the studio did not appear after three tries")

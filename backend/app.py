@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from backend.api.routes import auth, datasets, generations, health, jobs, models
+from backend.api.routes import auth, datasets, generations, health, jobs, labeling, models
 from backend.config import Settings, get_settings
 from backend.services.errors import ServiceError
 
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         datasets.router,
         jobs.router,
         generations.router,
+        labeling.router,
     ):
         app.include_router(router, prefix="/api")
 

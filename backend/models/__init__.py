@@ -3,6 +3,14 @@
 from backend.models.datasets import Dataset, DatasetVersion
 from backend.models.inference import InferenceRequest, InferenceStatus
 from backend.models.jobs import Checkpoint, Job, JobEvent, JobMetric, JobStatus, Worker
+from backend.models.labeling import (
+    LabelingAssignment,
+    LabelingCampaign,
+    LabelingCandidate,
+    LabelingExport,
+    LabelingItem,
+    LabelingLabel,
+)
 from backend.models.registry import BaseModel, ModelSource
 from backend.models.users import ApiToken, Role, User
 
@@ -18,6 +26,12 @@ __all__ = [
     "JobEvent",
     "JobMetric",
     "JobStatus",
+    "LabelingAssignment",
+    "LabelingCampaign",
+    "LabelingCandidate",
+    "LabelingExport",
+    "LabelingItem",
+    "LabelingLabel",
     "ModelSource",
     "Role",
     "User",

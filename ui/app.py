@@ -19,24 +19,25 @@ from ui.tabs.common import error_text
 from ui.tabs.compare import build_compare_tab
 from ui.tabs.datasets import build_datasets_tab
 from ui.tabs.jobs import POLL_SECONDS, build_jobs_tab
+from ui.tabs.label import build_label_tab
 from ui.tabs.train import build_train_tab
 
 # Event handlers mostly wait on HTTP; let several sessions' calls run at once.
 CONCURRENCY = 16
 
 
-def login(api_url: str, username: str, password: str) -> tuple[str, dict | None, str, str]:
-    """(token, the API's OpenAPI document, message, header) — token '' when refused."""
+def login(api_url: str, username: str, password: str) -> tuple[str, dict | None, str, str, str]:
+    """(token, the API's OpenAPI document, message, header, role) — token '' when refused."""
     if not username or not password:
-        return "", None, "**Enter your username and password.**", ""
+        return "", None, "**Enter your username and password.**", "", ""
     client = AfinaClient(api_url)
     try:
         client.login(username.strip(), password)
         user, doc = client.me(), client.openapi()
     except ApiError as exc:
-        return "", None, f"**{html.escape(error_text(exc) if exc.status != 401 else exc.message)}**", ""
+        return "", None, f"**{html.escape(error_text(exc) if exc.status != 401 else exc.message)}**", "", ""
     header = f"Signed in as **{html.escape(user['username'])}** ({user['role']})"
-    return client.token or "", doc, "", header
+    return client.token or "", doc, "", header, user["role"]
 
 
 def build_app(api_url: str) -> gr.Blocks:
@@ -62,20 +63,23 @@ def build_app(api_url: str) -> gr.Blocks:
                 gr.Markdown("## Afina studio", elem_id="studio-title")
                 who = gr.Markdown("", elem_id="studio-user")
                 logout = gr.Button("Log out", size="sm", scale=0, elem_id="logout-button")
-            with gr.Tabs(elem_id="studio-tabs"):
+            with gr.Tabs(elem_id="studio-tabs") as tabs:
                 datasets_tab = build_datasets_tab(api_url, token)
                 train_tab = build_train_tab(api_url, token, api_doc)
                 jobs_tab = build_jobs_tab(api_url, token, jobs_timer)
                 compare_tab = build_compare_tab(api_url, token, api_doc)
+                label_tab = build_label_tab(api_url, token)
+        studio_tabs = (datasets_tab, train_tab, jobs_tab, compare_tab)
 
         # Poll jobs only while their tab is open.
         jobs_tab.select(lambda: gr.Timer(active=True), outputs=jobs_timer)
-        for other in (datasets_tab, train_tab, compare_tab):
+        for other in (datasets_tab, train_tab, compare_tab, label_tab):
             other.select(lambda: gr.Timer(active=False), outputs=jobs_timer)
 
         def _login(username_value: str, password_value: str):
-            token_value, doc, message, header = login(api_url, username_value, password_value)
+            token_value, doc, message, header, role = login(api_url, username_value, password_value)
             signed_in = bool(token_value)
+            labeler = role == "labeler"  # a labeler sees the Label tab and nothing else
             return (
                 token_value,
                 doc if signed_in else gr.skip(),
@@ -84,9 +88,21 @@ def build_app(api_url: str) -> gr.Blocks:
                 gr.Column(visible=not signed_in),
                 gr.Column(visible=signed_in),
                 "",
+                gr.Tabs(selected="label" if labeler else "datasets"),
+                *[gr.Tab(visible=not labeler) for _ in studio_tabs],
             )
 
-        login_outputs = [token, api_doc, login_message, who, login_panel, studio, password]
+        login_outputs = [
+            token,
+            api_doc,
+            login_message,
+            who,
+            login_panel,
+            studio,
+            password,
+            tabs,
+            *studio_tabs,
+        ]
         login_button.click(_login, inputs=[username, password], outputs=login_outputs)
         password.submit(_login, inputs=[username, password], outputs=login_outputs)
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from backend.schemas.common import ReadModel
 from backend.schemas.inference import GenerationParams
+from backend.schemas.job_specs import JobSpec
 
 Mode = Literal["pairwise", "rank", "thumbs", "rating"]
 DEFAULT_FLAGS = ["fails the task", "harmful", "made-up facts"]
@@ -143,3 +144,24 @@ class ExportCreate(BaseModel):
         if self.name is not None and not self.name.strip():
             raise ValueError("name: must not be blank")
         return self
+
+
+class CampaignTrain(BaseModel):
+    """One action from a campaign to a training job: export (the kind the method needs), then queue it."""
+
+    base_model_id: int = Field(..., ge=1, description="Registry id of the model to train.")
+    spec: JobSpec = Field(..., description="A reward, dpo, kto or orpo job spec.")
+    export: ExportCreate = Field(
+        default_factory=ExportCreate, description="Export options (kind is implied)."
+    )
+    name: str | None = Field(None, max_length=200, description="Job name.")
+
+    @model_validator(mode="after")
+    def _method(self) -> CampaignTrain:
+        if self.spec.method not in TRAINABLE:
+            raise ValueError(f"spec.method: campaigns train {', '.join(TRAINABLE)}, not '{self.spec.method}'")
+        return self
+
+
+#: method -> the export it trains on
+TRAINABLE = {"reward": "reward", "dpo": "pairs", "orpo": "pairs", "kto": "kto"}

@@ -271,3 +271,30 @@ def test_campaign_refusals_name_the_field(api):
         },
     )
     assert missing.status_code == 422 and missing.json()["details"]["field"] == "generate.model_ids[0]"
+
+
+def test_one_action_from_campaign_to_a_reward_job(api, labelers):
+    campaign = _campaign(api, n=6, overlap=1)
+    cid = campaign["id"]
+    _label_all(api, labelers["ann"], cid)
+    before = len(api.get("/api/datasets").json())
+    spec = {"method": "reward", "training": {"max_steps": 2, "batch_size": 2, "max_length": 64}}
+    refused = api.post(f"/api/labeling/campaigns/{cid}/train", json={"base_model_id": 999, "spec": spec})
+    assert (
+        refused.status_code in (404, 422) and len(api.get("/api/datasets").json()) == before
+    )  # nothing kept
+    sft = api.post(
+        f"/api/labeling/campaigns/{cid}/train",
+        json={"base_model_id": api.model_id, "spec": {"method": "sft"}},
+    )
+    assert sft.status_code == 422 and "campaigns train" in sft.json()["message"]
+    made = api.post(
+        f"/api/labeling/campaigns/{cid}/train", json={"base_model_id": api.model_id, "spec": spec}
+    )
+    assert made.status_code == 201, made.text
+    job = made.json()
+    assert job["method"] == "reward" and job["eval_dataset_version_id"] is not None
+    train = api.get(f"/api/datasets/versions/{job['datasets'][0]['version_id']}").json()
+    held = api.get(f"/api/datasets/versions/{job['eval_dataset_version_id']}").json()
+    assert (train["split"], held["split"]) == ("train", "validation") and train["format"] == "preference"
+    assert train["operation"]["campaign_id"] == cid

@@ -6,17 +6,19 @@ from fastapi import APIRouter, Response
 
 from backend.api.deps import CurrentUser, Engineer, SessionDep, SettingsDep, StoreDep
 from backend.schemas.datasets import DatasetVersionRead
+from backend.schemas.jobs import JobRead
 from backend.schemas.labeling import (
     AiLabelCreate,
     Assignment,
     CampaignCreate,
     CampaignRead,
+    CampaignTrain,
     DraftSave,
     ExportCreate,
     LabelRead,
     LabelSubmit,
 )
-from backend.services import labeling, labeling_quality, labeling_queue
+from backend.services import jobs, labeling, labeling_quality, labeling_queue, labeling_train
 
 router = APIRouter(prefix="/labeling", tags=["labeling"])
 
@@ -127,3 +129,18 @@ def export(campaign_id: int, body: ExportCreate, user: Engineer, session: Sessio
     """Export the majority labels as a new dataset (409 'low_agreement' under the threshold)."""
     campaign = labeling.get_campaign(session, campaign_id, user)
     return labeling_quality.export(session, store, campaign, body, user)
+
+
+@router.post("/campaigns/{campaign_id}/train", response_model=JobRead, status_code=201)
+def train(
+    campaign_id: int,
+    body: CampaignTrain,
+    user: Engineer,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: StoreDep,
+):
+    """Export the campaign for the spec's method (reward: a train/validation split) and queue the job."""
+    campaign = labeling.get_campaign(session, campaign_id, user)
+    job = labeling_train.train_from_campaign(session, settings, store, campaign, body, user)
+    return JobRead.model_validate(job).model_copy(update={"output_model_id": jobs.output_model_id(job)})

@@ -11,6 +11,7 @@ import gradio as gr
 from ui.client import ApiError
 from ui.labeling_client import LabelingClient
 from ui.tabs.common import SIGNED_OUT, error_md
+from ui.tabs.label_quality import build_quality_section
 
 PAIRWISE = ["A", "B", "tie", "both_bad"]
 
@@ -236,6 +237,7 @@ def build_label_tab(api_url: str, token: gr.State) -> gr.Tab:
             draft = gr.Button("Save draft", elem_id="label-draft")
         panel["message"] = gr.Markdown(elem_id="label-message")
         panel["current"], panel["started"] = gr.State(None), gr.State(0.0)
+        build_quality_section(api_url, token, campaign)
     outputs = list(panel.values())
 
     def _refresh(token_value):

@@ -89,7 +89,8 @@ def build_app(api_url: str) -> gr.Blocks:
                 gr.Column(visible=signed_in),
                 "",
                 gr.Tabs(selected="label" if labeler else "datasets"),
-                *[gr.Tab(visible=not labeler) for _ in studio_tabs],
+                # Gradio 6 drops a tab's button only for visible="hidden" (False leaves it in the tab bar)
+                *[gr.Tab(visible="hidden" if labeler else True) for _ in studio_tabs],
             )
 
         login_outputs = [

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from backend.schemas.common import ReadModel
-from backend.schemas.inference import GenerationParams
+from backend.schemas.inference import GenerationParams, Message
 from backend.schemas.job_specs import JobSpec
 
 Mode = Literal["pairwise", "rank", "thumbs", "rating"]
@@ -165,3 +165,19 @@ class CampaignTrain(BaseModel):
 
 #: method -> the export it trains on
 TRAINABLE = {"reward": "reward", "dpo": "pairs", "orpo": "pairs", "kto": "kto"}
+
+
+class CandidateCreate(BaseModel):
+    text: str = Field(..., max_length=100_000)
+    provenance: dict[str, Any] = Field(
+        default_factory=lambda: {"source": "api"},
+        description='Who wrote it, e.g. {"source": "arena", "model_id": 3}. Never shown to labelers.',
+    )
+
+
+class ItemCreate(BaseModel):
+    """An item added by a script (or by the arena): a prompt and exactly K candidates."""
+
+    prompt: list[Message] = Field(..., min_length=1, max_length=200)
+    candidates: list[CandidateCreate] = Field(..., min_length=2, max_length=9)
+    reference: str | None = Field(None, max_length=100_000)

@@ -11,7 +11,7 @@ from backend.models.inference import InferenceRequest, InferenceStatus
 from backend.models.labeling import LabelingAssignment, LabelingCampaign, LabelingCandidate, LabelingItem
 from backend.models.users import Role, User
 from backend.schemas.inference import GenerationCreate
-from backend.schemas.labeling import CampaignCreate
+from backend.schemas.labeling import CampaignCreate, ItemCreate
 from backend.services import datasets, inference, registry
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.storage import ArtifactStore
@@ -273,3 +273,29 @@ def item_table(campaign: LabelingCampaign) -> list[dict]:
         }
         for item in campaign.items
     ]
+
+
+def add_items(session: Session, campaign: LabelingCampaign, items: list[ItemCreate]) -> list[LabelingItem]:
+    """Items from a script or the arena: each with exactly the campaign's K candidates, all or nothing."""
+    if campaign.status == "closed":
+        raise Conflict(
+            f"campaign {campaign.id} is closed", details={"field": "campaign_id", "value": campaign.id}
+        )
+    for i, item in enumerate(items):
+        if len(item.candidates) != campaign.k:
+            raise Invalid(
+                f"items[{i}] has {len(item.candidates)} candidates; the campaign needs {campaign.k}",
+                details={"field": f"items[{i}].candidates", "value": len(item.candidates)},
+            )
+        if item.prompt[-1].role != "user":
+            raise Invalid(
+                f"items[{i}].prompt must end with a user turn", details={"field": f"items[{i}].prompt"}
+            )
+    created = []
+    for item in items:
+        row = LabelingItem(prompt=[m.model_dump() for m in item.prompt], reference=item.reference)
+        row.candidates = [LabelingCandidate(text=c.text, provenance=c.provenance) for c in item.candidates]
+        campaign.items.append(row)
+        created.append(row)
+    session.commit()
+    return created

@@ -298,3 +298,19 @@ def test_one_action_from_campaign_to_a_reward_job(api, labelers):
     held = api.get(f"/api/datasets/versions/{job['eval_dataset_version_id']}").json()
     assert (train["split"], held["split"]) == ("train", "validation") and train["format"] == "preference"
     assert train["operation"]["campaign_id"] == cid
+
+
+def test_items_from_a_script_and_labels_from_it(api, labelers):
+    campaign = _campaign(api, n=1, overlap=1)
+    cid = campaign["id"]
+    prompt = [{"role": "user", "content": "Which is warmer?"}]
+    arena = {"source": "arena", "model_id": 7}
+    one = {"prompt": prompt, "candidates": [{"text": "the sun", "provenance": arena}, {"text": "ice"}]}
+    wrong = {"prompt": prompt, "candidates": [{"text": "a"}, {"text": "b"}, {"text": "c"}]}
+    refused = api.post(f"/api/labeling/campaigns/{cid}/items", json=[one, wrong])
+    assert refused.status_code == 422 and refused.json()["details"]["field"] == "items[1].candidates"
+    assert len(api.get(f"/api/labeling/campaigns/{cid}/items").json()) == 1  # nothing half-stored
+    added = api.post(f"/api/labeling/campaigns/{cid}/items", json=[one])
+    assert added.status_code == 201 and len(added.json()) == 1
+    assert labelers["ann"].post(f"/api/labeling/campaigns/{cid}/items", json=[one]).status_code == 403
+    assert len(_label_all(api, labelers["ann"], cid, answer={"choice": "A"})) == 2

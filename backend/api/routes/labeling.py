@@ -15,6 +15,7 @@ from backend.schemas.labeling import (
     CampaignTrain,
     DraftSave,
     ExportCreate,
+    ItemCreate,
     LabelRead,
     LabelSubmit,
 )
@@ -109,6 +110,13 @@ def set_gold(
     """Mark an item gold: its right answer as tiers of candidate ids, best first."""
     campaign = labeling.get_campaign(session, campaign_id, user)
     labeling.set_gold(session, labeling_queue.get_item(session, campaign, item_id), body)
+
+
+@router.post("/campaigns/{campaign_id}/items", status_code=201)
+def add_items(campaign_id: int, body: list[ItemCreate], user: Engineer, session: SessionDep) -> list[int]:
+    """Add items from a script or the arena (a prompt and K candidates each); returns their ids."""
+    campaign = labeling.get_campaign(session, campaign_id, user)
+    return [item.id for item in labeling.add_items(session, campaign, body)]
 
 
 @router.get("/campaigns/{campaign_id}/items")

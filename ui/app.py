@@ -44,6 +44,7 @@ def build_app(api_url: str) -> gr.Blocks:
     """The whole studio UI, talking to the REST API at api_url."""
     with gr.Blocks(title="Afina studio", analytics_enabled=False) as demo:
         token = gr.State("")
+        role = gr.State("")  # the signed-in user's role: which tabs they see
         api_doc = gr.State(None)  # the API's OpenAPI document: job spec and generation fields with their help
         # Outside every tab: a timer updated from inside a gr.Tabs confuses Gradio's tab bar.
         jobs_timer = gr.Timer(POLL_SECONDS, active=False)
@@ -77,9 +78,8 @@ def build_app(api_url: str) -> gr.Blocks:
             other.select(lambda: gr.Timer(active=False), outputs=jobs_timer)
 
         def _login(username_value: str, password_value: str):
-            token_value, doc, message, header, role = login(api_url, username_value, password_value)
+            token_value, doc, message, header, role_value = login(api_url, username_value, password_value)
             signed_in = bool(token_value)
-            labeler = role == "labeler"  # a labeler sees the Label tab and nothing else
             return (
                 token_value,
                 doc if signed_in else gr.skip(),
@@ -88,24 +88,21 @@ def build_app(api_url: str) -> gr.Blocks:
                 gr.Column(visible=not signed_in),
                 gr.Column(visible=signed_in),
                 "",
-                gr.Tabs(selected="label" if labeler else "datasets"),
-                # Gradio 6 drops a tab's button only for visible="hidden" (False leaves it in the tab bar)
-                *[gr.Tab(visible="hidden" if labeler else True) for _ in studio_tabs],
+                role_value,
             )
 
-        login_outputs = [
-            token,
-            api_doc,
-            login_message,
-            who,
-            login_panel,
-            studio,
-            password,
-            tabs,
-            *studio_tabs,
-        ]
-        login_button.click(_login, inputs=[username, password], outputs=login_outputs)
-        password.submit(_login, inputs=[username, password], outputs=login_outputs)
+        def _tabs_for(role_value: str):
+            # A labeler sees the Label tab and nothing else. Gradio 6 drops a tab's button only for
+            # visible="hidden", and only once its Tabs are on screen: hence a step after the login.
+            labeler = role_value == "labeler"
+            hidden = [gr.Tab(visible="hidden" if labeler else True) for _ in studio_tabs]
+            return gr.Tabs(selected="label" if labeler else "datasets"), *hidden
+
+        login_outputs = [token, api_doc, login_message, who, login_panel, studio, password, role]
+        for trigger in (login_button.click, password.submit):
+            trigger(_login, inputs=[username, password], outputs=login_outputs).then(
+                _tabs_for, inputs=role, outputs=[tabs, *studio_tabs]
+            )
 
         def _logout():
             return "", "", gr.Column(visible=True), gr.Column(visible=False), gr.Timer(active=False)

@@ -11,7 +11,7 @@ import gradio as gr
 from ui.client import ApiError
 from ui.labeling_client import LabelingClient
 from ui.tabs.common import SIGNED_OUT, error_md
-from ui.tabs.label_quality import build_quality_section
+from ui.tabs.label_quality import build_quality_section, may_see_quality
 
 PAIRWISE = ["A", "B", "tie", "both_bad"]
 
@@ -252,7 +252,15 @@ def build_label_tab(api_url: str, token: gr.State) -> gr.Tab:
         return _show(*load_next(api_url, token_value, campaign_id), panel)
 
     start.click(_start, inputs=[token, campaign], outputs=outputs)
-    campaign.change(_start, inputs=[token, campaign], outputs=outputs)  # keyboard-only: the first item loads
+
+    def _auto_start(token_value, campaign_id):
+        # A labeler's first item loads by itself (keyboard only from the start); an engineer who opens the
+        # tab claims nothing until they press Start.
+        if not may_see_quality(api_url, token_value):
+            return _start(token_value, campaign_id)
+        return {panel["message"]: "Press **Start labeling** to label this campaign yourself."}
+
+    campaign.change(_auto_start, inputs=[token, campaign], outputs=outputs)
 
     def _answer(token_value, campaign_id, item, started, choice, ranking, values, flags, as_draft):
         try:

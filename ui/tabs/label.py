@@ -202,7 +202,29 @@ def _show(item: dict | None, guidelines: str, message: str, panel: dict) -> dict
     }
 
 
-def build_label_tab(api_url: str, token: gr.State) -> gr.Tab:
+def _answer_fields() -> dict:
+    return {
+        "choice": gr.Radio(
+            PAIRWISE,
+            label="Which is better? Keys: 1 = A, 2 = B, t tie, b both bad",
+            elem_id="label-choice",
+            visible=False,
+        ),
+        "ranking": gr.Textbox(
+            label="Ranking, best first (keys: numbers in order, t = tie with the previous, "
+            "b = all bad, Backspace clears)",
+            elem_id="label-ranking",
+            visible=False,
+        ),
+        "values": gr.Textbox(
+            label="Thumbs '1+ 2-' or ratings '1:6 2:3'", elem_id="label-values", visible=False
+        ),
+        "flags": gr.CheckboxGroup(label="Flags", choices=[], elem_id="label-flags", visible=False),
+    }
+
+
+def _layout() -> tuple[gr.Tab, gr.Dropdown, dict, dict]:
+    """(tab, campaign picker, panel of components handlers update, buttons)."""
     with gr.Tab("Label", id="label", elem_id="tab-label") as tab:
         with gr.Row():
             campaign = gr.Dropdown(label="Campaign", choices=[], elem_id="label-campaign", scale=4)
@@ -214,29 +236,23 @@ def build_label_tab(api_url: str, token: gr.State) -> gr.Tab:
             "progress": gr.Markdown(elem_id="label-progress"),
             "prompt": gr.HTML(elem_id="label-prompt"),
             "candidates": gr.HTML(elem_id="label-candidates"),
-            "choice": gr.Radio(
-                PAIRWISE,
-                label="Which is better? Keys: 1 = A, 2 = B, t tie, b both bad",
-                elem_id="label-choice",
-                visible=False,
-            ),
-            "ranking": gr.Textbox(
-                label="Ranking, best first (keys: numbers in order, t = tie with the previous, "
-                "b = all bad, Backspace clears)",
-                elem_id="label-ranking",
-                visible=False,
-            ),
-            "values": gr.Textbox(
-                label="Thumbs '1+ 2-' or ratings '1:6 2:3'", elem_id="label-values", visible=False
-            ),
-            "flags": gr.CheckboxGroup(label="Flags", choices=[], elem_id="label-flags", visible=False),
+            **_answer_fields(),
         }
         with gr.Row():
-            submit = gr.Button("Submit (Enter)", variant="primary", elem_id="label-submit")
-            skip = gr.Button("Skip (s)", elem_id="label-skip")
-            draft = gr.Button("Save draft", elem_id="label-draft")
+            buttons = {
+                "start": start,
+                "submit": gr.Button("Submit (Enter)", variant="primary", elem_id="label-submit"),
+                "skip": gr.Button("Skip (s)", elem_id="label-skip"),
+                "draft": gr.Button("Save draft", elem_id="label-draft"),
+            }
         panel["message"] = gr.Markdown(elem_id="label-message")
         panel["current"], panel["started"] = gr.State(None), gr.State(0.0)
+    return tab, campaign, panel, buttons
+
+
+def build_label_tab(api_url: str, token: gr.State) -> gr.Tab:
+    tab, campaign, panel, buttons = _layout()
+    with tab:
         build_quality_section(api_url, token, campaign)
     outputs = list(panel.values())
 
@@ -244,14 +260,14 @@ def build_label_tab(api_url: str, token: gr.State) -> gr.Tab:
         choices, note = campaign_choices(api_url, token_value)
         return gr.Dropdown(choices=choices, value=choices[0][1] if choices else None), note
 
-    token.change(_refresh, inputs=token, outputs=[campaign, panel["message"]], js=None)
+    token.change(_refresh, inputs=token, outputs=[campaign, panel["message"]])
     token.change(None, js=KEYS_JS)
     tab.select(_refresh, inputs=token, outputs=[campaign, panel["message"]])
 
     def _start(token_value, campaign_id):
         return _show(*load_next(api_url, token_value, campaign_id), panel)
 
-    start.click(_start, inputs=[token, campaign], outputs=outputs)
+    buttons["start"].click(_start, inputs=[token, campaign], outputs=outputs)
 
     def _auto_start(token_value, campaign_id):
         # A labeler's first item loads by itself (keyboard only from the start); an engineer who opens the
@@ -284,8 +300,8 @@ def build_label_tab(api_url: str, token: gr.State) -> gr.Tab:
         panel["values"],
         panel["flags"],
     ]
-    submit.click(lambda *a: _answer(*a, False), inputs=fields, outputs=outputs)
-    draft.click(lambda *a: _answer(*a, True), inputs=fields, outputs=outputs)
+    buttons["submit"].click(lambda *a: _answer(*a, False), inputs=fields, outputs=outputs)
+    buttons["draft"].click(lambda *a: _answer(*a, True), inputs=fields, outputs=outputs)
 
     def _skip(token_value, campaign_id, item):
         if item is not None:
@@ -295,5 +311,5 @@ def build_label_tab(api_url: str, token: gr.State) -> gr.Tab:
                 return {panel["message"]: error_md(exc)}
         return _show(*load_next(api_url, token_value, campaign_id), panel)
 
-    skip.click(_skip, inputs=[token, campaign, panel["current"]], outputs=outputs)
+    buttons["skip"].click(_skip, inputs=[token, campaign, panel["current"]], outputs=outputs)
     return tab

@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.db import Base, utcnow
+from backend.db import NEVER_REUSE_IDS, Base, utcnow
 
 
 class LabelingCampaign(Base):
     __tablename__ = "labeling_campaigns"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -43,6 +44,7 @@ class LabelingCampaign(Base):
 
 class LabelingItem(Base):
     __tablename__ = "labeling_items"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(
@@ -65,6 +67,7 @@ class LabelingItem(Base):
 
 class LabelingCandidate(Base):
     __tablename__ = "labeling_candidates"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("labeling_items.id", ondelete="CASCADE"), index=True)
@@ -83,7 +86,7 @@ class LabelingCandidate(Base):
 class LabelingAssignment(Base):
     __tablename__ = "labeling_assignments"
     # One labeler never gets one item twice; the database refuses a second row, even under concurrency.
-    __table_args__ = (UniqueConstraint("item_id", "labeler_id"),)
+    __table_args__ = (UniqueConstraint("item_id", "labeler_id"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("labeling_items.id", ondelete="CASCADE"), index=True)
@@ -97,6 +100,7 @@ class LabelingAssignment(Base):
 
 class LabelingLabel(Base):
     __tablename__ = "labeling_labels"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("labeling_items.id", ondelete="CASCADE"), index=True)
@@ -124,6 +128,7 @@ class LabelingExport(Base):
     """Lineage: which dataset version a campaign was exported to, and how."""
 
     __tablename__ = "labeling_exports"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(

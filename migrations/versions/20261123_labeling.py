@@ -1,7 +1,7 @@
 """labeling: campaigns, items, candidates, assignments, labels and exports (issue 9)
 
 Revision ID: labeling01
-Revises: 77b92fa567f5
+Revises: house01
 Create Date: 2026-11-23 14:58:33.526955
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "labeling01"
-down_revision = "77b92fa567f5"
+down_revision = "house01"
 branch_labels = None
 depends_on = None
 
@@ -44,6 +44,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_labeling_campaigns")),
         sa.UniqueConstraint("name", name=op.f("uq_labeling_campaigns_name")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("labeling_campaigns", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_labeling_campaigns_status"), ["status"], unique=False)
@@ -68,6 +69,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_labeling_exports")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("labeling_exports", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_labeling_exports_campaign_id"), ["campaign_id"], unique=False)
@@ -88,6 +90,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_labeling_items")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("labeling_items", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_labeling_items_campaign_id"), ["campaign_id"], unique=False)
@@ -115,6 +118,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_labeling_assignments")),
         sa.UniqueConstraint("item_id", "labeler_id", name=op.f("uq_labeling_assignments_item_id")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("labeling_assignments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_labeling_assignments_item_id"), ["item_id"], unique=False)
@@ -141,6 +145,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_labeling_candidates")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("labeling_candidates", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_labeling_candidates_item_id"), ["item_id"], unique=False)
@@ -181,6 +186,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_labeling_labels")),
         sa.UniqueConstraint("assignment_id", name=op.f("uq_labeling_labels_assignment_id")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("labeling_labels", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_labeling_labels_item_id"), ["item_id"], unique=False)

@@ -181,3 +181,15 @@ class ItemCreate(BaseModel):
     prompt: list[Message] = Field(..., min_length=1, max_length=200)
     candidates: list[CandidateCreate] = Field(..., min_length=2, max_length=9)
     reference: str | None = Field(None, max_length=100_000)
+
+
+class ArenaExportCreate(BaseModel):
+    """Export the arena's decisive votes (a or b) as preference pairs; ties and both-bad give none."""
+
+    name: str = Field("arena-pairs", min_length=1, max_length=200, description="Dataset name.")
+
+    @model_validator(mode="after")
+    def _name(self) -> ArenaExportCreate:
+        if not self.name.strip():
+            raise ValueError("name: must not be blank")
+        return self

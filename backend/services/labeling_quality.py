@@ -9,6 +9,8 @@ import json
 import random
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -250,10 +252,7 @@ def export(
     naming the campaign and the source version as its parent)."""
     figures = _check_threshold(session, campaign, body)
     name = (body.name or f"{campaign.name}-{body.kind}").strip()
-    if session.scalar(select(Dataset).where(Dataset.name == name)):
-        raise Conflict(
-            f"a dataset named '{name}' already exists; choose another name", details={"field": "name"}
-        )
+    check_name_free(session, name)
     kinds = ("human", "ai") if body.include_ai else ("human",)
     by_item = _by_item(load_views(session, campaign, kinds=kinds))
     items = list(session.scalars(select(LabelingItem).where(LabelingItem.campaign_id == campaign.id)))
@@ -271,43 +270,73 @@ def export(
         else {None: [r for _, r in rows]}
     )
     parent = session.get(DatasetVersion, campaign.source_version_id) if campaign.source_version_id else None
-    dataset = Dataset(
-        name=name, description=f"Exported from labeling campaign {campaign.name}", owner_id=user.id
+    operation = {"op": "labeling_export", "campaign_id": campaign.id, "kind": body.kind}
+    operation |= {"include_ai": body.include_ai}
+    stats = {"dropped_empty_or_identical": dropped, "agreement": figures["percent_agreement"]}
+    return store_export(
+        session,
+        store,
+        user,
+        name=name,
+        description=f"Exported from labeling campaign {campaign.name}",
+        parts=parts,
+        fmt=fmt,
+        operation=operation,
+        stats=stats | {"alpha": figures["alpha"]},
+        parent=parent,
+        lineage=lambda version: LabelingExport(
+            campaign_id=campaign.id, version_id=version.id, kind=body.kind
+        ),
     )
+
+
+def check_name_free(session: Session, name: str) -> None:
+    if session.scalar(select(Dataset).where(Dataset.name == name)):
+        raise Conflict(
+            f"a dataset named '{name}' already exists; choose another name", details={"field": "name"}
+        )
+
+
+def store_export(
+    session: Session,
+    store: ArtifactStore,
+    user: User,
+    *,
+    name: str,
+    description: str,
+    parts: dict[str | None, list[dict]],
+    fmt: str,
+    operation: dict,
+    stats: dict,
+    parent: DatasetVersion | None = None,
+    lineage: Callable[[DatasetVersion], Any] | None = None,
+) -> list[DatasetVersion]:
+    """Store exported rows as a new dataset, one version per split (through datasets.add_version), and
+    commit; on any failure nothing is kept (no rows, no files)."""
+    check_name_free(session, name)
+    dataset = Dataset(name=name, description=description, owner_id=user.id)
     session.add(dataset)
-    session.flush()
     created = []
     try:
+        session.flush()
         for split, part in parts.items():
             if not part:
                 continue
             path, digest = _write(store, part)
-            operation = {
-                "op": "labeling_export",
-                "campaign_id": campaign.id,
-                "kind": body.kind,
-                "include_ai": body.include_ai,
-                "stats": {
-                    "rows": len(part),
-                    "dropped_empty_or_identical": dropped,
-                    "agreement": figures["percent_agreement"],
-                    "alpha": figures["alpha"],
-                },
-            }
-            report = {"format": fmt, "row_count": len(part), "sha256": digest}
-            version = datasets._add_version(  # the one path every dataset version takes
+            version = datasets.add_version(
                 session,
                 store,
                 dataset,
                 path,
-                report,
-                operation=operation,
+                {"format": fmt, "row_count": len(part), "sha256": digest},
+                operation={**operation, "stats": {"rows": len(part), **stats}},
                 parent=parent,
                 split=split,
                 fmt=fmt,
             )
             created.append(version)
-            session.add(LabelingExport(campaign_id=campaign.id, version_id=version.id, kind=body.kind))
+            if lineage is not None:
+                session.add(lineage(version))
         session.commit()
     except Exception:
         session.rollback()

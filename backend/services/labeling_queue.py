@@ -115,6 +115,7 @@ def _claim(
         .values(assigned_count=LabelingItem.assigned_count + 1)
     ).rowcount
     if not taken:
+        session.commit()  # nothing changed; end the transaction the UPDATE opened
         return None
     order = list(session.scalars(select(LabelingCandidate.id).where(LabelingCandidate.item_id == item_id)))
     random.shuffle(order)

@@ -162,6 +162,7 @@ def test_skip_draft_and_stale_claims_free_the_slot(api, labelers, settings):
             .where(LabelingAssignment.id == bobs["assignment_id"])
             .values(claimed_at=utcnow() - timedelta(seconds=120))
         )
+        session.commit()
     assert cat.post(f"/api/labeling/campaigns/{cid}/next").json()["item_id"] == got["item_id"]
     late = bob.post(
         f"/api/labeling/campaigns/{cid}/assignments/{bobs['assignment_id']}/submit",

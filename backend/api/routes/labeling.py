@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from backend.api.deps import CurrentUser, Engineer, SessionDep, SettingsDep, StoreDep
+from backend.api.deps import CurrentUser, Engineer, ResourceId, SessionDep, SettingsDep, StoreDep
 from backend.schemas.datasets import DatasetVersionRead
 from backend.schemas.jobs import JobRead
 from backend.schemas.labeling import (
     AiLabelCreate,
+    ArenaExportCreate,
     Assignment,
     CampaignCreate,
     CampaignRead,
@@ -19,7 +20,7 @@ from backend.schemas.labeling import (
     LabelRead,
     LabelSubmit,
 )
-from backend.services import jobs, labeling, labeling_quality, labeling_queue, labeling_train
+from backend.services import jobs, labeling, labeling_arena, labeling_quality, labeling_queue, labeling_train
 
 router = APIRouter(prefix="/labeling", tags=["labeling"])
 
@@ -47,18 +48,18 @@ def list_campaigns(user: CurrentUser, session: SessionDep):
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
-def get_campaign(campaign_id: int, user: CurrentUser, session: SessionDep):
+def get_campaign(campaign_id: ResourceId, user: CurrentUser, session: SessionDep):
     return _read(session, labeling.get_campaign(session, campaign_id, user), user)
 
 
 @router.post("/campaigns/{campaign_id}/close", response_model=CampaignRead)
-def close_campaign(campaign_id: int, user: Engineer, session: SessionDep):
+def close_campaign(campaign_id: ResourceId, user: Engineer, session: SessionDep):
     campaign = labeling.close_campaign(session, labeling.get_campaign(session, campaign_id, user))
     return _read(session, campaign, user)
 
 
 @router.post("/campaigns/{campaign_id}/next", response_model=Assignment)
-def next_item(campaign_id: int, user: CurrentUser, session: SessionDep, response: Response):
+def next_item(campaign_id: ResourceId, user: CurrentUser, session: SessionDep, response: Response):
     """The caller's next item: their open assignment, else a newly claimed one. 204 when nothing is left."""
     campaign = labeling.get_campaign(session, campaign_id, user)
     assignment = labeling_queue.next_assignment(session, campaign, user)
@@ -68,27 +69,39 @@ def next_item(campaign_id: int, user: CurrentUser, session: SessionDep, response
 
 
 @router.post("/campaigns/{campaign_id}/assignments/{assignment_id}/submit", response_model=LabelRead)
-def submit(campaign_id: int, assignment_id: int, body: LabelSubmit, user: CurrentUser, session: SessionDep):
+def submit(
+    campaign_id: ResourceId,
+    assignment_id: ResourceId,
+    body: LabelSubmit,
+    user: CurrentUser,
+    session: SessionDep,
+):
     campaign = labeling.get_campaign(session, campaign_id, user)
     assignment = labeling_queue.get_assignment(session, campaign, assignment_id, user)
     return labeling_queue.submit(session, campaign, assignment, body)
 
 
 @router.put("/campaigns/{campaign_id}/assignments/{assignment_id}/draft", response_model=LabelRead)
-def save_draft(campaign_id: int, assignment_id: int, body: DraftSave, user: CurrentUser, session: SessionDep):
+def save_draft(
+    campaign_id: ResourceId,
+    assignment_id: ResourceId,
+    body: DraftSave,
+    user: CurrentUser,
+    session: SessionDep,
+):
     campaign = labeling.get_campaign(session, campaign_id, user)
     assignment = labeling_queue.get_assignment(session, campaign, assignment_id, user)
     return labeling_queue.save_draft(session, campaign, assignment, body)
 
 
 @router.post("/campaigns/{campaign_id}/assignments/{assignment_id}/skip", status_code=204)
-def skip(campaign_id: int, assignment_id: int, user: CurrentUser, session: SessionDep) -> None:
+def skip(campaign_id: ResourceId, assignment_id: ResourceId, user: CurrentUser, session: SessionDep) -> None:
     campaign = labeling.get_campaign(session, campaign_id, user)
     labeling_queue.skip(session, labeling_queue.get_assignment(session, campaign, assignment_id, user))
 
 
 @router.get("/campaigns/{campaign_id}/items/{item_id}/labels", response_model=list[LabelRead])
-def item_labels(campaign_id: int, item_id: int, user: CurrentUser, session: SessionDep):
+def item_labels(campaign_id: ResourceId, item_id: ResourceId, user: CurrentUser, session: SessionDep):
     """An item's submitted labels; a labeler gets 403 until they have submitted their own for it."""
     campaign = labeling.get_campaign(session, campaign_id, user)
     item = labeling_queue.get_item(session, campaign, item_id)
@@ -96,7 +109,9 @@ def item_labels(campaign_id: int, item_id: int, user: CurrentUser, session: Sess
 
 
 @router.post("/campaigns/{campaign_id}/items/{item_id}/ai-labels", response_model=LabelRead, status_code=201)
-def add_ai_label(campaign_id: int, item_id: int, body: AiLabelCreate, user: Engineer, session: SessionDep):
+def add_ai_label(
+    campaign_id: ResourceId, item_id: ResourceId, body: AiLabelCreate, user: Engineer, session: SessionDep
+):
     """A label from a model acting as judge (RLAIF): kind 'ai', kept apart in agreement figures."""
     campaign = labeling.get_campaign(session, campaign_id, user)
     item = labeling_queue.get_item(session, campaign, item_id)
@@ -105,7 +120,7 @@ def add_ai_label(campaign_id: int, item_id: int, body: AiLabelCreate, user: Engi
 
 @router.put("/campaigns/{campaign_id}/items/{item_id}/gold", status_code=204)
 def set_gold(
-    campaign_id: int, item_id: int, body: list[list[int]], user: Engineer, session: SessionDep
+    campaign_id: ResourceId, item_id: ResourceId, body: list[list[int]], user: Engineer, session: SessionDep
 ) -> None:
     """Mark an item gold: its right answer as tiers of candidate ids, best first."""
     campaign = labeling.get_campaign(session, campaign_id, user)
@@ -113,27 +128,29 @@ def set_gold(
 
 
 @router.post("/campaigns/{campaign_id}/items", status_code=201)
-def add_items(campaign_id: int, body: list[ItemCreate], user: Engineer, session: SessionDep) -> list[int]:
+def add_items(
+    campaign_id: ResourceId, body: list[ItemCreate], user: Engineer, session: SessionDep
+) -> list[int]:
     """Add items from a script or the arena (a prompt and K candidates each); returns their ids."""
     campaign = labeling.get_campaign(session, campaign_id, user)
     return [item.id for item in labeling.add_items(session, campaign, body)]
 
 
 @router.get("/campaigns/{campaign_id}/items")
-def list_items(campaign_id: int, user: Engineer, session: SessionDep):
+def list_items(campaign_id: ResourceId, user: Engineer, session: SessionDep):
     """Items with their candidates and provenance (which model wrote what): for engineers only."""
     return labeling.item_table(labeling.get_campaign(session, campaign_id, user))
 
 
 @router.get("/campaigns/{campaign_id}/quality")
-def quality(campaign_id: int, user: Engineer, session: SessionDep) -> dict:
+def quality(campaign_id: ResourceId, user: Engineer, session: SessionDep) -> dict:
     """Raw pairwise agreement, Krippendorff's alpha, per-labeler Kendall tau and gold accuracy, position and
     length bias; AI-judge labels apart."""
     return labeling_quality.quality(session, labeling.get_campaign(session, campaign_id, user))
 
 
 @router.post("/campaigns/{campaign_id}/export", response_model=list[DatasetVersionRead], status_code=201)
-def export(campaign_id: int, body: ExportCreate, user: Engineer, session: SessionDep, store: StoreDep):
+def export(campaign_id: ResourceId, body: ExportCreate, user: Engineer, session: SessionDep, store: StoreDep):
     """Export the majority labels as a new dataset (409 'low_agreement' under the threshold)."""
     campaign = labeling.get_campaign(session, campaign_id, user)
     return labeling_quality.export(session, store, campaign, body, user)
@@ -141,7 +158,7 @@ def export(campaign_id: int, body: ExportCreate, user: Engineer, session: Sessio
 
 @router.post("/campaigns/{campaign_id}/train", response_model=JobRead, status_code=201)
 def train(
-    campaign_id: int,
+    campaign_id: ResourceId,
     body: CampaignTrain,
     user: Engineer,
     session: SessionDep,
@@ -152,3 +169,9 @@ def train(
     campaign = labeling.get_campaign(session, campaign_id, user)
     job = labeling_train.train_from_campaign(session, settings, store, campaign, body, user)
     return JobRead.model_validate(job).model_copy(update={"output_model_id": jobs.output_model_id(job)})
+
+
+@router.post("/arena-export", response_model=list[DatasetVersionRead], status_code=201)
+def export_arena(body: ArenaExportCreate, user: Engineer, session: SessionDep, store: StoreDep):
+    """Export every decisive arena vote (a or b) as a preference dataset; ties and both-bad give no pair."""
+    return labeling_arena.export_arena(session, store, body, user)

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
+from tests.e2e.browser import log_in, page, shot, wait_text  # noqa: F401 - `page` is a fixture
 from tests.e2e.slice_helpers import upload
-from tests.e2e.test_ui_browser import _log_in, _shot, _wait_text, page  # noqa: F401 - `page` is a fixture
 from tests.factories import preference_pairs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -36,29 +36,29 @@ def _campaign_and_labeler(studio) -> tuple[dict, str, str]:
 
 def test_a_labeler_labels_with_the_keyboard_only(studio, page):  # noqa: F811 - the imported fixture
     campaign, username, password = _campaign_and_labeler(studio)
-    _log_in(page, studio.url, username, password)
+    log_in(page, studio.url, username, password)
     page.locator("#label-candidates").get_by_text("key 1").wait_for(timeout=60_000)
-    for hidden in ("Datasets", "Train", "Jobs", "Compare"):
+    for hidden in ("Datasets", "Train", "Jobs", "Compare", "Evaluate", "Runs", "Arena"):
         assert (
             page.get_by_role("tab", name=hidden).count() == 0
             or not page.get_by_role("tab", name=hidden).is_visible()
         )
     assert page.get_by_role("tab", name="Label").is_visible()
-    _wait_text(page, "#label-guidelines", "kinder", 30)
-    _shot(page, "label-1-first-item")
+    wait_text(page, "#label-guidelines", "kinder", 30)
+    shot(page, "label-1-first-item")
 
     page.locator("body").click(position={"x": 5, "y": 5})  # focus the page, not a field
     page.keyboard.press("1")
     assert page.locator("#label-choice input[value='A']").is_checked()
     page.keyboard.press("Enter")
-    _wait_text(page, "#label-progress", r"You labeled 1\b", 60)
+    wait_text(page, "#label-progress", r"You labeled 1\b", 60)
     page.keyboard.press("2")
     page.keyboard.press("Enter")
-    _wait_text(page, "#label-progress", r"You labeled 2\b", 60)
-    _shot(page, "label-2-after-two")
+    wait_text(page, "#label-progress", r"You labeled 2\b", 60)
+    shot(page, "label-2-after-two")
     page.keyboard.press("s")
-    _wait_text(page, "#label-message", "Nothing left", 60)
-    _shot(page, "label-3-done")
+    wait_text(page, "#label-message", "Nothing left", 60)
+    shot(page, "label-3-done")
 
     labels = []
     engineer = studio.client()

@@ -19,6 +19,7 @@ from backend.api.routes import (
     generations,
     health,
     jobs,
+    labeling,
     models,
     runs,
     ui_session,
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runs.router,
         arena.router,
         ui_session.router,
+        labeling.router,
     ):
         app.include_router(router, prefix="/api", responses=ERROR_RESPONSES)
 

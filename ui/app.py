@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import html
+from functools import partial
 
 import gradio as gr
 
@@ -25,6 +26,7 @@ from ui.tabs.compare import build_compare_tab
 from ui.tabs.datasets import build_datasets_tab
 from ui.tabs.evaluate import build_evaluate_tab
 from ui.tabs.jobs import POLL_SECONDS, build_jobs_tab
+from ui.tabs.label import build_label_tab
 from ui.tabs.runs import build_runs_tab
 from ui.tabs.train import build_train_tab
 
@@ -53,21 +55,21 @@ def upload_ticket(api_url: str, token: str) -> str:
 
 def login(
     api_url: str, username: str, password: str, client_address: str | None = None
-) -> tuple[str, dict | None, str, str]:
-    """(token, the API's OpenAPI document, message, header) — token '' when refused.
+) -> tuple[str, dict | None, str, str, str]:
+    """(token, the API's OpenAPI document, message, header, role) — token '' when refused.
 
     client_address: the browser's address, so the API's per-address login limit counts the person, not the
     UI server."""
     if not username or not password:
-        return "", None, "**Enter your username and password.**", ""
+        return "", None, "**Enter your username and password.**", "", ""
     client = AfinaClient(api_url)
     try:
         client.login(username.strip(), password, on_behalf_of=client_address)
         user, doc = client.me(), client.openapi()
     except ApiError as exc:
-        return "", None, f"**{html.escape(error_text(exc) if exc.status != 401 else exc.message)}**", ""
+        return "", None, f"**{html.escape(error_text(exc) if exc.status != 401 else exc.message)}**", "", ""
     header = f"Signed in as **{html.escape(user['username'])}** ({user['role']})"
-    return client.token or "", doc, "", header
+    return client.token or "", doc, "", header, user["role"]
 
 
 def logout(api_url: str, token: str) -> str:
@@ -93,11 +95,22 @@ def keep_secrets_private(demo: gr.Blocks, secrets: list[gr.components.Component]
             fn.api_visibility = "private"
 
 
+def tabs_for_role(role_value: str, studio_tab_count: int) -> tuple:
+    """The Tabs update and one update per studio tab: a labeler sees the Label tab and nothing else.
+
+    Gradio 6 drops a tab's button only for visible="hidden", and only once its Tabs are on screen: hence a
+    step after the login."""
+    labeler = role_value == "labeler"
+    hidden = [gr.Tab(visible="hidden" if labeler else True) for _ in range(studio_tab_count)]
+    return gr.Tabs(selected="label" if labeler else "datasets"), *hidden
+
+
 def build_app(api_url: str) -> gr.Blocks:
     """The whole studio UI, talking to the REST API at api_url."""
     with gr.Blocks(title="Afina studio", analytics_enabled=False) as demo:
         token = gr.State("")
         ticket = gr.Textbox("", visible=False, elem_id="upload-ticket")  # one-time, for the upload cookie
+        role = gr.State("")  # the signed-in user's role: which tabs they see
         api_doc = gr.State(None)  # the API's OpenAPI document: job spec and generation fields with their help
         # Outside every tab: a timer updated from inside a gr.Tabs confuses Gradio's tab bar.
         jobs_timer = gr.Timer(POLL_SECONDS, active=False)
@@ -117,7 +130,7 @@ def build_app(api_url: str) -> gr.Blocks:
                 gr.Markdown("## Afina studio", elem_id="studio-title")
                 who = gr.Markdown("", elem_id="studio-user")
                 logout_button = gr.Button("Log out", size="sm", scale=0, elem_id="logout-button")
-            with gr.Tabs(elem_id="studio-tabs"):
+            with gr.Tabs(elem_id="studio-tabs") as tabs:
                 datasets_tab = build_datasets_tab(api_url, token)
                 train_tab = build_train_tab(api_url, token, api_doc)
                 jobs_tab = build_jobs_tab(api_url, token, jobs_timer)
@@ -125,15 +138,19 @@ def build_app(api_url: str) -> gr.Blocks:
                 evaluate_tab = build_evaluate_tab(api_url, token)
                 runs_tab = build_runs_tab(api_url, token)
                 arena_tab = build_arena_tab(api_url, token)
+                label_tab = build_label_tab(api_url, token)
+        studio_tabs = (datasets_tab, train_tab, jobs_tab, compare_tab, evaluate_tab, runs_tab, arena_tab)
 
         # Poll jobs only while their tab is open.
         jobs_tab.select(lambda: gr.Timer(active=True), outputs=jobs_timer)
-        for other in (datasets_tab, train_tab, compare_tab, evaluate_tab, runs_tab, arena_tab):
+        for other in (datasets_tab, train_tab, compare_tab, evaluate_tab, runs_tab, arena_tab, label_tab):
             other.select(lambda: gr.Timer(active=False), outputs=jobs_timer)
 
         def _login(username_value: str, password_value: str, request: gr.Request):
             address = request.client.host if request and request.client else None
-            token_value, doc, message, header = login(api_url, username_value, password_value, address)
+            token_value, doc, message, header, role_value = login(
+                api_url, username_value, password_value, address
+            )
             signed_in = bool(token_value)
             return (
                 token_value,
@@ -144,13 +161,15 @@ def build_app(api_url: str) -> gr.Blocks:
                 gr.Column(visible=signed_in),
                 "",
                 upload_ticket(api_url, token_value),
+                role_value,
             )
 
-        login_outputs = [token, api_doc, login_message, who, login_panel, studio, password, ticket]
+        show_tabs = partial(tabs_for_role, studio_tab_count=len(studio_tabs))
+        login_outputs = [token, api_doc, login_message, who, login_panel, studio, password, ticket, role]
         for trigger in (login_button.click, password.submit):
             trigger(_login, inputs=[username, password], outputs=login_outputs).then(
                 None, inputs=[ticket], js=OPEN_UPLOAD_SESSION_JS
-            )
+            ).then(show_tabs, inputs=role, outputs=[tabs, *studio_tabs])
 
         def _logout(token_value: str):
             message = logout(api_url, token_value)

@@ -5,6 +5,14 @@ from backend.models.datasets import Dataset, DatasetVersion
 from backend.models.evaluation import EvaluationRow
 from backend.models.inference import InferenceRequest, InferenceStatus
 from backend.models.jobs import Checkpoint, Job, JobEvent, JobMetric, JobStatus, Worker
+from backend.models.labeling import (
+    LabelingAssignment,
+    LabelingCampaign,
+    LabelingCandidate,
+    LabelingExport,
+    LabelingItem,
+    LabelingLabel,
+)
 from backend.models.registry import BaseModel, ModelSource
 from backend.models.users import ApiToken, LoginAttempt, Role, User
 
@@ -22,6 +30,12 @@ __all__ = [
     "JobEvent",
     "JobMetric",
     "JobStatus",
+    "LabelingAssignment",
+    "LabelingCampaign",
+    "LabelingCandidate",
+    "LabelingExport",
+    "LabelingItem",
+    "LabelingLabel",
     "LoginAttempt",
     "ModelSource",
     "Role",

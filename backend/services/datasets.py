@@ -75,7 +75,7 @@ def create_from_upload(
         dataset = Dataset(name=name, description=description, owner_id=user.id if user else None)
         session.add(dataset)
         session.flush()
-        _add_version(
+        add_version(
             session,
             store,
             dataset,
@@ -108,7 +108,7 @@ def limit_error(exc: ingest.LimitExceeded, filename: str) -> TooLarge | Invalid:
     return kind(f"{filename} was refused: {exc}", code="upload_limit", details=details)
 
 
-def _add_version(
+def add_version(
     session: Session,
     store: ArtifactStore,
     dataset: Dataset,
@@ -120,6 +120,8 @@ def _add_version(
     split: str | None = None,
     fmt: str | None = None,
 ) -> DatasetVersion:
+    """Store rows_file as the dataset's next version: the one path every dataset version takes (uploads,
+    transforms, labeling exports). Flushes; the caller commits (or rolls back and deletes the rows file)."""
     data = _report_dict(report)
     number = (
         session.scalar(
@@ -258,7 +260,7 @@ def apply_operation(
                 )
             report = {"format": parent.format, "row_count": rows, "sha256": _sha256(outputs[key])}
             created.append(
-                _add_version(
+                add_version(
                     session,
                     store,
                     parent.dataset,

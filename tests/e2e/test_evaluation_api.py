@@ -15,7 +15,7 @@ from rouge_score import rouge_scorer
 from backend.db import session_scope
 from backend.models.users import Role
 from backend.services import users
-from tests.e2e.browser import choose, log_in, open_page, shot, wait_text
+from tests.e2e.browser import choose, log_in, shot, wait_text
 from tests.e2e.slice_helpers import learnable_chat_jsonl, sft_job, upload, wait_for_job
 from tests.factories import preference_pairs
 
@@ -217,11 +217,6 @@ def test_reward_model_accuracy_on_held_out_pairs(studio):
     assert accuracy["mean"] == pytest.approx(sum(correct) / 40)
     assert accuracy["low"] <= accuracy["mean"] <= accuracy["high"]
     assert accuracy["mean"] > 0.75
-
-
-@pytest.fixture
-def page():
-    yield from open_page()
 
 
 @pytest.mark.timeout(600)

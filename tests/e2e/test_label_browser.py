@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.browser import log_in, page, shot, wait_text  # noqa: F401 - `page` is a fixture
+from tests.e2e.browser import log_in, shot, wait_text
 from tests.e2e.slice_helpers import upload
 from tests.factories import preference_pairs
 
@@ -34,7 +34,7 @@ def _campaign_and_labeler(studio) -> tuple[dict, str, str]:
     return campaign, username, password
 
 
-def test_a_labeler_labels_with_the_keyboard_only(studio, page):  # noqa: F811 - the imported fixture
+def test_a_labeler_labels_with_the_keyboard_only(studio, page):
     campaign, username, password = _campaign_and_labeler(studio)
     log_in(page, studio.url, username, password)
     page.locator("#label-candidates").get_by_text("key 1").wait_for(timeout=60_000)

@@ -14,7 +14,7 @@ import uuid
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.browser import choose, field, log_in, open_page, shot, wait_text
+from tests.e2e.browser import choose, field, log_in, shot, wait_text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -42,11 +42,6 @@ def _chat_rows() -> list[dict]:
         }
         for i in range(16)
     ]
-
-
-@pytest.fixture
-def page():
-    yield from open_page()
 
 
 # Browser timing on a loaded 2-core machine is the one thing here that can flake; one retry, with fresh names.

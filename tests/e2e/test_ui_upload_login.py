@@ -5,14 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.browser import log_in, open_page
+from tests.e2e.browser import log_in
 from tests.stack import make_studio
-
-
-@pytest.fixture
-def page():
-    yield from open_page()
-
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 

@@ -62,7 +62,7 @@ def reward_accuracy(
         model.config.pad_token_id = tokenizer.pad_token_id
     chosen, rejected = [], []
     for row in rows:
-        good, bad = pair_texts(row, tokenizer, {"chat_template": chat_template}, causal)
+        good, bad = pair_texts(row, tokenizer, chat_template, causal)
         chosen.append(good)
         rejected.append(bad)
     good_scores = _scores(

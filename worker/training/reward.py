@@ -27,9 +27,10 @@ def plain_text(messages: list[dict]) -> str:
     return "\n".join(m["content"] for m in messages)
 
 
-def pair_texts(row: dict, tokenizer, spec: RewardSpec, causal: bool) -> tuple[str, str]:
+def pair_texts(row: dict, tokenizer, template: str, causal: bool) -> tuple[str, str]:
+    """The chosen and rejected texts a reward model scores: templated for causal LMs, plain for encoders."""
     if causal:
-        ex = preference_example(row, tokenizer, spec.chat_template)
+        ex = preference_example(row, tokenizer, template)
         return ex["prompt"] + ex["chosen"], ex["prompt"] + ex["rejected"]
     prompt = plain_text(row["prompt"])
     return prompt + "\n" + plain_text(row["chosen"]), prompt + "\n" + plain_text(row["rejected"])
@@ -44,7 +45,7 @@ def pair_dataset(rows: Dataset, tokenizer, spec: RewardSpec, causal: bool) -> Da
     max_length = spec.training.max_length
 
     def example(row: dict) -> dict:
-        chosen, rejected = pair_texts(row, tokenizer, spec, causal)
+        chosen, rejected = pair_texts(row, tokenizer, spec.chat_template, causal)
         enc = [
             tokenizer(t, add_special_tokens=not causal, truncation=True, max_length=max_length)["input_ids"]
             for t in (chosen, rejected)

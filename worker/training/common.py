@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 import torch
 from datasets import Dataset
 from transformers import EarlyStoppingCallback, PrinterCallback
-from transformers.trainer_utils import get_last_checkpoint
 
 from backend.schemas.job_specs import MethodSpec, parse_job_spec
 from worker.training.models import LoadedModel, load_for_training
@@ -128,11 +127,25 @@ def callbacks(spec: MethodSpec, reporter: Reporter, has_eval: bool) -> tuple[Rep
 def resolve_resume(req: TrainRequest) -> str | None:
     if req.resume_from_checkpoint != "latest":
         return req.resume_from_checkpoint
-    folder = Path(req.output_dir) / CHECKPOINT_DIR
-    last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    last = last_complete_checkpoint(Path(req.output_dir) / CHECKPOINT_DIR)
     if last is None:
         req.reporter.log_event("no checkpoint to resume from; starting from the beginning", "warning")
     return last
+
+
+#: the file each kind of checkpoint writes last: the Trainer's state, or PPO's own (worker/training/ppo.py)
+CHECKPOINT_WRITTEN_LAST = ("trainer_state.json", "ppo_state.pt")
+
+
+def last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest checkpoint whose last file was written (after the weights, optimizer and RNG state): a
+    process killed while saving leaves a newer folder that cannot be resumed."""
+    steps = {}
+    for path in folder.glob("checkpoint-*") if folder.is_dir() else ():
+        step = path.name.rsplit("-", 1)[-1]
+        if step.isdigit() and any((path / name).is_file() for name in CHECKPOINT_WRITTEN_LAST):
+            steps[int(step)] = path
+    return str(steps[max(steps)]) if steps else None
 
 
 def final_metrics(log_history: list[dict]) -> dict[str, float]:
@@ -177,7 +190,7 @@ def fit(
     steps = trainer.state.global_step
     metrics = final_metrics(trainer.state.log_history)
     if progress.stopped:
-        last = get_last_checkpoint(str(out / CHECKPOINT_DIR)) if (out / CHECKPOINT_DIR).is_dir() else None
+        last = last_complete_checkpoint(out / CHECKPOINT_DIR)
         status = "paused" if progress.stopped == "pause" else "cancelled"
         return TrainResult(status, out, None, is_adapter, steps, metrics, Path(last) if last else None)
     final = out / FINAL_DIR

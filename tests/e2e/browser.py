@@ -89,3 +89,16 @@ def log_in(page, url: str, username: str, password: str) -> None:
             if message:
                 raise AssertionError(f"login refused: {message!r}") from None
     raise AssertionError("login never finished: the studio did not appear after three tries")
+
+
+def open_tab(page, name: str, probe: str) -> None:
+    """Click a studio tab and wait for one of its elements (`probe`, a selector) to show. Right after login
+    the UI sets which tabs the role may see, which can reselect the first tab: click again if so."""
+    for _ in range(3):
+        page.get_by_role("tab", name=name).click()
+        try:
+            page.locator(probe).first.wait_for(state="visible", timeout=10_000)
+            return
+        except sync_api.TimeoutError:
+            continue
+    raise AssertionError(f"the {name} tab never showed {probe}")

@@ -15,7 +15,7 @@ from rouge_score import rouge_scorer
 from backend.db import session_scope
 from backend.models.users import Role
 from backend.services import users
-from tests.e2e.browser import choose, log_in, shot, wait_text
+from tests.e2e.browser import choose, log_in, open_tab, shot, wait_text
 from tests.e2e.slice_helpers import learnable_chat_jsonl, sft_job, upload, wait_for_job
 from tests.factories import preference_pairs
 
@@ -225,7 +225,7 @@ def test_evaluate_tab_in_a_browser(studio, evaluated, page):
     per-row table, and the filter to rows a tuned model lost."""
     _client, job, model_ids = evaluated
     log_in(page, studio.url, studio.admin_username, studio.admin_password)
-    page.get_by_role("tab", name="Evaluate").click()
+    open_tab(page, "Evaluate", "#eval-pick")
     choose(page, "eval-pick", re.compile(rf"^#{job['id']} "))
     summary = wait_text(page, "#eval-summary", r"20 rows", 60)
     assert "rougeL" in summary and "general set" in summary and "In-context baseline" in summary, summary

@@ -62,15 +62,27 @@ def _tokens(settings: Settings) -> tuple[str, list[str]]:
     return eng_token, tokens
 
 
-def _work(url: str, token: str, campaign_id: int, index: int) -> list[dict]:
-    """Label until the queue is empty; skip every 4th item handed out (its slot goes back to the pool)."""
+def _complete(url: str, eng_token: str, campaign_id: int) -> bool:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {eng_token}"}, timeout=120) as eng:
+        progress = eng.get(f"/api/labeling/campaigns/{campaign_id}").json()["progress"]
+    return progress["complete_items"] == ITEMS
+
+
+def _work(url: str, token: str, eng_token: str, campaign_id: int, index: int) -> list[dict]:
+    """Label until the campaign is complete; skip every 4th item handed out (its slot goes back to the pool).
+
+    "Nothing for you now" (204) while the campaign is incomplete means the open slots are claimed by others;
+    one of them may still skip and free a slot this labeler has not seen, so look again shortly (bounded)."""
     done = []
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
-        handed = 0
+        handed, deadline = 0, time.monotonic() + 120
         while True:
             got = http.post(f"/api/labeling/campaigns/{campaign_id}/next")
             if got.status_code == 204:
-                return done
+                if _complete(url, eng_token, campaign_id) or time.monotonic() > deadline:
+                    return done
+                time.sleep(0.2)
+                continue
             assert got.status_code == 200, got.text
             item = got.json()
             handed += 1
@@ -94,7 +106,9 @@ def test_fifty_labelers_at_once(server):
         body = {"name": "load", "version_id": version["versions"][0]["id"], "overlap": OVERLAP}
         campaign = eng.post("/api/labeling/campaigns", json=body).json()
         with ThreadPoolExecutor(LABELERS) as pool:
-            results = list(pool.map(lambda a: _work(url, a[1], campaign["id"], a[0]), enumerate(tokens)))
+            results = list(
+                pool.map(lambda a: _work(url, a[1], eng_token, campaign["id"], a[0]), enumerate(tokens))
+            )
         progress = eng.get(f"/api/labeling/campaigns/{campaign['id']}").json()["progress"]
 
     submitted = [r for labeler in results for r in labeler]

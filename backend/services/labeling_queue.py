@@ -240,6 +240,22 @@ def _open_or_409(assignment: LabelingAssignment) -> None:
         raise Conflict(f"assignment {assignment.id} was skipped", details={"field": "assignment_id"})
 
 
+def _close_once(session: Session, assignment: LabelingAssignment, **values) -> bool:
+    """Close an assignment that is still open (not submitted, not skipped), at most once under concurrency."""
+    return bool(
+        session.execute(
+            update(LabelingAssignment)
+            .where(
+                LabelingAssignment.id == assignment.id,
+                LabelingAssignment.submitted_at.is_(None),
+                LabelingAssignment.skipped.is_(False),
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )
+
+
 def submit(
     session: Session, campaign: LabelingCampaign, assignment: LabelingAssignment, body: LabelSubmit
 ) -> LabelingLabel:
@@ -248,17 +264,7 @@ def submit(
     tiers, verdicts, both_bad = _tiers(campaign, body.answer, assignment.shown_order)
     flags = _flags_by_id(campaign, body.flags, assignment.shown_order)
     now = utcnow()
-    done = session.execute(
-        update(LabelingAssignment)
-        .where(
-            LabelingAssignment.id == assignment.id,
-            LabelingAssignment.submitted_at.is_(None),
-            LabelingAssignment.skipped.is_(False),
-        )
-        .values(submitted_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not done:
+    if not _close_once(session, assignment, submitted_at=now):
         session.rollback()
         raise Conflict(
             f"assignment {assignment.id} was released (claim timed out), skipped or already submitted",
@@ -306,17 +312,7 @@ def save_draft(
 def skip(session: Session, assignment: LabelingAssignment) -> None:
     """The labeler passes: the slot goes back to the pool, and this labeler never gets the item again."""
     _open_or_409(assignment)
-    done = session.execute(
-        update(LabelingAssignment)
-        .where(
-            LabelingAssignment.id == assignment.id,
-            LabelingAssignment.submitted_at.is_(None),
-            LabelingAssignment.skipped.is_(False),
-        )
-        .values(skipped=True)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if done:
+    if _close_once(session, assignment, skipped=True):
         session.execute(LabelingLabel.__table__.delete().where(LabelingLabel.assignment_id == assignment.id))
         session.execute(
             update(LabelingItem)

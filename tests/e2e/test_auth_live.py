@@ -12,17 +12,16 @@ import json
 import statistics
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright import sync_api
 
+from tests.e2e.browser import field
 from tests.stack import make_studio
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
-CHROMIUM = Path("/usr/bin/chromium")
 BURST = 20
 
 # Everything the page keeps: local and session storage, and every IndexedDB store's rows.
@@ -98,27 +97,6 @@ def test_health_stays_fast_during_a_burst_of_logins(live):
     assert longest < burst / 5, (latencies, burst)
 
 
-@pytest.fixture
-def page():
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing at /usr/bin/chromium: run `make browser`")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(30_000)
-        try:
-            yield page
-        finally:
-            browser.close()
-
-
-def _field(page, elem_id: str):
-    return page.locator(f"#{elem_id} textarea, #{elem_id} input").first
-
-
 def _login_tokens(live) -> list[dict]:
     with live.client() as client:
         rows = client.get("/api/auth/tokens", params={"include_inactive": True}).json()
@@ -127,12 +105,12 @@ def _login_tokens(live) -> list[dict]:
 
 def test_the_browser_keeps_no_password_or_token_and_logout_revokes_it(live, page):
     page.goto(f"{live.url}/ui/")
-    _field(page, "login-username").wait_for(timeout=60_000)
+    field(page, "login-username").wait_for(timeout=60_000)
     for _ in range(3):  # the first click can land before the page has wired its events
         if page.locator("#studio").is_visible():
             break
-        _field(page, "login-username").fill(live.admin_username)
-        _field(page, "login-password").fill(live.admin_password)
+        field(page, "login-username").fill(live.admin_username)
+        field(page, "login-password").fill(live.admin_password)
         page.locator("#login-button").click()
         try:
             page.locator("#studio").wait_for(state="visible", timeout=30_000)

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.bench_sft import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -180,21 +181,6 @@ def run(kind: str, spec: dict) -> dict:
     if out.returncode != 0:
         raise RuntimeError(f"the {kind} run failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def machine() -> str:
-    import torch
-
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    threads = f"{torch.get_num_threads()} threads"
-    return f"{cpu}, {threads}, torch {torch.__version__}, Python {platform.python_version()}"
 
 
 def _table(rows: list[dict]) -> list[str]:

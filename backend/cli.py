@@ -119,8 +119,12 @@ def create_user(
     ttl = settings.token_ttl_days if token_days is None else (token_days or None)
     try:
         with session_scope(settings.database_url) as session:
-            user, generated = users.create_user(session, username, role, password)
-            token = users.issue_token(session, user, "cli", ttl_days=ttl) if print_token else None
+            if print_token:
+                _user, generated, token = users.create_user_with_token(
+                    session, username, role, password, "cli", ttl_days=ttl
+                )
+            else:
+                (_user, generated), token = users.create_user(session, username, role, password), None
     except ServiceError as exc:
         typer.echo(f"Error: {exc.message}", err=True)
         raise typer.Exit(2) from None

@@ -78,13 +78,49 @@ def get_sessionmaker(url: str) -> sessionmaker[Session]:
     return sessionmaker(get_engine(url), expire_on_commit=False)
 
 
+class UncommittedWork(RuntimeError):
+    """A session closed with writes nobody committed: a service forgot its commit (a bug, not user input)."""
+
+
+def _note_flush(session: Session, _context) -> None:
+    session.info["uncommitted"] = True
+
+
+def _forget_flush(session: Session) -> None:
+    session.info.pop("uncommitted", None)
+
+
+def has_uncommitted_work(session: Session) -> bool:
+    """Pending objects, or rows flushed since the last commit or rollback."""
+    modified = any(session.is_modified(obj) for obj in session.dirty)
+    return bool(session.new or modified or session.deleted or session.info.get("uncommitted"))
+
+
+def _note_dml(state) -> None:
+    # Bulk UPDATE/DELETE/INSERT through session.execute writes without flushing any object.
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["uncommitted"] = True
+
+
+event.listen(Session, "after_flush", _note_flush)
+event.listen(Session, "do_orm_execute", _note_dml)
+event.listen(Session, "after_commit", _forget_flush)
+event.listen(Session, "after_soft_rollback", lambda session, _tx: _forget_flush(session))
+
+
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
-    """A session whose transaction commits on success and rolls back on error."""
+    """A session for one unit of work. One owner per transaction: the service that writes commits (so a
+    write and what it queues happen in a known order); this scope never commits. It rolls back on error,
+    and raises UncommittedWork when a caller leaves writes behind instead of losing them silently."""
     session = get_sessionmaker(url)()
     try:
         yield session
-        session.commit()
+        if has_uncommitted_work(session):
+            raise UncommittedWork(
+                f"session closed with uncommitted changes: new={list(session.new)!r} "
+                f"dirty={list(session.dirty)!r} deleted={list(session.deleted)!r}"
+            )
     except BaseException:
         session.rollback()
         raise

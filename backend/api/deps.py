@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -81,3 +81,9 @@ Admin = Annotated[User, require(Role.admin)]
 
 # Every id in a path: a positive 64-bit integer, so an id no database can hold is a 422, not an overflow.
 ResourceId = Annotated[int, Path(ge=1, le=MAX_INT, description="A positive integer id.")]
+
+
+# How long a request that a worker answers (generation, preview, profile) may hold the call open.
+WAIT = Query(
+    0.0, ge=0.0, le=600.0, description="Seconds to wait for the answer before returning (0 = at once)."
+)

@@ -10,11 +10,11 @@ import io
 import json
 from collections.abc import Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
-from backend.db import utcnow
+from backend.db import session_scope, utcnow
 from backend.models.evaluation import EvaluationRow
 from backend.models.jobs import Job, JobEvent, JobStatus
 from backend.models.registry import BaseModel
@@ -244,3 +244,29 @@ def _csv_line(values: list) -> str:
     buffer = io.StringIO()
     csv.writer(buffer).writerow(values)
     return buffer.getvalue()
+
+
+# Rows per transaction when a worker stores an evaluation's per-row evidence.
+ROWS_PER_COMMIT = 500
+
+
+def store_rows(settings: Settings, job_id: int, rows: list[dict]) -> None:
+    """Replace the per-row evidence of evaluation `job_id` (a resumed run starts over), committing in
+    batches so a large evaluation holds no long write lock."""
+    with session_scope(settings.database_url) as session:
+        session.execute(delete(EvaluationRow).where(EvaluationRow.job_id == job_id))
+        session.commit()
+    for start in range(0, len(rows), ROWS_PER_COMMIT):
+        with session_scope(settings.database_url) as session:
+            session.add_all(
+                EvaluationRow(
+                    job_id=job_id,
+                    set=row["set"],
+                    row_index=row["index"],
+                    messages=row["messages"],
+                    reference=row["reference"],
+                    outputs=row["outputs"],
+                )
+                for row in rows[start : start + ROWS_PER_COMMIT]
+            )
+            session.commit()

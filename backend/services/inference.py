@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
-from backend.models.inference import InferenceRequest
+from backend.db import get_sessionmaker, utcnow
+from backend.models.inference import InferenceRequest, InferenceStatus
 from backend.models.users import User
 from backend.queue import RUN_INFERENCE_TASK, enqueue
-from backend.schemas.inference import GenerationCreate
+from backend.schemas.inference import GenerationCreate, InferenceRead
 from backend.services import datasets, registry
 from backend.services.errors import Invalid, NotFound
 
@@ -46,6 +51,28 @@ def submit_generation(session: Session, settings: Settings, data: GenerationCrea
     return submit(session, settings, "generate", payload, user)
 
 
+def claim_request(session: Session, request_id: int) -> InferenceRequest | None:
+    """Mark a queued request running for this worker; None when another worker took it (or it is done)."""
+    claimed = session.execute(
+        update(InferenceRequest)
+        .where(InferenceRequest.id == request_id, InferenceRequest.status == InferenceStatus.queued)
+        .values(status=InferenceStatus.running)
+    ).rowcount
+    session.commit()
+    return session.get(InferenceRequest, request_id) if claimed else None
+
+
+def finish_request(
+    session: Session, request_id: int, status: InferenceStatus, *, result: dict | None, error: str | None
+) -> None:
+    session.execute(
+        update(InferenceRequest)
+        .where(InferenceRequest.id == request_id)
+        .values(status=status, result=result, error=error, finished_at=utcnow())
+    )
+    session.commit()
+
+
 def get_request(session: Session, request_id: int) -> InferenceRequest:
     request = session.get(InferenceRequest, request_id)
     if request is None:
@@ -68,3 +95,40 @@ def submit_dataset_request(
         "tokenizer_path": model.path,
     }
     return submit(session, settings, kind, payload, user)
+
+
+# How often a waiting caller re-reads the request row.
+POLL_SECONDS = 0.2
+
+
+async def wait_for(settings: Settings, request_id: int, wait: float) -> InferenceRead:
+    """Poll the request row until it is finished or `wait` seconds have passed (0 = read it once).
+
+    Each read is its own short session in a worker thread, so a long wait holds neither a connection nor
+    the event loop."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    maker = get_sessionmaker(settings.database_url)
+
+    def load() -> InferenceRead:
+        with maker() as session:
+            return InferenceRead.model_validate(get_request(session, request_id))
+
+    while True:
+        read = await asyncio.to_thread(load)
+        if read.status in (InferenceStatus.succeeded, InferenceStatus.failed) or loop.time() >= deadline:
+            return read
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def submit_and_wait(
+    settings: Settings, submit_in: Callable[[Session], InferenceRequest], wait: float
+) -> InferenceRead:
+    """Run `submit_in(session)` (one of the submit functions above, which commits) in a worker thread,
+    then wait for the worker's answer."""
+
+    def submit() -> int:
+        with get_sessionmaker(settings.database_url)() as session:
+            return submit_in(session).id
+
+    return await wait_for(settings, await asyncio.to_thread(submit), wait)

@@ -135,6 +135,12 @@ def set_progress(session: Session, job_id: int, step: int, total: int | None) ->
     session.commit()
 
 
+def set_output_path(session: Session, job_id: int, path: str) -> None:
+    """Where the job's artifacts go (relative to the artifact store)."""
+    session.get(Job, job_id).output_path = path
+    session.commit()
+
+
 def add_checkpoint(session: Session, job_id: int, step: int, path: str, metrics: dict) -> None:
     session.add(Checkpoint(job_id=job_id, step=step, path=path, metrics=metrics))
     session.commit()

@@ -162,7 +162,14 @@ def _tensor_entry(meta, name: str, file: Path) -> tuple[int, int]:
     return count, end
 
 
-def register_model(
+def register_model(session: Session, name: str, path: Path, *, settings: Settings, **kwargs) -> BaseModel:
+    """Check a model folder and register it under `name` (see add_model); commits."""
+    model = add_model(session, name, path, settings=settings, **kwargs)
+    session.commit()
+    return model
+
+
+def add_model(
     session: Session,
     name: str,
     path: Path,
@@ -173,6 +180,8 @@ def register_model(
     job_id: int | None = None,
     is_adapter: bool = False,
 ) -> BaseModel:
+    """Add a checked model folder to the session without committing: a job's output is registered in the
+    same transaction that marks the job succeeded."""
     if session.scalar(select(BaseModel).where(BaseModel.name == name)):
         raise Conflict(f"a model named '{name}' is already registered", code="model_exists")
     try:

@@ -51,6 +51,28 @@ def check_password(password: str, username: str) -> None:
 
 def create_user(session: Session, username: str, role: Role, password: str | None = None) -> tuple[User, str]:
     """Create a user; returns it with its password (generated when none is given)."""
+    user, password = _add_user(session, username, role, password)
+    session.commit()
+    return user, password
+
+
+def create_user_with_token(
+    session: Session,
+    username: str,
+    role: Role,
+    password: str | None,
+    token_name: str,
+    *,
+    ttl_days: float | None = DEFAULT_TOKEN_TTL_DAYS,
+) -> tuple[User, str, str]:
+    """Create a user and a first token in one transaction; returns (user, password, token secret)."""
+    user, password = _add_user(session, username, role, password)
+    secret = _add_token(session, user, token_name, ttl_days)[1]
+    session.commit()
+    return user, password, secret
+
+
+def _add_user(session: Session, username: str, role: Role, password: str | None) -> tuple[User, str]:
     if session.scalar(select(User).where(User.username == username)):
         raise Conflict(f"user '{username}' already exists", code="user_exists")
     if password is None:
@@ -72,6 +94,12 @@ def create_token(
     """A new token for `user` living `ttl_days` (None: never expires); returns its row and its secret.
 
     Only the digest is stored, so this is the one time the secret is seen. No policy here: callers decide."""
+    row, secret = _add_token(session, user, name, ttl_days)
+    session.commit()
+    return row, secret
+
+
+def _add_token(session: Session, user: User, name: str, ttl_days: float | None) -> tuple[ApiToken, str]:
     secret = new_token()
     row = ApiToken(
         user_id=user.id,
@@ -140,6 +168,7 @@ def token_for_secret(session: Session, secret: str) -> ApiToken:
     last_used = _aware(row.last_used_at)
     if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
         row.last_used_at = now
+        session.commit()
     return row
 
 
@@ -164,9 +193,15 @@ def list_tokens(
     return list(session.scalars(query))
 
 
-def revoke(row: ApiToken) -> None:
+def _revoke(row: ApiToken) -> None:
     if not row.revoked:
         row.revoked, row.revoked_at = True, utcnow()
+
+
+def log_out(session: Session, token: ApiToken) -> None:
+    """Revoke the token a request carries (logout ends the session on the server)."""
+    _revoke(token)
+    session.commit()
 
 
 def revoke_token(session: Session, caller: User, token_id: int) -> ApiToken:
@@ -174,7 +209,8 @@ def revoke_token(session: Session, caller: User, token_id: int) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None or (row.user_id != caller.id and caller.role != Role.admin):
         raise NotFound(f"token {token_id} not found")
-    revoke(row)
+    _revoke(row)
+    session.commit()
     return row
 
 
@@ -227,7 +263,8 @@ def login(settings: Settings, username: str, password: str, address: str) -> tup
         else:
             session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
             user = session.get(User, user.id)
-            row, secret = create_token(session, user, "login", ttl_days=settings.token_ttl_days)
+            row, secret = _add_token(session, user, "login", settings.token_ttl_days)
+        session.commit()
     if not accepted:
         raise Unauthorized("wrong username or password")
     return user, row, secret
@@ -250,5 +287,5 @@ def bootstrap_admin(session: Session) -> tuple[str, str, str] | None:
     The token lives the default login lifetime: scripts that need longer get a token from an admin."""
     if session.scalar(select(func.count(User.id))):
         return None
-    user, password = create_user(session, "admin", Role.admin)
-    return user.username, password, issue_token(session, user, "bootstrap")
+    user, password, secret = create_user_with_token(session, "admin", Role.admin, None, "bootstrap")
+    return user.username, password, secret

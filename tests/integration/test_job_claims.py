@@ -42,7 +42,7 @@ def _queued_job(settings, tiny_model_path) -> int:
             name="j", method="sft", status=JobStatus.queued, spec={}, base_model_id=model.id, datasets=[]
         )
         session.add(job)
-        session.flush()
+        session.commit()
         return job.id
 
 
@@ -66,6 +66,7 @@ def test_stale_running_job_is_requeued_then_failed_after_max_attempts(pg_setting
             session.execute(
                 update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow() - timedelta(seconds=60))
             )
+            session.commit()
         with session_scope(pg_settings.database_url) as session:
             requeued = job_runtime.recover_stale_jobs(session, pg_settings)
         with session_scope(pg_settings.database_url) as session:
@@ -82,6 +83,7 @@ def test_a_finished_job_cannot_be_overwritten_by_its_old_worker(pg_settings, tin
     with session_scope(pg_settings.database_url) as session:
         job_runtime.claim_job(session, job_id, "old")
         session.execute(update(Job).where(Job.id == job_id).values(status=JobStatus.cancelled))
+        session.commit()
     with session_scope(pg_settings.database_url) as session:
         assert not job_runtime.finish_job(session, job_id, "old", JobStatus.succeeded, result={})
         assert session.get(Job, job_id).status == JobStatus.cancelled

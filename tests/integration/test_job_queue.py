@@ -62,6 +62,7 @@ def _make_stale(settings, job_id: int) -> None:
         session.execute(
             update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow() - timedelta(seconds=60))
         )
+        session.commit()
 
 
 def test_times_are_stored_in_utc_and_read_back_aware(db):
@@ -155,6 +156,7 @@ def test_resume_requeues_a_job_whose_worker_is_gone(db):
         session.execute(
             update(Worker).values(last_seen=utcnow() - timedelta(seconds=60))
         )  # the worker stopped touching its row: it is dead, even if the job's heartbeat is recent
+        session.commit()
     with session_scope(settings.database_url) as session:
         job = jobs.resume_job(session, settings, job_id)
         assert job.status == JobStatus.queued and job.worker_id is None

@@ -74,6 +74,7 @@ def test_login_tokens_expire_after_the_default_lifetime_and_then_get_a_401(studi
             .where(ApiToken.id == body["id"])
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
+        session.commit()
     refused = client.get("/api/auth/me", headers=_auth(body["token"]))
     assert refused.status_code == 401
     assert "expired" in refused.json()["message"]
@@ -154,6 +155,7 @@ def test_failed_logins_are_limited_per_user_even_for_the_right_password(studio):
     with session_scope(settings.database_url) as session:
         moved = utcnow() - timedelta(seconds=settings.login_window_seconds + 1)
         session.execute(update(LoginAttempt).values(created_at=moved))
+        session.commit()
     assert _login(client, "eng", ENGINEER_PASSWORD).status_code == 200
 
 

@@ -126,6 +126,7 @@ def test_archived_data_leaves_the_listing_and_stays_readable_and_its_job_resumes
 
     with session_scope(settings.database_url) as session:
         session.get(Job, job["id"]).status = JobStatus.failed
+        session.commit()
     resumed = api.post(f"/api/jobs/{job['id']}/resume")
     assert resumed.status_code in (200, 202), resumed.text
     assert resumed.json()["status"] == "queued"

@@ -28,7 +28,7 @@ def _job(settings, tiny_model_dir) -> int:
         )
         job.queued_at = utcnow()
         session.add(job)
-        session.flush()
+        session.commit()
         return job.id
 
 

@@ -75,6 +75,7 @@ def test_a_revoked_token_closes_the_upload_route(server):
     with session_scope(server.settings.database_url) as session:
         for row in session.query(ApiToken).all():
             row.revoked = True
+        session.commit()
     assert _upload(server).status_code == 401
 
 

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete
-
 from backend.config import Settings
 from backend.db import session_scope
-from backend.models.evaluation import EvaluationRow
 from backend.models.jobs import Job
 from backend.schemas.evaluation import EvaluationCreate
 from backend.services import datasets, evaluations, registry
@@ -19,7 +16,6 @@ from worker.jobs.dataset_files import checked_version_file
 from worker.progress import DatabaseReporter
 
 #: rows stored per transaction: large evaluations write in chunks, not one huge commit
-_ROWS_PER_COMMIT = 500
 
 
 def _rows(session, store: ArtifactStore, version_id: int | None, limit: int) -> list[dict]:
@@ -51,26 +47,6 @@ def _reward_models(session, store: ArtifactStore, data: EvaluationCreate) -> dic
     return paths
 
 
-def _store_rows(settings: Settings, job_id: int, rows: list[dict]) -> None:
-    with session_scope(settings.database_url) as session:
-        session.execute(
-            delete(EvaluationRow).where(EvaluationRow.job_id == job_id)
-        )  # a resumed run starts over
-    for start in range(0, len(rows), _ROWS_PER_COMMIT):
-        with session_scope(settings.database_url) as session:
-            session.add_all(
-                EvaluationRow(
-                    job_id=job_id,
-                    set=row["set"],
-                    row_index=row["index"],
-                    messages=row["messages"],
-                    reference=row["reference"],
-                    outputs=row["outputs"],
-                )
-                for row in rows[start : start + _ROWS_PER_COMMIT]
-            )
-
-
 def run_evaluation_job(job_id: int, settings: Settings, store: ArtifactStore) -> dict:
     """Run the evaluation stored on job `job_id`; returns the job result ({"summary": ...})."""
     reporter = DatabaseReporter(settings, job_id)
@@ -96,6 +72,6 @@ def run_evaluation_job(job_id: int, settings: Settings, store: ArtifactStore) ->
         + (f" and {len(request.general_items)} general rows" if request.general_items else "")
     )
     result = run_evaluation(request)
-    _store_rows(settings, job_id, result["rows"])
+    evaluations.store_rows(settings, job_id, result["rows"])
     reporter.log_event(f"Stored {len(result['rows'])} graded rows")
     return {"summary": result["summary"]}

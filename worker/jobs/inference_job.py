@@ -7,13 +7,11 @@ import time
 import traceback
 from pathlib import Path
 
-from sqlalchemy import update
-
 from backend import storage
 from backend.config import Settings
-from backend.db import session_scope, utcnow
-from backend.models.inference import InferenceRequest, InferenceStatus
-from backend.services import datasets
+from backend.db import session_scope
+from backend.models.inference import InferenceStatus
+from backend.services import datasets, inference
 from worker.device import detect_device
 from worker.inference import dataset_views
 from worker.inference.engine import GenerationEngine
@@ -86,14 +84,9 @@ HANDLERS = {
 
 def execute_inference_request(request_id: int, *, settings: Settings) -> None:
     with session_scope(settings.database_url) as session:
-        claimed = session.execute(
-            update(InferenceRequest)
-            .where(InferenceRequest.id == request_id, InferenceRequest.status == InferenceStatus.queued)
-            .values(status=InferenceStatus.running)
-        ).rowcount
-        request = session.get(InferenceRequest, request_id) if claimed else None
+        request = inference.claim_request(session, request_id)
         kind, payload = (request.kind, request.payload) if request else (None, None)
-    if not claimed:
+    if request is None:
         return
     try:
         result, error, status = HANDLERS[kind](payload, settings), None, InferenceStatus.succeeded
@@ -101,8 +94,4 @@ def execute_inference_request(request_id: int, *, settings: Settings) -> None:
         log.error("inference request %s failed:\n%s", request_id, traceback.format_exc())
         result, error, status = None, f"{type(exc).__name__}: {exc}", InferenceStatus.failed
     with session_scope(settings.database_url) as session:
-        session.execute(
-            update(InferenceRequest)
-            .where(InferenceRequest.id == request_id)
-            .values(status=status, result=result, error=error, finished_at=utcnow())
-        )
+        inference.finish_request(session, request_id, status, result=result, error=error)

@@ -96,10 +96,9 @@ def execute_training_job(woken_by: int | None, *, settings: Settings, worker_id:
         if job is None:
             log.info("woken for job %s but no job is queued: nothing to do", woken_by)
             return
-        job_id = job.id
+        job_id, attempt = job.id, job.attempt
         relative = store.job_dir(job_id)
-        job.output_path = relative
-        attempt = job.attempt
+        job_runtime.set_output_path(session, job_id, relative)
     job_dir = store.path(relative)
     job_dir.mkdir(parents=True, exist_ok=True)
     for stale in (OUTCOME_FILE, ERROR_FILE):
@@ -179,7 +178,7 @@ def _finish(
 def _register_merged(session, settings: Settings, job_id: int, merged_dir: str) -> int:
     job = session.get(Job, job_id)
     start = registry.root_model(session, registry.get_model(session, job.base_model_id))
-    return registry.register_model(
+    return registry.add_model(
         session,
         f"{job.name} (job {job_id}, merged)",
         Path(merged_dir),
@@ -195,7 +194,7 @@ def _register_output(session, settings: Settings, job_id: int, result: dict) -> 
     job = session.get(Job, job_id)
     start = registry.get_model(session, job.base_model_id)
     is_adapter = bool(result.get("is_adapter"))
-    model = registry.register_model(
+    model = registry.add_model(
         session,
         f"{job.name} (job {job_id})",
         Path(result["model_dir"]),

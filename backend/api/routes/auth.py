@@ -38,9 +38,9 @@ def login(body: LoginRequest, request: Request, settings: SettingsDep) -> TokenR
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(token: CurrentToken) -> Response:
+def logout(token: CurrentToken, session: SessionDep) -> Response:
     """Revoke the token this request carries."""
-    users.revoke(token)
+    users.log_out(session, token)
     return Response(status_code=204)
 
 
@@ -93,6 +93,7 @@ def list_users(_: Admin, session: SessionDep):
 @router.post("/users", response_model=UserCreated, status_code=201)
 def create_user(body: UserCreate, _: Admin, session: SessionDep) -> UserCreated:
     password = body.password.get_secret_value() if body.password else None
-    user, password = users.create_user(session, body.username, body.role, password)
-    token = users.issue_token(session, user, "created")
+    user, password, token = users.create_user_with_token(
+        session, body.username, body.role, password, "created"
+    )
     return UserCreated(**UserRead.model_validate(user).model_dump(), password=password, token=token)

@@ -11,9 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from backend.api.deps import Engineer, ResourceId, SessionDep, SettingsDep, StoreDep
+from backend.api.deps import WAIT, Engineer, ResourceId, SessionDep, SettingsDep, StoreDep
 from backend.api.errors import MAX_INT, loads_strict
-from backend.api.routes.generations import WAIT, submit_and_wait
 from backend.schemas.datasets import (
     DatasetRead,
     DatasetVersionRead,
@@ -23,7 +22,7 @@ from backend.schemas.datasets import (
     VersionOperation,
 )
 from backend.schemas.inference import InferenceRead
-from backend.services import datasets
+from backend.services import datasets, inference
 from backend.services.errors import Invalid
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -195,7 +194,13 @@ async def template_preview(
 ):
     """Render one row exactly as the trainer tokenizes it, marking the tokens that carry the loss (on a
     worker, which has the tokenizer)."""
-    return await submit_and_wait(settings, user, "preview", version_id, body.model_dump(), wait)
+    return await inference.submit_and_wait(
+        settings,
+        lambda session: inference.submit_dataset_request(
+            session, settings, "preview", version_id, body.model_dump(), user
+        ),
+        wait,
+    )
 
 
 @router.post("/versions/{version_id}/profile", response_model=InferenceRead, status_code=202)
@@ -204,4 +209,10 @@ async def profile_version(
 ):
     """Token-length histogram, share over max_length and samples, computed by a worker with the model's
     tokenizer; the result is also stored on the version."""
-    return await submit_and_wait(settings, user, "profile", version_id, body.model_dump(), wait)
+    return await inference.submit_and_wait(
+        settings,
+        lambda session: inference.submit_dataset_request(
+            session, settings, "profile", version_id, body.model_dump(), user
+        ),
+        wait,
+    )

@@ -53,7 +53,7 @@ def _queued(settings, model_id: int, queued_at: datetime) -> int:
             queued_at=queued_at,
         )
         session.add(job)
-        session.flush()
+        session.commit()
         return job.id
 
 

@@ -5,7 +5,7 @@ and the accuracy of reward jobs trained from the campaign on its held-out labels
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from backend.config import Settings
 from backend.models.datasets import DatasetVersion
@@ -124,9 +124,14 @@ def scoring_status(session: Session, campaign: LabelingCampaign) -> dict | None:
 
 def items_to_score(session: Session, campaign_id: int) -> list[tuple[list[dict], list[tuple[int, str]]]]:
     """(prompt, [(candidate id, text)]) of every item whose candidates are all written."""
-    campaign = session.get(LabelingCampaign, campaign_id)
+    items = session.scalars(
+        select(LabelingItem)
+        .where(LabelingItem.campaign_id == campaign_id)
+        .options(selectinload(LabelingItem.candidates))
+        .order_by(LabelingItem.id)
+    )
     out = []
-    for item in campaign.items if campaign else []:
+    for item in items:
         if item.candidates and all(c.text is not None for c in item.candidates):
             out.append((item.prompt, [(c.id, c.text) for c in item.candidates]))
     return out

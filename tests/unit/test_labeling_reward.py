@@ -101,7 +101,11 @@ def test_detaching_drops_the_scores_and_restores_the_plain_order(api, labelers, 
     cid = campaign["id"]
     items = _items(api, cid)
     job_id = _job(settings, api.model_id)
-    assert api.patch(f"/api/labeling/campaigns/{cid}", json={"reward_job_id": job_id}).status_code == 200
+    attached = api.patch(f"/api/labeling/campaigns/{cid}", json={"reward_job_id": job_id})
+    assert attached.status_code == 200
+    again = api.post(f"/api/labeling/campaigns/{cid}/score")  # score again (e.g. after items were added)
+    assert again.status_code == 202 and again.json()["reward_scoring"]["status"] == "queued"
+    assert again.json()["reward_scoring"]["request_id"] > attached.json()["reward_scoring"]["request_id"]
     scores = {i["candidates"][0]["id"]: float(10 - n) for n, i in enumerate(items)}
     scores |= {i["candidates"][1]["id"]: 0.0 for i in items}  # margins 10, 9, 8: reversed order
     with session_scope(settings.database_url) as session:

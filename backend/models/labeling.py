@@ -35,6 +35,12 @@ class LabelingCampaign(Base):
     claim_timeout_s: Mapped[int] = mapped_column(default=1800)
     # How candidates were made: {"dataset": bool, "models": [...], "params": {...}, "samples_per_model": n}.
     generation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # A succeeded reward-model job whose scores order the queue (smallest margin first), and the infer-worker
+    # request scoring the candidates with it (its status is the scoring status).
+    reward_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    reward_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inference_requests.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     items: Mapped[list[LabelingItem]] = relationship(
@@ -57,6 +63,8 @@ class LabelingItem(Base):
     gold: Mapped[list[list[int]] | None] = mapped_column(JSON)
     # Live (claimed or submitted, not skipped) assignments: the counter the conditional UPDATE guards.
     assigned_count: Mapped[int] = mapped_column(default=0)
+    # Best minus second-best reward score of its candidates under the campaign's reward model (None: none).
+    reward_margin: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     campaign: Mapped[LabelingCampaign] = relationship(back_populates="items")
@@ -79,6 +87,8 @@ class LabelingCandidate(Base):
         ForeignKey("inference_requests.id", ondelete="SET NULL")
     )
     error: Mapped[str | None] = mapped_column(Text)
+    # The campaign's reward model's score for this candidate (None: not scored, or the model changed).
+    reward_score: Mapped[float | None] = mapped_column(Float)
 
     item: Mapped[LabelingItem] = relationship(back_populates="candidates")
 

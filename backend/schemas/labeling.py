@@ -50,6 +50,19 @@ class CampaignCreate(BaseModel):
     claim_timeout_s: int = Field(
         1800, ge=5, le=7 * 24 * 3600, description="An unsubmitted claim is released after."
     )
+    reward_job_id: int | None = Field(
+        None,
+        description="A succeeded reward-model job: its scores order the queue, smallest margin first.",
+    )
+
+
+class CampaignUpdate(BaseModel):
+    """Change a campaign: attach a reward model (scoring starts on the infer worker) or detach it (null)."""
+
+    reward_job_id: int | None = Field(
+        None,
+        description="A succeeded reward-model job whose scores order the queue; null detaches the model.",
+    )
 
 
 class CampaignRead(ReadModel):
@@ -67,6 +80,10 @@ class CampaignRead(ReadModel):
     labeler_ids: list[int]
     claim_timeout_s: int
     created_at: datetime
+    reward_job_id: int | None = None
+    reward_scoring: dict[str, Any] | None = Field(
+        None, description="Scoring with the attached reward model: status, scored and total candidates."
+    )
     progress: dict[str, int] = Field(default_factory=dict)
 
 

@@ -12,7 +12,7 @@ from backend.models.labeling import LabelingAssignment, LabelingCampaign, Labeli
 from backend.models.users import Role, User
 from backend.schemas.inference import GenerationCreate
 from backend.schemas.labeling import CampaignCreate, ItemCreate
-from backend.services import datasets, inference, registry
+from backend.services import datasets, inference, labeling_rm, registry
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.storage import ArtifactStore
 
@@ -95,6 +95,8 @@ def create_campaign(
         )
     models = _check_generation(session, data)
     k = _candidate_count(data, version.format)
+    if data.reward_job_id is not None:
+        labeling_rm.reward_job(session, data.reward_job_id)
     campaign = LabelingCampaign(
         owner_id=user.id,
         name=data.name,
@@ -147,6 +149,8 @@ def create_campaign(
         )
         candidate.inference_request_id = inference.submit_generation(session, settings, request, user).id
     session.commit()
+    if data.reward_job_id is not None:
+        labeling_rm.attach(session, settings, campaign, data.reward_job_id, user)
     return campaign
 
 
@@ -266,8 +270,15 @@ def item_table(campaign: LabelingCampaign) -> list[dict]:
             "reference": item.reference,
             "gold": item.gold,
             "assigned_count": item.assigned_count,
+            "reward_margin": item.reward_margin,
             "candidates": [
-                {"id": c.id, "text": c.text, "provenance": c.provenance, "error": c.error}
+                {
+                    "id": c.id,
+                    "text": c.text,
+                    "provenance": c.provenance,
+                    "error": c.error,
+                    "reward_score": c.reward_score,
+                }
                 for c in item.candidates
             ],
         }

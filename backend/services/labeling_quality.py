@@ -25,7 +25,7 @@ from backend.models.labeling import (
 )
 from backend.models.users import User
 from backend.schemas.labeling import ExportCreate
-from backend.services import datasets
+from backend.services import datasets, labeling_rm
 from backend.services import labeling_math as lm
 from backend.services.errors import Conflict, Invalid
 from backend.storage import ArtifactStore
@@ -149,12 +149,16 @@ def quality(session: Session, campaign: LabelingCampaign) -> dict:
     position, comparisons = lm.position_bias(humans)
     longer, length_comparisons = lm.length_bias(humans, lengths)
     per_labeler = _per_labeler(session, humans, table, gold)
+    agreement = lm.percent_agreement(table)
     return {
         "campaign_id": campaign.id,
         "labels": len(humans),
         "labelers": len({v.labeler for v in humans}),
-        "percent_agreement": lm.percent_agreement(table),
+        "percent_agreement": agreement,
         "alpha": lm.alpha(table),
+        # reward models trained from this campaign, scored on its held-out labels, against what humans reach
+        "reward_models": labeling_rm.reward_models(session, campaign),
+        "human_ceiling": agreement,
         "agreement_threshold": campaign.agreement_threshold,
         "per_labeler": per_labeler,
         "worst_items": _worst_items(table),

@@ -85,7 +85,8 @@ def _open_assignment(session: Session, campaign: LabelingCampaign, user: User) -
 
 
 def _free_items(session: Session, campaign: LabelingCampaign, user: User) -> list[int]:
-    """Items with a free slot, not yet seen by this labeler, whose candidates are all written."""
+    """Items with a free slot, not yet seen by this labeler, whose candidates are all written; smallest reward
+    margin first when the campaign's reward model scored them."""
     seen = exists().where(
         LabelingAssignment.item_id == LabelingItem.id, LabelingAssignment.labeler_id == user.id
     )
@@ -99,8 +100,14 @@ def _free_items(session: Session, campaign: LabelingCampaign, user: User) -> lis
                 ~seen,
                 ~unwritten,
             )
-            # Fill items already started first, so complete items appear early.
-            .order_by(LabelingItem.assigned_count.desc(), LabelingItem.id)
+            # With a reward model attached: the items it is least sure about (smallest margin) first. Then
+            # fill items already started first, so complete items appear early.
+            .order_by(
+                LabelingItem.reward_margin.is_(None),
+                LabelingItem.reward_margin,
+                LabelingItem.assigned_count.desc(),
+                LabelingItem.id,
+            )
             .limit(CANDIDATE_BATCH)
         )
     )

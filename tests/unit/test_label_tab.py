@@ -49,13 +49,27 @@ def test_quality_view_summary_and_plot():
         "length_bias": {"longer_wins": 0.25, "comparisons": 8},
         "median_seconds": 3.5,
         "ai": {"labels": 2, "judges": ["ai:judge"], "agreement_with_humans": {"ai:judge": 1.0}},
+        "human_ceiling": 0.5,
+        "reward_models": [
+            {
+                "job_id": 7,
+                "name": "rm",
+                "status": "succeeded",
+                "accuracy": 0.75,
+                "held_out_pairs": 4,
+                "measured_at_step": 10,
+                "attached": True,
+            }
+        ],
     }
     summary = quality_summary(quality)
     assert "50%" in summary and "below the threshold 80%" in summary and "#3 (0%)" in summary
     assert "ai:judge 100%" in summary
+    assert "accuracy **75%** on 4 held-out pairs" in summary and "ceiling **50%**" in summary
     figure = quality_figure(quality)
     assert [trace.name for trace in figure.data][:3] == [
         "agreement with others",
         "Kendall tau",
         "gold accuracy",
     ]
+    assert figure.data[-1].name == "reward model accuracy" and list(figure.data[-1].y) == [0.75]

@@ -1,5 +1,6 @@
-"""The quality view of a labeling campaign (engineers and admins): agreement, per-labeler figures and bias
-audits, as a summary and bar charts. Hidden from labelers."""
+"""The quality view of a labeling campaign (engineers and admins): agreement, per-labeler figures, bias
+audits, and reward models trained from the campaign scored on its held-out labels next to the human agreement
+ceiling, as a summary and bar charts. Hidden from labelers."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def quality_summary(q: dict) -> str:
             "agreement with the human majority: "
             + ", ".join(f"{j} {_pct(v)}" for j, v in q["ai"]["agreement_with_humans"].items())
         )
+    lines += reward_lines(q)
     if q["worst_items"]:
         lines.append(
             "Lowest-agreement items: "
@@ -48,11 +50,40 @@ def quality_summary(q: dict) -> str:
     return "\n\n".join(lines)
 
 
+def reward_lines(q: dict, scoring: dict | None = None) -> list[str]:
+    """Reward models trained from the campaign: accuracy on its held-out labels against the human ceiling."""
+    lines = []
+    for m in q.get("reward_models") or []:
+        where = (
+            f"on {m['held_out_pairs']} held-out pairs (step {m['measured_at_step']})"
+            if m["accuracy"] is not None
+            else "not measured on the campaign's held-out labels"
+        )
+        lines.append(
+            f"Reward model **{m['name']}** (job {m['job_id']}, {m['status']}"
+            + (", orders the queue" if m["attached"] else "")
+            + f"): accuracy **{_pct(m['accuracy'])}** {where} · human agreement ceiling "
+            f"**{_pct(q.get('human_ceiling'))}**"
+        )
+    if scoring:
+        lines.append(
+            f"Queue ordered by reward job {scoring['reward_job_id']} (smallest margin first): scoring "
+            f"{scoring['status']}, {scoring['scored']} of {scoring['candidates']} candidates scored"
+            + (f" · {scoring['error']}" if scoring.get("error") else "")
+        )
+    return lines
+
+
 def quality_figure(q: dict) -> go.Figure:
     """Per labeler: agreement with the others, Kendall tau, gold accuracy; and the two bias audits."""
     people = q["per_labeler"]
     names = [p["username"] for p in people]
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.7, 0.3], subplot_titles=("Labelers", "Bias audits"))
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        column_widths=[0.5, 0.25, 0.25],
+        subplot_titles=("Labelers", "Bias audits", "Reward models on held-out labels"),
+    )
     for key, label in (
         ("agreement_with_others", "agreement with others"),
         ("kendall_tau", "Kendall tau"),
@@ -68,6 +99,16 @@ def quality_figure(q: dict) -> go.Figure:
         showlegend=False,
     )
     fig.add_hline(y=0.5, line_dash="dot", row=1, col=2)
+    models = [m for m in q.get("reward_models") or [] if m["accuracy"] is not None]
+    fig.add_bar(
+        x=[f"job {m['job_id']}" for m in models],
+        y=[m["accuracy"] for m in models],
+        name="reward model accuracy",
+        row=1,
+        col=3,
+    )
+    if q.get("human_ceiling") is not None:
+        fig.add_hline(y=q["human_ceiling"], line_dash="dash", row=1, col=3, annotation_text="human agreement")
     fig.update_layout(barmode="group", height=360, margin={"t": 40, "b": 40, "l": 40, "r": 10})
     return fig
 
@@ -76,10 +117,13 @@ def load_quality(api_url: str, token: str, campaign_id: int | None) -> tuple[str
     if not token or campaign_id is None:
         return "Choose a campaign.", None
     try:
-        q = LabelingClient(api_url, token).quality(int(campaign_id))
+        client = LabelingClient(api_url, token)
+        q = client.quality(int(campaign_id))
+        scoring = client.get_campaign(int(campaign_id)).get("reward_scoring")
     except ApiError as exc:
         return error_md(exc), None
-    return quality_summary(q), quality_figure(q)
+    extra = reward_lines({}, scoring)
+    return "\n\n".join([quality_summary(q), *extra]), quality_figure(q)
 
 
 def may_see_quality(api_url: str, token: str) -> bool:

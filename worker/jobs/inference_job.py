@@ -1,4 +1,5 @@
-"""Answer one inference request (generation, template preview, dataset profile) and store the result."""
+"""Answer one inference request (generation, template preview, dataset profile, reward scores of a labeling
+campaign's candidates) and store the result."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from backend import storage
 from backend.config import Settings
 from backend.db import session_scope
 from backend.models.inference import InferenceStatus
-from backend.services import datasets, inference
+from backend.services import datasets, inference, labeling_rm
 from worker.device import detect_device
+from worker.evaluation.reward_accuracy import CandidateScorer
 from worker.inference import dataset_views
 from worker.inference.engine import GenerationEngine
 
 log = logging.getLogger(__name__)
+#: items scored (and their scores committed) at a time, so the campaign shows progress while it runs
+SCORE_CHUNK = 32
 _engine: GenerationEngine | None = None
 
 
@@ -73,12 +77,40 @@ def _profile(payload: dict, settings: Settings) -> dict:
     return result
 
 
+def _reward_scores(payload: dict, settings: Settings) -> dict:
+    """Score every written candidate of a campaign with its reward model; scores are stored chunk by chunk
+    and the run stops early when the campaign's reward model was changed meanwhile."""
+    campaign_id, job_id = payload["campaign_id"], payload["reward_job_id"]
+    with session_scope(settings.database_url) as session:
+        items = labeling_rm.items_to_score(session, campaign_id)
+    scorer = CandidateScorer(
+        str(storage.resolve(settings, payload["model_path"])),
+        chat_template=payload.get("chat_template", "model"),
+        device=detect_device(settings.worker_device)["device"],
+    )
+    scored = 0
+    for start in range(0, len(items), SCORE_CHUNK):
+        chunk = items[start : start + SCORE_CHUNK]
+        scores = scorer.score([(prompt, [text for _, text in candidates]) for prompt, candidates in chunk])
+        values = {
+            candidate_id: score
+            for (_, candidates), row in zip(chunk, scores, strict=True)
+            for (candidate_id, _), score in zip(candidates, row, strict=True)
+        }
+        with session_scope(settings.database_url) as session:
+            if not labeling_rm.store_scores(session, campaign_id, job_id, values):
+                return {"scored": scored, "items": len(items), "superseded": True}
+        scored += len(values)
+    return {"scored": scored, "items": len(items), "superseded": False}
+
+
 HANDLERS = {
     "generate": _generate,
     "preview": lambda payload, settings: dataset_views.template_preview(
         _local(payload, settings), cache_dir=views_cache(settings)
     ),
     "profile": _profile,
+    labeling_rm.SCORE_KIND: _reward_scores,
 }
 
 

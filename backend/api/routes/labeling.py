@@ -14,13 +14,22 @@ from backend.schemas.labeling import (
     CampaignCreate,
     CampaignRead,
     CampaignTrain,
+    CampaignUpdate,
     DraftSave,
     ExportCreate,
     ItemCreate,
     LabelRead,
     LabelSubmit,
 )
-from backend.services import jobs, labeling, labeling_arena, labeling_quality, labeling_queue, labeling_train
+from backend.services import (
+    jobs,
+    labeling,
+    labeling_arena,
+    labeling_quality,
+    labeling_queue,
+    labeling_rm,
+    labeling_train,
+)
 
 router = APIRouter(prefix="/labeling", tags=["labeling"])
 
@@ -28,6 +37,7 @@ router = APIRouter(prefix="/labeling", tags=["labeling"])
 def _read(session, campaign, user) -> CampaignRead:
     read = CampaignRead.model_validate(campaign)
     read.progress = labeling.progress(session, campaign, user)
+    read.reward_scoring = labeling_rm.scoring_status(session, campaign)
     return read
 
 
@@ -50,6 +60,26 @@ def list_campaigns(user: CurrentUser, session: SessionDep):
 @router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
 def get_campaign(campaign_id: ResourceId, user: CurrentUser, session: SessionDep):
     return _read(session, labeling.get_campaign(session, campaign_id, user), user)
+
+
+@router.patch("/campaigns/{campaign_id}", response_model=CampaignRead)
+def update_campaign(
+    campaign_id: ResourceId, body: CampaignUpdate, user: Engineer, session: SessionDep, settings: SettingsDep
+):
+    """Attach a reward model (`reward_job_id`: a succeeded reward job; its scores then order the queue,
+    smallest margin first, once the infer worker has scored the candidates) or detach it (null)."""
+    campaign = labeling.get_campaign(session, campaign_id, user)
+    if "reward_job_id" in body.model_fields_set:
+        labeling_rm.attach(session, settings, campaign, body.reward_job_id, user)
+    return _read(session, campaign, user)
+
+
+@router.post("/campaigns/{campaign_id}/score", response_model=CampaignRead, status_code=202)
+def score_campaign(campaign_id: ResourceId, user: Engineer, session: SessionDep, settings: SettingsDep):
+    """Score the candidates again with the attached reward model (e.g. after items were added)."""
+    campaign = labeling.get_campaign(session, campaign_id, user)
+    labeling_rm.submit_scoring(session, settings, campaign, user)
+    return _read(session, campaign, user)
 
 
 @router.post("/campaigns/{campaign_id}/close", response_model=CampaignRead)

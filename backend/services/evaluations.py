@@ -102,9 +102,11 @@ def _grader_model(session: Session, field: str, model_id: int) -> BaseModel:
     return model
 
 
-def _check_classifier(session: Session, i: int, grader: GraderSpec) -> None:
-    field = f"spec.graders[{i}].classifier_model_id"
-    model = _grader_model(session, field, grader.classifier_model_id)
+def check_classifier(session: Session, where: str, model_id: int, label: str | None) -> None:
+    """A classifier grader or reward (`where`: "spec.graders[0]", "spec.rewards[1]"): the model is a
+    registered sequence classifier and the label one of its labels (the refusal lists them)."""
+    field = f"{where}.classifier_model_id"
+    model = _grader_model(session, field, model_id)
     if not is_reward_model(session, model):
         raise Invalid(
             f"model {model.id} ({model.name}) is a {model.architecture or 'model'}, not a sequence "
@@ -112,11 +114,11 @@ def _check_classifier(session: Session, i: int, grader: GraderSpec) -> None:
             details={"field": field, "value": model.id},
         )
     labels = classifier_labels(model)
-    if grader.label is None and len(labels) > 1 or grader.label is not None and grader.label not in labels:
-        said = f"has no label '{grader.label}'" if grader.label is not None else "needs a label"
+    if label is None and len(labels) > 1 or label is not None and label not in labels:
+        said = f"has no label '{label}'" if label is not None else "needs a label"
         raise Invalid(
             f"classifier model {model.id} ({model.name}) {said}: its labels are {', '.join(labels)}",
-            details={"field": f"spec.graders[{i}].label", "value": grader.label, "labels": labels},
+            details={"field": f"{where}.label", "value": label, "labels": labels},
         )
 
 
@@ -142,7 +144,7 @@ def _check_graders(session: Session, data: EvaluationCreate) -> bool:
     """Refuse graders this studio cannot run; returns whether any grader needs a reference answer."""
     for i, grader in enumerate(data.spec.graders):
         if grader.kind == "classifier":
-            _check_classifier(session, i, grader)
+            check_classifier(session, f"spec.graders[{i}]", grader.classifier_model_id, grader.label)
         elif grader.kind == "judge":
             _check_judge(session, i, grader)
         elif grader.kind == "model":

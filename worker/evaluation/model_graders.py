@@ -16,25 +16,12 @@ from collections.abc import Sequence
 from backend.schemas.evaluation import GraderSpec
 from worker.evaluation.graders import Grader, build_grader
 from worker.evaluation.judge import JudgeModel, judge_grader
-from worker.training.rewards import classifier_reward, model_reward
-
-
-def _scored_by(fn):
-    def per_row(answers, _refs, columns):
-        prompts = columns.get("prompts") or [""] * len(answers)
-        return fn(prompts, answers, plain_prompt=columns.get("questions") or prompts)
-
-    return per_row
+from worker.training.rewards import classifier_grader, model_reward, scored_by
 
 
 def reward_model_grader(spec: GraderSpec, path: str) -> Grader:
     """The reward model's scalar score for (prompt, answer): unbounded, higher is better."""
-    return Grader(f"reward_{spec.reward_model_job_id}", _scored_by(model_reward(path)), bounds=(None, None))
-
-
-def classifier_grader(spec: GraderSpec, path: str) -> Grader:
-    """The probability, in [0, 1], that a trained classifier gives `spec.label` for (prompt, answer)."""
-    return Grader(spec.label_name, _scored_by(classifier_reward(path, spec.label)))
+    return Grader(f"reward_{spec.reward_model_job_id}", scored_by(model_reward(path)), bounds=(None, None))
 
 
 def _model(spec: GraderSpec, model_id: int, model_paths: dict[int, JudgeModel] | None) -> JudgeModel:
@@ -60,7 +47,8 @@ def build_graders(
                 raise ValueError(f"reward model job {spec.reward_model_job_id} has no model folder")
             graders.append(reward_model_grader(spec, path))
         elif spec.kind == "classifier":
-            graders.append(classifier_grader(spec, _model(spec, spec.classifier_model_id, model_paths).path))
+            path = _model(spec, spec.classifier_model_id, model_paths).path
+            graders.append(classifier_grader(spec.label_name, path, spec.label))
         elif spec.kind == "judge":
             judge = _model(spec, spec.judge_model_id, model_paths)
             graders.append(judge_grader(spec, judge, batch_size=batch_size, device=device))

@@ -121,8 +121,34 @@ def classifier_reward(model_path: str, label: str | None, *, batch_size: int = 1
     return probability
 
 
-def build_reward(spec: RewardFunctionSpec, reward_model_paths: dict[int, str]) -> RewardFn:
-    """One reward function from one RewardFunctionSpec: a rule is the grader of the same kind."""
+def scored_by(fn: RewardFn):
+    """A (prompts, completions) scorer as a grader's per-row function: the evaluation and the reward read the
+    same columns, so both give the same scores for the same answers."""
+
+    def per_row(answers, _refs, columns):
+        prompts = columns.get("prompts") or [""] * len(answers)
+        return fn(prompts, answers, plain_prompt=columns.get("questions") or prompts)
+
+    return per_row
+
+
+def classifier_grader(name: str, path: str, label: str | None) -> Grader:
+    """The probability, in [0, 1], that a trained classifier gives `label` for (prompt, answer)."""
+    return Grader(name, scored_by(classifier_reward(path, label)))
+
+
+def build_reward(
+    spec: RewardFunctionSpec,
+    reward_model_paths: dict[int, str],
+    classifier_paths: dict[int, str] | None = None,
+) -> RewardFn:
+    """One reward function from one RewardFunctionSpec: a rule or a classifier is the grader of that kind."""
+    if spec.kind == "classifier":
+        model_id = spec.classifier_model_id
+        path = (classifier_paths or {}).get(model_id) or (classifier_paths or {}).get(str(model_id))
+        if not path:
+            raise ValueError(f"classifier model {model_id} has no folder on this worker")
+        return grader_reward(classifier_grader(f"classifier_m{model_id}", path, spec.label))
     if spec.kind == "model":
         job_id = spec.reward_model_job_id
         path = reward_model_paths.get(job_id) or reward_model_paths.get(str(job_id))
@@ -136,7 +162,9 @@ def build_reward(spec: RewardFunctionSpec, reward_model_paths: dict[int, str]) -
 
 
 def build_rewards(
-    specs: Sequence[RewardFunctionSpec | Mapping], reward_model_paths: dict[int, str]
+    specs: Sequence[RewardFunctionSpec | Mapping],
+    reward_model_paths: dict[int, str],
+    classifier_paths: dict[int, str] | None = None,
 ) -> tuple[list[RewardFn], list[float]]:
     """The reward functions with their weights, names made unique for per-reward logging.
 
@@ -145,7 +173,7 @@ def build_rewards(
     typed = [RewardFunctionSpec.model_validate(s) for s in specs]
     fns = []
     for i, spec in enumerate(typed):
-        fn = build_reward(spec, reward_model_paths)
+        fn = build_reward(spec, reward_model_paths, classifier_paths)
         fn.__name__ = f"{spec.kind}_{i}"
         fns.append(fn)
     return fns, [spec.weight for spec in typed]

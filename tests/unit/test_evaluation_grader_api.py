@@ -92,3 +92,23 @@ def test_good_classifier_and_judge_configs_are_queued(setup):
     graders = response.json()["spec"]["spec"]["graders"]
     assert [g["kind"] for g in graders] == ["judge", "classifier", "classifier"]
     assert graders[0]["score_min"] == 1 and graders[0]["score_max"] == 10
+
+
+def _grpo(api, version: int, reward: dict):
+    spec = {"method": "grpo", "rewards": [reward], "training": {"max_steps": 1}}
+    body = {"base_model_id": api.model_id, "datasets": [{"version_id": version}], "spec": spec}
+    return api.post("/api/jobs", json=body)
+
+
+def test_classifier_reward_for_rl_is_checked_like_the_grader(setup, settings):
+    api, version, classifier, _ = setup
+    before = _jobs(settings)
+    refused = _grpo(api, version, {"kind": "classifier", "classifier_model_id": classifier, "label": "x"})
+    assert refused.status_code == 422 and "toxic, polite" in refused.json()["message"]
+    assert refused.json()["details"]["field"] == "spec.rewards[0].label"
+    unknown = _grpo(api, version, {"kind": "classifier", "classifier_model_id": 999999, "label": "x"})
+    assert unknown.status_code == 422 and "999999" in unknown.json()["message"]
+    assert _grpo(api, version, {"kind": "classifier"}).status_code == 422
+    assert _jobs(settings) == before
+    queued = _grpo(api, version, {"kind": "classifier", "classifier_model_id": classifier, "label": "polite"})
+    assert queued.status_code == 201, queued.text

@@ -16,7 +16,7 @@ from worker.evaluation.judge import DEFAULT_RUBRIC, JudgeModel, fill_rubric, par
 from worker.evaluation.model_graders import build_graders
 from worker.evaluation.rows import item_from_row
 from worker.evaluation.runner import EvalRequest, ModelRef, run_evaluation
-from worker.training.rewards import grader_reward
+from worker.training.rewards import build_rewards, grader_reward
 from worker.training.tiny import build_tiny_encoder
 
 LABELS = {"0": "negative", "1": "neutral", "2": "positive"}
@@ -181,3 +181,19 @@ def test_evaluation_with_a_judge_reports_evidence_and_unparseable(tiny_model_dir
     assert figures["judge_m1"]["n"] == 3 and "unparseable" not in figures["length"]
     assert all(row["evidence"]["judge_m1"]["judge_text"] for row in rows)
     assert figures["judge_m1"]["mean"] == pytest.approx(sum(s for s in (7 / 9, 2 / 9, 7 / 9)) / 3)
+
+
+def test_classifier_reward_spec_builds_the_same_grader(classifier_dir):
+    fns, weights = build_rewards(
+        [{"kind": "classifier", "classifier_model_id": 9, "label": "neutral", "weight": 0.5}],
+        {},
+        {9: str(classifier_dir)},
+    )
+    assert weights == [0.5] and fns[0].__name__ == "classifier_0"
+    rewarded = fns[0](
+        QUESTIONS, [[{"role": "assistant", "content": a}] for a in ANSWERS], plain_prompt=QUESTIONS
+    )
+    evaluated = _classifier(classifier_dir, "neutral").score(ANSWERS, prompts=QUESTIONS, questions=QUESTIONS)
+    assert rewarded == pytest.approx(evaluated)
+    with pytest.raises(ValueError, match="classifier model 9 has no folder"):
+        build_rewards([{"kind": "classifier", "classifier_model_id": 9}], {}, {})

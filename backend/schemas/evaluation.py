@@ -73,6 +73,19 @@ class GraderSpec(BaseModel):
         48, ge=1, le=1024, description="For kind=judge: the longest verdict, in tokens."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _stored_before_model_graders(cls, data):
+        """Evaluations stored before the classifier grader took a model and a label name carry its old
+        defaults ("classifier_job_id": null, "label": 1): drop them so those jobs still read and resume."""
+        if isinstance(data, dict) and data.get("kind") != "classifier":
+            data = dict(data)
+            if data.get("classifier_job_id", 0) is None:
+                del data["classifier_job_id"]
+            if isinstance(data.get("label"), int):
+                del data["label"]
+        return data
+
     @model_validator(mode="after")
     def _has_what_it_needs(self) -> GraderSpec:
         needed = _NEEDS.get(self.kind)

@@ -197,3 +197,12 @@ def test_classifier_reward_spec_builds_the_same_grader(classifier_dir):
     assert rewarded == pytest.approx(evaluated)
     with pytest.raises(ValueError, match="classifier model 9 has no folder"):
         build_rewards([{"kind": "classifier", "classifier_model_id": 9}], {}, {})
+
+
+def test_specs_stored_before_model_graders_still_read():
+    stored = {"kind": "rouge", "rouge_type": "rougeL", "classifier_job_id": None, "label": 1, "rubric": None}
+    assert GraderSpec.model_validate(stored).label is None
+    with pytest.raises(ValueError, match="classifier_model_id"):
+        GraderSpec.model_validate({"kind": "classifier", "label": "positive"})
+    with pytest.raises(ValueError, match=r"\{answer\}"):
+        GraderSpec(kind="judge", judge_model_id=1, rubric="Rate {prompt}")

@@ -100,12 +100,15 @@ def _load(judge: JudgeModel, device: str):
 
 def judge_grader(spec: GraderSpec, judge: JudgeModel, *, batch_size: int = 8, device: str = "cpu") -> Grader:
     """Grade with a studio model: greedy verdicts, batched and length-sorted like the answers themselves."""
-    model, tokenizer = _load(judge, device)
-    template = "model" if tokenizer.chat_template else "chatml"
+    loaded: list = []  # the judge loads when first asked, after the graded models have answered
     rubric = spec.rubric or DEFAULT_RUBRIC
     params = GenerationParams(max_new_tokens=spec.judge_max_new_tokens)
 
     def explained(answers, refs, columns):
+        if not loaded:
+            loaded.extend(_load(judge, device))
+        model, tokenizer = loaded
+        template = "model" if tokenizer.chat_template else "chatml"
         questions = columns.get("questions") or [""] * len(answers)
         prompts = [
             render(

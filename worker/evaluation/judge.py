@@ -110,22 +110,12 @@ def judge_grader(spec: GraderSpec, judge: JudgeModel, *, batch_size: int = 8, de
         model, tokenizer = loaded
         template = "model" if tokenizer.chat_template else "chatml"
         questions = columns.get("questions") or [""] * len(answers)
-        prompts = [
-            render(
-                [
-                    {
-                        "role": "user",
-                        "content": fill_rubric(
-                            rubric, prompt=q, answer=a, reference=r, low=spec.score_min, high=spec.score_max
-                        ),
-                    }
-                ],
-                tokenizer,
-                template,
-                add_generation_prompt=True,
-            )
+        filled = [
+            fill_rubric(rubric, prompt=q, answer=a, reference=r, low=spec.score_min, high=spec.score_max)
             for q, a, r in zip(questions, answers, refs, strict=True)
         ]
+        chats = [[{"role": "user", "content": text}] for text in filled]
+        prompts = [render(chat, tokenizer, template, add_generation_prompt=True) for chat in chats]
         verdicts = [
             v["text"] for v in generate_answers(model, tokenizer, prompts, params, batch_size=batch_size)
         ]

@@ -59,7 +59,8 @@ def summary_markdown(summary: dict) -> str:
         cells = [html.escape(names[key])]
         for grader in graders:
             g = figures["graders"][grader]
-            cells.append(f"{_fmt(g['mean'])} [{_fmt(g['low'])}, {_fmt(g['high'])}]")
+            missing = f" · {g['unparseable']} unparseable" if g.get("unparseable") else ""
+            cells.append(f"{_fmt(g['mean'])} [{_fmt(g['low'])}, {_fmt(g['high'])}]{missing}")
         cells.append(_fmt(figures.get("perplexity", {}).get("perplexity")))
         cells.append(f"{figures['mean_new_tokens']:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
@@ -205,10 +206,11 @@ def rows_frame(rows: list[dict], summary: dict) -> pd.DataFrame:
         question = next((m["content"] for m in reversed(row["messages"]) if m["role"] == "user"), "")
         record = {"row": row["row_index"] + 1, "question": question, "reference": row["reference"]}
         for key, output in row["outputs"].items():
-            record[f"{names.get(key, key)} · {primary}"] = round(
-                output["scores"].get(primary, float("nan")), 3
-            )
+            score = output["scores"].get(primary)
+            record[f"{names.get(key, key)} · {primary}"] = float("nan") if score is None else round(score, 3)
             record[names.get(key, key)] = output["text"]
+            for grader, evidence in output.get("evidence", {}).items():  # a judge's verdict, in its words
+                record[f"{names.get(key, key)} · {grader} verdict"] = evidence.get("judge_text", "")
         records.append(record)
     return pd.DataFrame.from_records(records)
 

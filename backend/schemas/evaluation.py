@@ -25,7 +25,7 @@ _NEEDS = {
     "format": "pattern",
     "regex": "pattern",
     "model": "reward_model_job_id",
-    "classifier": "classifier_job_id",
+    "classifier": "classifier_model_id",
     "judge": "judge_model_id",
 }
 
@@ -49,28 +49,67 @@ class GraderSpec(BaseModel):
     pattern: str | None = Field(None, max_length=2000, description="For regex and format: a Python regex.")
     target_length: int | None = Field(None, ge=1, le=100_000, description="For length: characters.")
     reward_model_job_id: int | None = Field(None, ge=1, description="For kind=model: a succeeded reward job.")
-    classifier_job_id: int | None = Field(None, ge=1, description="For kind=classifier: a classifier job.")
-    label: int = Field(
-        1, ge=0, le=1000, description="For kind=classifier: the class whose probability counts."
+    classifier_model_id: int | None = Field(
+        None, ge=1, description="For kind=classifier: a registered sequence classifier (or reward model)."
     )
-    judge_model_id: int | None = Field(None, ge=1, description="For kind=judge: the model that grades.")
+    label: str | None = Field(
+        None,
+        max_length=200,
+        description="For kind=classifier: the label whose probability counts (a name from the model's "
+        "id2label); may be left out when the model has one label.",
+    )
+    judge_model_id: int | None = Field(
+        None, ge=1, description="For kind=judge: a registered language model (base or tuned) that grades."
+    )
     rubric: str | None = Field(
         None,
         max_length=8000,
-        description="For kind=judge: how to grade; the judge answers with a score from 1 to 10.",
+        description="For kind=judge: the prompt the judge reads, with {prompt}, {answer}, {reference}, {min} "
+        "and {max} filled in; empty: the default rubric (worker/evaluation/judge.py).",
     )
+    score_min: int = Field(1, ge=0, le=1000, description="For kind=judge: the lowest score the judge gives.")
+    score_max: int = Field(10, ge=1, le=1000, description="For kind=judge: the highest score.")
+    judge_max_new_tokens: int = Field(
+        48, ge=1, le=1024, description="For kind=judge: the longest verdict, in tokens."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stored_before_model_graders(cls, data):
+        """Evaluations stored before the classifier grader took a model and a label name carry its old
+        defaults ("classifier_job_id": null, "label": 1): drop them so those jobs still read and resume."""
+        if isinstance(data, dict) and data.get("kind") != "classifier":
+            data = dict(data)
+            if data.get("classifier_job_id", 0) is None:
+                del data["classifier_job_id"]
+            if isinstance(data.get("label"), int):
+                del data["label"]
+        return data
 
     @model_validator(mode="after")
     def _has_what_it_needs(self) -> GraderSpec:
         needed = _NEEDS.get(self.kind)
         if needed and getattr(self, needed) in (None, ""):
             raise ValueError(f"grader kind '{self.kind}' needs '{needed}'")
+        if self.kind == "judge":
+            if self.score_min >= self.score_max:
+                raise ValueError("score_min must be below score_max")
+            if self.rubric is not None and "{answer}" not in self.rubric:
+                raise ValueError(
+                    "a judge rubric must contain {answer}: the judge cannot grade what it never sees"
+                )
         return self
 
     @property
     def label_name(self) -> str:
         """How the grader is named in results: rougeL, bleu, regex, …"""
-        return self.rouge_type if self.kind == "rouge" else self.kind
+        if self.kind == "rouge":
+            return self.rouge_type
+        if self.kind == "classifier":
+            return f"classifier_m{self.classifier_model_id}" + (f"_{self.label}" if self.label else "")
+        if self.kind == "judge":
+            return f"judge_m{self.judge_model_id}"
+        return self.kind
 
 
 class GenerationSettings(BaseModel):

@@ -257,16 +257,23 @@ class ORPOSpec(TemplatedSpec):
 class RewardFunctionSpec(_Spec):
     """One rule-based or model reward; an online RL job sums them with their weights."""
 
-    kind: Literal["format", "length", "exact_match", "regex", "model"] = Field(
+    kind: Literal["format", "length", "exact_match", "regex", "model", "classifier"] = Field(
         ...,
         description="format: reply matches a required pattern (e.g. <answer>...</answer>); length: closeness "
         "to target_length; exact_match: reply equals the row's reference answer; regex: pattern found; "
-        "model: score from a trained reward model job.",
+        "model: score from a trained reward model job; classifier: a registered classifier's probability "
+        "of `label` (the evaluation grader of the same kind).",
     )
     weight: float = Field(1.0, ge=-100.0, le=100.0, description="Multiplier of this reward in the sum.")
     pattern: str | None = Field(None, max_length=2000, description="Regular expression for format and regex.")
     target_length: int | None = Field(None, ge=1, le=100000, description="Target reply length in characters.")
     reward_model_job_id: int | None = Field(None, ge=1, description="For kind=model: a succeeded reward job.")
+    classifier_model_id: int | None = Field(
+        None, ge=1, description="For kind=classifier: a registered sequence classifier (or reward model)."
+    )
+    label: str | None = Field(
+        None, max_length=200, description="For kind=classifier: the label whose probability is the reward."
+    )
 
     @model_validator(mode="after")
     def _check_params(self) -> RewardFunctionSpec:
@@ -276,6 +283,8 @@ class RewardFunctionSpec(_Spec):
             raise ValueError("reward kind 'length' needs a 'target_length'")
         if self.kind == "model" and not self.reward_model_job_id:
             raise ValueError("reward kind 'model' needs a 'reward_model_job_id'")
+        if self.kind == "classifier" and not self.classifier_model_id:
+            raise ValueError("reward kind 'classifier' needs a 'classifier_model_id'")
         return self
 
 

@@ -20,7 +20,7 @@ from backend.models.jobs import Job, JobEvent, JobStatus
 from backend.models.registry import BaseModel
 from backend.models.users import User
 from backend.queue import RUN_JOB_TASK, enqueue
-from backend.schemas.evaluation import EvaluationCreate
+from backend.schemas.evaluation import EvaluationCreate, GraderSpec
 from backend.services import datasets, registry
 from backend.services.errors import Invalid, NotFound
 
@@ -28,8 +28,6 @@ EVAL_METHOD = "eval"
 #: formats whose rows have a prompt; all but prompt_only also carry a reference answer
 EVAL_FORMATS = ("chat", "instruction", "preference", "prompt_only")
 REFERENCE_FREE = {"regex", "format", "length", "json_valid", "model", "classifier", "judge"}
-#: graders that need a model loaded in the worker: not offered until the worker can run them
-MODEL_GRADERS = {"classifier", "judge"}
 
 
 def model_key(model_id: int) -> str:
@@ -88,16 +86,68 @@ def _check_version(session: Session, field: str, version_id: int | None, needs_r
         )
 
 
+def classifier_labels(model: BaseModel) -> list[str]:
+    """A classifier's label names in class order, from the config.json read at registration (id2label); a
+    reward model, or an adapter whose head has no names, has one label: LABEL_0 (as transformers names it)."""
+    names = (model.config or {}).get("id2label") or {}
+    return [str(names.get(str(i), names.get(i, f"LABEL_{i}"))) for i in range(len(names) or 1)]
+
+
+def _grader_model(session: Session, field: str, model_id: int) -> BaseModel:
+    model = session.get(BaseModel, model_id)
+    if model is None:
+        raise Invalid(
+            f"{field}: model {model_id} is not registered", details={"field": field, "value": model_id}
+        )
+    return model
+
+
+def check_classifier(session: Session, where: str, model_id: int, label: str | None) -> None:
+    """A classifier grader or reward (`where`: "spec.graders[0]", "spec.rewards[1]"): the model is a
+    registered sequence classifier and the label one of its labels (the refusal lists them)."""
+    field = f"{where}.classifier_model_id"
+    model = _grader_model(session, field, model_id)
+    if not is_reward_model(session, model):
+        raise Invalid(
+            f"model {model.id} ({model.name}) is a {model.architecture or 'model'}, not a sequence "
+            "classifier: a classifier grader takes a classifier or reward model",
+            details={"field": field, "value": model.id},
+        )
+    labels = classifier_labels(model)
+    if label is None and len(labels) > 1 or label is not None and label not in labels:
+        said = f"has no label '{label}'" if label is not None else "needs a label"
+        raise Invalid(
+            f"classifier model {model.id} ({model.name}) {said}: its labels are {', '.join(labels)}",
+            details={"field": f"{where}.label", "value": label, "labels": labels},
+        )
+
+
+def _check_judge(session: Session, i: int, grader: GraderSpec) -> None:
+    field = f"spec.graders[{i}].judge_model_id"
+    model = _grader_model(session, field, grader.judge_model_id)
+    causal = (model.architecture or "").endswith("ForCausalLM") or model.is_adapter
+    if not causal or is_reward_model(session, model):
+        raise Invalid(
+            f"model {model.id} ({model.name}) is a {model.architecture or 'model'}, which does not write "
+            "verdicts: a judge is a language model that generates text",
+            details={"field": field, "value": model.id},
+        )
+
+
+def _needs_reference(grader: GraderSpec) -> bool:
+    if grader.kind == "judge":  # the default rubric shows the reference when there is one
+        return grader.rubric is not None and "{reference}" in grader.rubric
+    return grader.kind not in REFERENCE_FREE
+
+
 def _check_graders(session: Session, data: EvaluationCreate) -> bool:
     """Refuse graders this studio cannot run; returns whether any grader needs a reference answer."""
     for i, grader in enumerate(data.spec.graders):
-        if grader.kind in MODEL_GRADERS:
-            raise Invalid(
-                f"grader kind '{grader.kind}' is not available for evaluations yet: use a reward model "
-                "(kind 'model') or a text grader",
-                details={"field": f"spec.graders[{i}].kind", "value": grader.kind},
-            )
-        if grader.kind == "model":
+        if grader.kind == "classifier":
+            check_classifier(session, f"spec.graders[{i}]", grader.classifier_model_id, grader.label)
+        elif grader.kind == "judge":
+            _check_judge(session, i, grader)
+        elif grader.kind == "model":
             job = session.get(Job, grader.reward_model_job_id)
             if job is None or job.method != "reward" or job.status != JobStatus.succeeded:
                 raise Invalid(
@@ -107,7 +157,7 @@ def _check_graders(session: Session, data: EvaluationCreate) -> bool:
                         "value": grader.reward_model_job_id,
                     },
                 )
-    return any(g.kind not in REFERENCE_FREE for g in data.spec.graders) or data.spec.perplexity
+    return any(_needs_reference(g) for g in data.spec.graders) or data.spec.perplexity
 
 
 def _check_generation_sets(session: Session, data: EvaluationCreate) -> None:
@@ -197,7 +247,8 @@ def list_rows(
     grader = _primary(job)
 
     def lost(row: EvaluationRow) -> bool:
-        return row.outputs[lost_by]["scores"][grader] < row.outputs[keys[0]]["scores"][grader]
+        mine, base = row.outputs[lost_by]["scores"][grader], row.outputs[keys[0]]["scores"][grader]
+        return mine is not None and base is not None and mine < base  # a missing score neither wins nor loses
 
     matching = [row for row in session.scalars(query) if lost(row)]
     return matching[offset : offset + limit], len(matching)

@@ -18,7 +18,7 @@ from backend.models.users import User
 from backend.queue import RUN_JOB_TASK, enqueue
 from backend.schemas.job_specs import METHOD_FORMATS
 from backend.schemas.jobs import JobCreate
-from backend.services import job_runtime, registry
+from backend.services import evaluations, job_runtime, registry
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.services.memory_estimate import estimate_training_memory
 
@@ -79,6 +79,10 @@ def _check_datasets(session: Session, data: JobCreate) -> list[DatasetVersion]:
 
 def _check_rewards(session: Session, data: JobCreate) -> None:
     for i, reward in enumerate(getattr(data.spec, "rewards", None) or []):
+        if reward.kind == "classifier":
+            evaluations.check_classifier(
+                session, f"spec.rewards[{i}]", reward.classifier_model_id, reward.label
+            )
         if reward.kind != "model":
             continue
         job = session.get(Job, reward.reward_model_job_id)

@@ -11,8 +11,10 @@ import gradio as gr
 from ui.client import ApiError
 from ui.evaluation_view import metric_figure, model_names, rows_frame, summary_markdown, wins_figure
 from ui.tabs.common import client_for, error_md
+from ui.tabs.evaluate_graders import ModelGraders, build_model_graders, model_grader_specs
 
-#: text graders offered by checkbox; regex, reward-model and length graders are on the REST API
+#: text graders offered by checkbox; the classifier and the judge have their own options
+#: (evaluate_graders.py); regex, reward-model and length graders are on the REST API
 GRADER_CHOICES = [
     ("ROUGE-L", "rougeL"),
     ("ROUGE-1", "rouge1"),
@@ -85,6 +87,7 @@ def launch(
     max_rows,
     max_new_tokens,
     shots_text,
+    *model_grader_options,
 ) -> tuple[str, int | None]:
     """Create the evaluation; returns (message, its id)."""
     if not baseline or not version:
@@ -96,7 +99,8 @@ def launch(
             "spec": {"kind": kind, "max_rows": int(max_rows)},
         }
         return _create(api_url, token, body)
-    if not graders:
+    specs = grader_specs(graders or []) + model_grader_specs(*model_grader_options)
+    if not specs:
         return "**Pick at least one grader.**", None
     try:
         shots = parse_shots(shots_text)
@@ -107,7 +111,7 @@ def launch(
         "model_ids": ids,
         "dataset_version_id": int(version),
         "spec": {
-            "graders": grader_specs(graders),
+            "graders": specs,
             "max_rows": int(max_rows),
             "generation": {"max_new_tokens": int(max_new_tokens)},
             "few_shot": shots,
@@ -182,6 +186,7 @@ class _Form:
     shots: gr.Textbox
     launch: gr.Button
     message: gr.Markdown
+    model_graders: ModelGraders
 
     def launch_inputs(self) -> list:
         return [
@@ -195,6 +200,7 @@ class _Form:
             self.max_rows,
             self.max_new,
             self.shots,
+            *self.model_graders.inputs(),
         ]
 
 
@@ -239,6 +245,7 @@ def _build_form() -> _Form:
         max_rows = gr.Number(200, label="Rows", precision=0, minimum=1, maximum=20000, elem_id="eval-rows")
         max_new = gr.Number(128, label="Max new tokens", precision=0, minimum=1, maximum=4096)
         shots = gr.Textbox("", label="Few-shot baselines (k, comma-separated)", placeholder="0, 1, 3")
+    model_graders = build_model_graders()
     launch_button = gr.Button("Evaluate", variant="primary", elem_id="eval-launch")
     message = gr.Markdown("", elem_id="eval-launch-message")
     return _Form(
@@ -255,6 +262,7 @@ def _build_form() -> _Form:
         shots,
         launch_button,
         message,
+        model_graders,
     )
 
 
@@ -303,7 +311,7 @@ def build_evaluate_tab(api_url: str, token: gr.State) -> gr.Tab:
         def _refresh(token_value):
             models, versions, evals, message = choices(api_url, token_value)
             return (
-                *(gr.Dropdown(choices=models) for _ in range(2)),
+                *(gr.Dropdown(choices=models) for _ in range(4)),
                 *(gr.Dropdown(choices=versions) for _ in range(3)),
                 gr.Dropdown(choices=evals),
                 message,
@@ -312,6 +320,8 @@ def build_evaluate_tab(api_url: str, token: gr.State) -> gr.Tab:
         lists = [
             form.baseline,
             form.compared,
+            form.model_graders.classifier,
+            form.model_graders.judge,
             form.version,
             form.general,
             form.examples,

@@ -26,6 +26,9 @@ from backend.schemas.evaluation import GraderSpec
 #: fn(answers, references, columns) -> one score per answer. `columns` carries what model-backed graders need
 #: besides the answer: "prompts" (the prompt text as the model saw it) and "questions" (the plain question).
 ScoreFn = Callable[[list[str], list[str], dict[str, list[str]]], list[float]]
+#: the same arguments -> (scores, one evidence dict per answer); a score may be None (missing: e.g. a judge's
+#: verdict held no score), and the evidence says why (the judge's own words)
+ExplainFn = Callable[[list[str], list[str], dict[str, list[str]]], tuple[list[float | None], list[dict]]]
 
 
 @dataclass
@@ -38,6 +41,8 @@ class Grader:
     needs_reference: bool = False
     #: the range a score lives in, for plots and for reading it as a reward
     bounds: tuple[float | None, float | None] = field(default=(0.0, 1.0))
+    #: graders whose scores come with per-row evidence (and may be missing) explain themselves here
+    explained: ExplainFn | None = None
 
     def score(
         self, answers: Sequence[str], references: Sequence[str] | None = None, **columns: Sequence[str]
@@ -46,6 +51,15 @@ class Grader:
         if len(refs) != len(answers):
             raise ValueError(f"{self.name}: {len(answers)} answers but {len(refs)} references")
         return self.per_row(list(answers), refs, {k: list(v) for k, v in columns.items()})
+
+    def score_explained(
+        self, answers: Sequence[str], references: Sequence[str] | None = None, **columns: Sequence[str]
+    ) -> tuple[list[float | None], list[dict] | None]:
+        """Scores with per-row evidence where the grader gives some (None otherwise)."""
+        if self.explained is None:
+            return self.score(answers, references, **columns), None
+        refs = list(references) if references is not None else [""] * len(answers)
+        return self.explained(list(answers), refs, {k: list(v) for k, v in columns.items()})
 
     def aggregate(self, answers: Sequence[str], references: Sequence[str] | None = None) -> float:
         """The corpus-level figure: the metric's own where defined (BLEU, chrF), else the mean of the rows."""

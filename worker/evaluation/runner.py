@@ -21,6 +21,7 @@ from backend import stats
 from backend.schemas.evaluation import EvaluationSpec
 from worker.evaluation.generation import BASE_ADAPTER, GenerationParams, generate_answers
 from worker.evaluation.graders import Grader
+from worker.evaluation.judge import JudgeModel
 from worker.evaluation.model_graders import build_graders
 from worker.evaluation.perplexity import answer_nll, perplexity
 from worker.evaluation.reward_accuracy import HUMAN_AGREEMENT, reward_accuracy
@@ -52,6 +53,7 @@ class EvalRequest:
     examples: list[EvalItem] = field(default_factory=list)  # solved rows for the in-context baseline
     device: str = "cpu"
     reward_model_paths: dict[int, str] = field(default_factory=dict)  # reward job id -> model folder
+    grader_models: dict[int, JudgeModel] = field(default_factory=dict)  # registry id -> classifier/judge
     preference_rows: list[dict] = field(default_factory=list)  # for kind preference_accuracy: the raw rows
     progress: Callable[[int, int], None] | None = None  # (rows answered, rows to answer)
 
@@ -63,7 +65,8 @@ class _Answers:
     texts: list[str]
     new_tokens: list[int]
     prompts: list[str]  # as this model saw them (reward models score prompt + answer)
-    scores: dict[str, list[float]] = field(default_factory=dict)
+    scores: dict[str, list[float | None]] = field(default_factory=dict)  # None: missing (unparseable)
+    evidence: dict[str, list[dict]] = field(default_factory=dict)  # per grader that explains itself
     nll: list[tuple[float, int]] | None = None
 
 
@@ -151,9 +154,12 @@ def _grade(answers: dict[str, _Answers], items: Sequence[EvalItem], graders: Seq
     questions = [_question(item) for item in items]
     for result in answers.values():
         for grader in graders:
-            result.scores[grader.name] = grader.score(
+            scores, evidence = grader.score_explained(
                 result.texts, references, prompts=result.prompts, questions=questions
             )
+            result.scores[grader.name] = scores
+            if evidence is not None:
+                result.evidence[grader.name] = evidence
 
 
 def _groups(models: Sequence[ModelRef]) -> list[list[ModelRef]]:
@@ -172,6 +178,8 @@ def _summary(answers: dict[str, _Answers], items: Sequence[EvalItem], graders: S
             figures[grader.name] = {**stats.interval(result.scores[grader.name])}
             if grader.corpus is not None:
                 figures[grader.name]["corpus"] = grader.aggregate(result.texts, references)
+            if grader.explained is not None:  # e.g. judge verdicts holding no score
+                figures[grader.name]["unparseable"] = sum(s is None for s in result.scores[grader.name])
         models[key] = {
             "graders": figures,
             "mean_new_tokens": sum(result.new_tokens) / max(1, len(result.new_tokens)),
@@ -179,13 +187,16 @@ def _summary(answers: dict[str, _Answers], items: Sequence[EvalItem], graders: S
         }
     baseline, *others = list(answers)
     comparisons = {
-        key: {
-            g.name: stats.paired(answers[key].scores[g.name], answers[baseline].scores[g.name])
-            for g in graders
-        }
+        key: {g.name: _paired(answers[key].scores[g.name], answers[baseline].scores[g.name]) for g in graders}
         for key in others
     }
     return {"rows": len(items), "models": models, "comparisons": comparisons}
+
+
+def _paired(candidate: list[float | None], baseline: list[float | None]) -> dict:
+    """The paired comparison on the rows both models have a score for."""
+    kept = [(a, b) for a, b in zip(candidate, baseline, strict=True) if a is not None and b is not None]
+    return stats.paired([a for a, _ in kept], [b for _, b in kept])
 
 
 def _rows(name: str, answers: dict[str, _Answers], items: Sequence[EvalItem]) -> list[dict]:
@@ -198,6 +209,8 @@ def _rows(name: str, answers: dict[str, _Answers], items: Sequence[EvalItem]) ->
                 "new_tokens": result.new_tokens[i],
                 "scores": {grader: values[i] for grader, values in result.scores.items()},
             }
+            if result.evidence:
+                outputs[key]["evidence"] = {grader: values[i] for grader, values in result.evidence.items()}
             if result.nll:
                 outputs[key]["nll"], outputs[key]["tokens"] = result.nll[i]
         rows.append(
@@ -290,7 +303,13 @@ def run_evaluation(request: EvalRequest) -> dict:
     spec = request.spec
     if spec.kind == "preference_accuracy":
         return run_preference_accuracy(request)
-    graders = build_graders(spec.graders, request.reward_model_paths)
+    graders = build_graders(
+        spec.graders,
+        request.reward_model_paths,
+        request.grader_models,
+        batch_size=spec.batch_size,
+        device=request.device,
+    )
     sets = {"task": request.items, **({"general": request.general_items} if request.general_items else {})}
     shots = [k for k in spec.few_shot if k <= len(request.examples)]
     total = sum(len(items) for items in sets.values()) * len(request.models) + len(shots) * len(request.items)

@@ -46,11 +46,14 @@ def _load_inputs(job_id: int, store: ArtifactStore, settings) -> tuple[TrainRequ
             if job.eval_dataset_version_id
             else None
         )
-        reward_models = {}
+        reward_models, classifiers = {}, {}
         for reward in spec.rewards if isinstance(spec, OnlineRLSpec) else []:
             if reward.kind == "model":
                 reward_job = session.get(Job, reward.reward_model_job_id)
                 reward_models[reward_job.id] = str(store.path(reward_job.output_path) / "final")
+            if reward.kind == "classifier":
+                classifier = registry.get_model(session, reward.classifier_model_id)
+                classifiers[classifier.id] = str(registry.model_path(settings, classifier))
         output_dir = store.path(job.output_path)
         method, model_path = job.method, str(storage.resolve(settings, start.path))
     # the files are read as memory-mapped Arrow, converted once into the job's folder (outside the session)
@@ -66,6 +69,7 @@ def _load_inputs(job_id: int, store: ArtifactStore, settings) -> tuple[TrainRequ
         output_dir=str(output_dir),
         resume_from_checkpoint="latest" if has_checkpoint else None,
         reward_model_paths=reward_models,
+        classifier_paths=classifiers,
         reporter=DatabaseReporter(settings, job_id),
     )
     if has_checkpoint:

@@ -10,6 +10,7 @@ from backend.schemas.evaluation import EvaluationCreate
 from backend.services import datasets, evaluations, registry
 from backend.storage import ArtifactStore
 from worker.device import detect_device
+from worker.evaluation.judge import JudgeModel
 from worker.evaluation.rows import EvalItem, item_from_row
 from worker.evaluation.runner import EvalRequest, ModelRef, run_evaluation
 from worker.jobs.dataset_files import checked_version_file
@@ -47,6 +48,17 @@ def _reward_models(session, store: ArtifactStore, data: EvaluationCreate) -> dic
     return paths
 
 
+def _grader_models(session, settings: Settings, data: EvaluationCreate) -> dict[int, JudgeModel]:
+    """The folders of the registry models graders run (classifiers and judges); adapters with their base."""
+    out = {}
+    for grader in data.spec.graders:
+        model_id = grader.classifier_model_id if grader.kind == "classifier" else grader.judge_model_id
+        if grader.kind in ("classifier", "judge") and model_id not in out:
+            ref = _model_ref(session, settings, model_id)
+            out[model_id] = JudgeModel(ref.path, ref.base_path)
+    return out
+
+
 def run_evaluation_job(job_id: int, settings: Settings, store: ArtifactStore) -> dict:
     """Run the evaluation stored on job `job_id`; returns the job result ({"summary": ...})."""
     reporter = DatabaseReporter(settings, job_id)
@@ -62,6 +74,7 @@ def run_evaluation_job(job_id: int, settings: Settings, store: ArtifactStore) ->
             examples=_items(session, store, data.examples_version_id, max(spec.few_shot, default=0)),
             device=detect_device(settings.worker_device)["device"],
             reward_model_paths=_reward_models(session, store, data),
+            grader_models=_grader_models(session, settings, data),
             preference_rows=_rows(session, store, data.dataset_version_id, spec.max_rows)
             if spec.kind == "preference_accuracy"
             else [],

@@ -44,6 +44,7 @@ class TrainRequest:
     eval_rows: Dataset | None = None
     resume_from_checkpoint: str | None = None  # a checkpoint folder, or "latest" in output_dir/checkpoints
     reward_model_paths: dict[int, str] = field(default_factory=dict)  # reward_model_job_id -> model folder
+    classifier_paths: dict[int, str] = field(default_factory=dict)  # classifier_model_id -> model folder
     reporter: Reporter = field(default_factory=NullReporter)
 
     def __post_init__(self) -> None:

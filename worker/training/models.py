@@ -187,14 +187,17 @@ def load_for_training(model_path: str | Path, spec: MethodSpec, *, task: str = "
     return LoadedModel(model, tokenizer, precision, adapter.type, weights_path)
 
 
-def load_reference(path: str | Path, *, task: str = "causal_lm", dtype: torch.dtype = torch.float32):
-    """A frozen copy of a model folder (adapter folders are merged onto their base), for KL references."""
+def load_reference(
+    path: str | Path, *, task: str = "causal_lm", dtype: torch.dtype = torch.float32, num_labels: int = 1
+):
+    """A frozen copy of a model folder (adapter folders are merged onto their base), for KL references;
+    sequence classifiers with `num_labels` classes."""
     path = str(path)
     if is_adapter_dir(path):
-        model = PeftModel.from_pretrained(_load_weights(adapter_base_path(path), task, dtype), path)
-        model = model.merge_and_unload()
+        base = _load_weights(adapter_base_path(path), task, dtype, num_labels=num_labels)
+        model = PeftModel.from_pretrained(base, path).merge_and_unload()
     else:
-        model = _load_weights(path, task, dtype)
+        model = _load_weights(path, task, dtype, num_labels=num_labels)
     return model.eval().requires_grad_(False)
 
 

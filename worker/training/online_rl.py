@@ -36,7 +36,9 @@ class OnlineRLRecipe(Recipe):
 
     def prepare(self, loaded: LoadedModel) -> None:
         loaded.tokenizer.padding_side = "left"  # generation continues from the right edge of each prompt
-        self.reward_fns, self.reward_weights = build_rewards(self.spec.rewards, self.req.reward_model_paths)
+        self.reward_fns, self.reward_weights = build_rewards(
+            self.spec.rewards, self.req.reward_model_paths, self.req.classifier_paths
+        )
 
     def examples(self, rows: Dataset, loaded: LoadedModel) -> Dataset:
         return prompt_dataset(rows, loaded.tokenizer, self.spec)

@@ -107,7 +107,7 @@ class PPORun:
             None if isinstance(self.policy, PeftModel) else load_reference(req.model_path).to(self.device)
         )
         self.data = prompt_dataset(req.train_rows, self.tok, spec)
-        fns, weights = build_rewards(spec.rewards, req.reward_model_paths)
+        fns, weights = build_rewards(spec.rewards, req.reward_model_paths, req.classifier_paths)
         self.reward = weighted_sum(fns, weights)
         self.batch = AUTO_BATCH if t.batch_size == "auto" else t.batch_size  # prompts per rollout batch
         per_epoch = math.ceil(len(self.data) / self.batch)

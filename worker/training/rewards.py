@@ -3,7 +3,9 @@ reward model. A rule reward is the grader of the same kind, so training and eval
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import torch
 
@@ -37,27 +39,36 @@ def grader_reward(grader: Grader) -> RewardFn:
     return reward
 
 
-def model_reward(model_path: str, *, batch_size: int = 16) -> RewardFn:
-    """The score of a sequence-classification reward model (a reward job's output folder)."""
+def _saved_labels(model_path: str) -> int:
+    """How many classes a classifier folder was saved with (an adapter's head: the reward model's one)."""
+    if is_adapter_dir(model_path):
+        return 1
+    config = json.loads((Path(model_path) / "config.json").read_text())
+    return len(config.get("id2label") or {}) or int(config.get("num_labels") or 1)
+
+
+def _sequence_logits(model_path: str, batch_size: int):
+    """Load a sequence-classification model once; returns (fn(prompts, completions, plain_prompt) -> logits
+    rows, the model's config). Causal backbones read templated prompt + reply; encoders plain text."""
     causal = is_causal_backbone(model_path)
     tokenizer = load_tokenizer(
         model_path, fallback=adapter_base_path(model_path) if is_adapter_dir(model_path) else None
     )
-    model = load_reference(model_path, task="seq_cls")
+    model = load_reference(model_path, task="seq_cls", num_labels=_saved_labels(model_path))
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
 
     @torch.no_grad()
-    def reward_model(prompts, completions, plain_prompt=None, **_):
+    def logits(prompts, completions, plain_prompt=None) -> torch.Tensor:
         # causal reward models were trained on templated text; encoders on plain "question\nreply"
         texts = (
             [p + _text(c) for p, c in zip(prompts, completions, strict=True)]
             if causal
             else [q + "\n" + _text(c) for q, c in zip(plain_prompt or prompts, completions, strict=True)]
         )
-        scores = []
+        rows = []
         for i in range(0, len(texts), batch_size):
             enc = tokenizer(
                 texts[i : i + batch_size],
@@ -67,14 +78,77 @@ def model_reward(model_path: str, *, batch_size: int = 16) -> RewardFn:
                 max_length=1024,
                 return_tensors="pt",
             ).to(device)
-            scores += model(**enc).logits[:, 0].float().tolist()
-        return scores
+            rows.append(model(**enc).logits.float().cpu())
+        return torch.cat(rows) if rows else torch.zeros((0, model.config.num_labels))
+
+    return logits, model.config
+
+
+def model_reward(model_path: str, *, batch_size: int = 16) -> RewardFn:
+    """The score of a sequence-classification reward model (a reward job's output folder)."""
+    logits, _ = _sequence_logits(model_path, batch_size)
+
+    def reward_model(prompts, completions, plain_prompt=None, **_):
+        return logits(prompts, completions, plain_prompt)[:, 0].tolist()
 
     return reward_model
 
 
-def build_reward(spec: RewardFunctionSpec, reward_model_paths: dict[int, str]) -> RewardFn:
-    """One reward function from one RewardFunctionSpec: a rule is the grader of the same kind."""
+def classifier_labels(config) -> list[str]:
+    """A classifier's label names in class order (id2label; a reward model has one: LABEL_0)."""
+    names = dict(getattr(config, "id2label", None) or {})
+    return [str(names.get(i, names.get(str(i), f"LABEL_{i}"))) for i in range(config.num_labels)]
+
+
+def classifier_reward(model_path: str, label: str | None, *, batch_size: int = 16) -> RewardFn:
+    """The probability a trained classifier gives `label` for (prompt, reply), in [0, 1]: the softmax over
+    its labels, or the sigmoid of the score when it has one label (a reward model: P(good reply))."""
+    logits, config = _sequence_logits(model_path, batch_size)
+    labels = classifier_labels(config)
+    if label is None and len(labels) == 1:
+        label = labels[0]
+    if label not in labels:
+        raise ValueError(
+            f"classifier {model_path} has no label '{label}': its labels are {', '.join(labels)}"
+        )
+    index = labels.index(label)
+
+    def probability(prompts, completions, plain_prompt=None, **_):
+        rows = logits(prompts, completions, plain_prompt)
+        probs = torch.sigmoid(rows[:, 0]) if rows.shape[1] == 1 else torch.softmax(rows, dim=-1)[:, index]
+        return probs.tolist()
+
+    return probability
+
+
+def scored_by(fn: RewardFn):
+    """A (prompts, completions) scorer as a grader's per-row function: the evaluation and the reward read the
+    same columns, so both give the same scores for the same answers."""
+
+    def per_row(answers, _refs, columns):
+        prompts = columns.get("prompts") or [""] * len(answers)
+        return fn(prompts, answers, plain_prompt=columns.get("questions") or prompts)
+
+    return per_row
+
+
+def classifier_grader(name: str, path: str, label: str | None) -> Grader:
+    """The probability, in [0, 1], that a trained classifier gives `label` for (prompt, answer)."""
+    return Grader(name, scored_by(classifier_reward(path, label)))
+
+
+def build_reward(
+    spec: RewardFunctionSpec,
+    reward_model_paths: dict[int, str],
+    classifier_paths: dict[int, str] | None = None,
+) -> RewardFn:
+    """One reward function from one RewardFunctionSpec: a rule or a classifier is the grader of that kind."""
+    if spec.kind == "classifier":
+        model_id = spec.classifier_model_id
+        path = (classifier_paths or {}).get(model_id) or (classifier_paths or {}).get(str(model_id))
+        if not path:
+            raise ValueError(f"classifier model {model_id} has no folder on this worker")
+        return grader_reward(classifier_grader(f"classifier_m{model_id}", path, spec.label))
     if spec.kind == "model":
         job_id = spec.reward_model_job_id
         path = reward_model_paths.get(job_id) or reward_model_paths.get(str(job_id))
@@ -88,7 +162,9 @@ def build_reward(spec: RewardFunctionSpec, reward_model_paths: dict[int, str]) -
 
 
 def build_rewards(
-    specs: Sequence[RewardFunctionSpec | Mapping], reward_model_paths: dict[int, str]
+    specs: Sequence[RewardFunctionSpec | Mapping],
+    reward_model_paths: dict[int, str],
+    classifier_paths: dict[int, str] | None = None,
 ) -> tuple[list[RewardFn], list[float]]:
     """The reward functions with their weights, names made unique for per-reward logging.
 
@@ -97,7 +173,7 @@ def build_rewards(
     typed = [RewardFunctionSpec.model_validate(s) for s in specs]
     fns = []
     for i, spec in enumerate(typed):
-        fn = build_reward(spec, reward_model_paths)
+        fn = build_reward(spec, reward_model_paths, classifier_paths)
         fn.__name__ = f"{spec.kind}_{i}"
         fns.append(fn)
     return fns, [spec.weight for spec in typed]

@@ -15,7 +15,7 @@ from backend.db import session_scope, utcnow
 from backend.models.inference import InferenceRequest, InferenceStatus
 from backend.services import datasets
 from worker.device import detect_device
-from worker.inference import dataset_views
+from worker.inference import chat, dataset_views
 from worker.inference.engine import GenerationEngine
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ HANDLERS = {
         _local(payload, settings), cache_dir=views_cache(settings)
     ),
     "profile": _profile,
+    "chat": lambda payload, settings: chat.complete(engine(settings), _local(payload, settings), settings),
 }
 
 

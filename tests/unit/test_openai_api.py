@@ -81,6 +81,12 @@ def test_errors_have_openai_shape_under_v1_only(api):
         404,
     )
     assert model["code"] == "model_not_found" and "nope" in model["message"]
+    nan = api.post(
+        "/v1/chat/completions",
+        content=b'{"model": "tiny", "temperature": NaN, "messages": [{"role": "user", "content": "hi"}]}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert "NaN" in _error(nan, 400)["message"]
     # the rest of the API keeps Afina's shape
     afina = api.get("/api/models/999")
     assert afina.status_code == 404 and set(afina.json()) == {"code", "message", "details"}

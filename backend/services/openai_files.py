@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session
 from backend import ingest
 from backend.models.datasets import Dataset, DatasetVersion
 from backend.models.users import User
-from backend.services import datasets
+from backend.services import datasets, openai_dpo_files
 from backend.services import openai_objects as objects
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.storage import ArtifactStore
 
 PURPOSES = ("fine-tune",)
+#: longest line an OpenAI DPO file is read in whole when no limit is set
+MAX_LINE = 8 << 20
 
 
 def _free_name(session: Session, filename: str) -> str:
@@ -26,6 +28,14 @@ def _free_name(session: Session, filename: str) -> str:
         number += 1
         name = f"{filename} ({number})"
     return name
+
+
+def _rename_fields(report: dict) -> dict:
+    """The report of a converted OpenAI DPO file with its fields named as in the uploaded file."""
+    for issue in report.get("errors") or []:
+        for example in issue.get("examples") or []:
+            example["field"] = openai_dpo_files.openai_field(example.get("field"))
+    return report
 
 
 def _first_error(report: dict, filename: str) -> str:
@@ -68,11 +78,15 @@ def upload(
         raise objects.invalid(
             f"purpose '{purpose}' is not supported: Afina takes files for 'fine-tune'", "purpose", purpose
         )
+    converted = None
+    if openai_dpo_files.is_openai_dpo(path, limits.max_line_bytes or MAX_LINE):
+        converted = store.new_temp(".jsonl")
+        openai_dpo_files.convert(path, converted, limits.max_line_bytes or MAX_LINE)
     try:
         dataset = datasets.create_from_upload(
             session,
             store,
-            path,
+            converted or path,
             filename=filename,
             name=_free_name(session, filename),
             user=user,
@@ -81,12 +95,15 @@ def upload(
     except Invalid as exc:
         if exc.code != "dataset_invalid" or not isinstance(exc.details, dict):
             raise
-        report = exc.details
+        report = _rename_fields(exc.details) if converted else exc.details
         raise Invalid(
             _first_error(report, filename),
             code="invalid_file",
             details={"field": _where(report) or "file", "report": report},
         ) from exc
+    finally:
+        if converted is not None:
+            converted.unlink(missing_ok=True)
     return dataset.versions[0]
 
 

@@ -3,6 +3,7 @@ OpenAI's error shape on /v1 only."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sqlalchemy import update
@@ -220,3 +221,27 @@ def test_cancel_of_a_queued_job_and_state_conflicts(api):
     assert cancelled["status"] == "cancelled" and cancelled["finished_at"] is not None
     assert _error(api.post(f"/v1/fine_tuning/jobs/{job['id']}/cancel"), 409)["code"] == "job_finished"
     assert api.get(f"/v1/fine_tuning/jobs/{job['id']}/checkpoints").json()["data"] == []
+
+
+def _dpo_line(prompt: str, good: str, bad) -> str:
+    return json.dumps(
+        {
+            "input": {"messages": [{"role": "user", "content": prompt}]},
+            "preferred_output": [{"role": "assistant", "content": good}],
+            "non_preferred_output": [{"role": "assistant", "content": bad}],
+        }
+    )
+
+
+def test_openai_dpo_files_train_dpo_and_name_their_own_fields(api):
+    rows = "\n".join(_dpo_line(f"Question {i}?", f"Answer {i}.", "No.") for i in range(4)).encode()
+    file = _file(api, rows, name="dpo.jsonl").json()
+    version = api.get(f"/api/datasets/versions/{file['id'].removeprefix('file-')}").json()
+    assert version["format"] == "preference" and version["row_count"] == 4
+    job = _job(api, file["id"], method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.3}}})
+    assert job.status_code == 200, job.text
+    assert api.get(f"/api/jobs/{job.json()['afina_job_id']}").json()["spec"]["beta"] == 0.3
+
+    bad = (_dpo_line("Q?", "A.", "B.") + "\n" + _dpo_line("Q?", "A.", 7) + "\n").encode()
+    error = _error(_file(api, bad, name="bad-dpo.jsonl"), 400)
+    assert "line 2" in error["message"] and "non_preferred_output" in error["message"], error

@@ -1,5 +1,6 @@
-"""Token streaming for /v1 chat completions: the worker writes the text so far while it generates, and the
-API turns successive readings into chunks (deltas, finish reasons, usage, [DONE])."""
+"""Token streaming for /v1 chat completions (the worker writes the text so far while it generates; the API
+turns successive readings into chunks, finish reasons, usage and [DONE]), and OpenAI DPO files read line by
+line."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from backend.db import session_scope
 from backend.models.inference import InferenceRequest, InferenceStatus
-from backend.services import openai_chat
+from backend.services import openai_chat, openai_dpo_files
 from worker.inference import chat
 from worker.inference.engine import GenerationEngine
 
@@ -118,3 +119,25 @@ def test_a_failed_request_ends_the_stream_with_an_error(monkeypatch):
     assert (
         json.loads(events[-2][6:])["error"]["code"] == "inference_failed" and events[-1] == "data: [DONE]\n\n"
     )
+
+
+def test_a_dpo_line_too_long_to_read_passes_through_untouched(tmp_path):
+    row = {"input": {"messages": [{"role": "user", "content": "q"}]}, "preferred_output": []}
+    good = json.dumps({**row, "non_preferred_output": []}).encode() + b"\n"
+    long = b'{"input": "' + b"x" * 500 + b'"}\n'
+    source, dest = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_bytes(good + long + good.rstrip(b"\n"))
+    assert openai_dpo_files.is_openai_dpo(source, max_line=200)
+    openai_dpo_files.convert(source, dest, max_line=200)
+    lines = dest.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 3 and lines[1] == long  # kept for the validation to refuse by its own limit
+    assert json.loads(lines[0]) == {
+        "prompt": [{"role": "user", "content": "q"}],
+        "chosen": [],
+        "rejected": [],
+    }
+    assert json.loads(lines[2])["chosen"] == []
+    assert openai_dpo_files.openai_field("rejected[0].content") == "non_preferred_output[0].content"
+    plain = tmp_path / "chat.jsonl"
+    plain.write_bytes(b'{"messages": []}\n')
+    assert not openai_dpo_files.is_openai_dpo(plain, 200)

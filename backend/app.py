@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from backend.api.body_limit import FORM_OVERHEAD, BodyLimit, BodyRule
 from backend.api.errors import ERROR_RESPONSES, install_guards
+from backend.api.openai_errors import OPENAI_ERROR_RESPONSES, OPENAI_PREFIX, install_openai_errors
 from backend.api.routes import (
     arena,
     auth,
@@ -21,6 +22,10 @@ from backend.api.routes import (
     jobs,
     labeling,
     models,
+    openai_chat,
+    openai_files,
+    openai_fine_tuning,
+    openai_models,
     runs,
     ui_session,
 )
@@ -114,8 +119,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     upload_rule = BodyRule(
         "POST", "/api/datasets", settings.max_upload_bytes + FORM_OVERHEAD, "AFINA_MAX_UPLOAD_BYTES"
     )
-    app.add_middleware(BodyLimit, rules=[upload_rule])
+    openai_upload_rule = BodyRule(
+        "POST", f"{OPENAI_PREFIX}/files", settings.max_upload_bytes + FORM_OVERHEAD, "AFINA_MAX_UPLOAD_BYTES"
+    )
+    app.add_middleware(BodyLimit, rules=[upload_rule, openai_upload_rule])
     install_guards(app)
+    install_openai_errors(app)  # after every handler: /v1 answers refusals in OpenAI's error shape
     for router in (
         health.router,
         auth.router,
@@ -130,6 +139,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         labeling.router,
     ):
         app.include_router(router, prefix="/api", responses=ERROR_RESPONSES)
+    # The OpenAI-compatible surface: change an OpenAI client's base_url to <studio>/v1
+    for router in (openai_files.router, openai_fine_tuning.router, openai_models.router, openai_chat.router):
+        app.include_router(router, prefix=OPENAI_PREFIX, responses=OPENAI_ERROR_RESPONSES)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

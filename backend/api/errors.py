@@ -24,6 +24,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.api.openai_errors import is_openai_path, to_openai
 from backend.schemas.common import ErrorDetail
 from backend.services.errors import Conflict, Invalid, ServiceError
 
@@ -112,11 +113,17 @@ def _is_json_request(scope: Scope) -> bool:
     """A request to the REST API whose body FastAPI would parse as JSON (content type JSON or missing).
 
     Apps mounted beside the API (the Gradio UI at /ui) keep their own rules."""
-    if scope["method"] in ("GET", "HEAD", "OPTIONS") or not scope["path"].startswith("/api/"):
+    if scope["method"] in ("GET", "HEAD", "OPTIONS") or not scope["path"].startswith(("/api/", "/v1/")):
         return False
     headers = dict(scope["headers"])
     content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
     return not content_type or content_type == b"application/json" or content_type.endswith(b"+json")
+
+
+def _refusal(scope: Scope, exc: ServiceError) -> JSONResponse:
+    """The middleware's refusal in the shape of the surface asked: OpenAI's under /v1 (422 -> 400)."""
+    response = error_response(exc)
+    return to_openai(response) if is_openai_path(scope["path"]) else response
 
 
 class StrictJSONBody:
@@ -137,14 +144,14 @@ class StrictJSONBody:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > MAX_JSON_BYTES:
-                await error_response(_too_large())(scope, receive, send)
+                await _refusal(scope, _too_large())(scope, receive, send)
                 return
         body = b"".join(chunks)
         try:
             if body.strip():
                 loads_strict(body)
         except Invalid as exc:
-            await error_response(exc)(scope, receive, send)
+            await _refusal(scope, exc)(scope, receive, send)
             return
         except ValueError:
             pass  # not JSON at all: FastAPI answers that with its own 422

@@ -73,6 +73,16 @@ def finish_request(
     session.commit()
 
 
+def publish_partial(session: Session, request_id: int, result: dict) -> None:
+    """The text so far of a running request (streamed by the API); a finished request is left alone."""
+    session.execute(
+        update(InferenceRequest)
+        .where(InferenceRequest.id == request_id, InferenceRequest.status == InferenceStatus.running)
+        .values(result=result)
+    )
+    session.commit()
+
+
 def get_request(session: Session, request_id: int) -> InferenceRequest:
     request = session.get(InferenceRequest, request_id)
     if request is None:

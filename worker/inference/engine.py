@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -53,6 +55,23 @@ class GenerationEngine:
                 loaded.model = PeftModel.from_pretrained(loaded.model, adapter_path, adapter_name=name).eval()
             loaded.adapters[adapter_path] = name
         return name
+
+    @contextmanager
+    def use(self, model: dict) -> Iterator[tuple[PreTrainedModel | PeftModel, PreTrainedTokenizerBase]]:
+        """Hold the engine for one registry model: its network (the adapter set, or adapters off for a base)
+        and tokenizer, for callers that drive generation themselves (chat completions)."""
+        with self._lock:
+            loaded = self._base(model["base_path"] if model["is_adapter"] else model["path"])
+            adapter = self._adapter(loaded, model["path"]) if model["is_adapter"] else None
+            net = loaded.model
+            if adapter is not None:
+                net.set_adapter(adapter)
+                yield net, loaded.tokenizer
+            elif isinstance(net, PeftModel):
+                with net.disable_adapter():
+                    yield net, loaded.tokenizer
+            else:
+                yield net, loaded.tokenizer
 
     @torch.inference_mode()
     def generate(self, model: dict, messages: list[dict], params: dict, chat_template: str = "model") -> dict:

@@ -15,7 +15,7 @@ from backend.models.inference import InferenceStatus
 from backend.services import datasets, inference, labeling_rm
 from worker.device import detect_device
 from worker.evaluation.reward_accuracy import CandidateScorer
-from worker.inference import dataset_views
+from worker.inference import chat, dataset_views
 from worker.inference.engine import GenerationEngine
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ HANDLERS = {
     ),
     "profile": _profile,
     labeling_rm.SCORE_KIND: _reward_scores,
+    "chat": lambda payload, settings: chat.complete(engine(settings), _local(payload, settings), settings),
 }
 
 

@@ -11,7 +11,6 @@ import json
 import time
 from collections.abc import AsyncIterator
 
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
@@ -83,6 +82,16 @@ def submit(session: Session, settings: Settings, body: ChatCompletionCreate, use
     return request.id
 
 
+async def submit_in_thread(settings: Settings, body: ChatCompletionCreate, user: User | None) -> int:
+    """`submit` in a worker thread with its own short session (the route then streams for a long time)."""
+
+    def run() -> int:
+        with get_sessionmaker(settings.database_url)() as session:
+            return submit(session, settings, body, user)
+
+    return await asyncio.to_thread(run)
+
+
 def _read(settings: Settings, request_id: int) -> tuple[InferenceStatus, dict | None, str | None]:
     with get_sessionmaker(settings.database_url)() as session:
         request = session.get(InferenceRequest, request_id)
@@ -93,7 +102,7 @@ async def readings(settings: Settings, request_id: int) -> AsyncIterator[tuple[I
     """The request's state every POLL_SECONDS until it is finished; raises when it failed or took too long."""
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
-        status, result, error = await run_in_threadpool(_read, settings, request_id)
+        status, result, error = await asyncio.to_thread(_read, settings, request_id)
         if status == InferenceStatus.failed:
             raise InferenceFailed(f"the model could not answer: {error}")
         yield status, result

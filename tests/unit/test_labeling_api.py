@@ -68,7 +68,11 @@ def _label_all(api, labeler, campaign_id: int, answer=None) -> list[int]:
             return done
         assert got.status_code == 200, got.text
         item = got.json()
-        body = {"answer": answer or _prefer_chosen(api, campaign_id, item), "seconds": 3.5}
+        if callable(answer):
+            answer_now = answer(item, len(done))
+        else:
+            answer_now = answer or _prefer_chosen(api, campaign_id, item)
+        body = {"answer": answer_now, "seconds": 3.5}
         sent = labeler.post(
             f"/api/labeling/campaigns/{campaign_id}/assignments/{item['assignment_id']}/submit", json=body
         )
@@ -185,16 +189,21 @@ def test_quality_and_export_with_lineage_and_the_agreement_threshold(api, labele
     campaign = _campaign(api, n=4, agreement_threshold=0.8)
     cid = campaign["id"]
     _label_all(api, labelers["ann"], cid)
-    _label_all(api, labelers["bob"], cid, answer={"choice": "A"})  # half the time against ann
+
+    def half_against(item: dict, index: int) -> dict:  # bob agrees with ann on his first two items only
+        agree = _prefer_chosen(api, cid, item)
+        return agree if index < 2 else {"choice": "B" if agree["choice"] == "A" else "A"}
+
+    _label_all(api, labelers["bob"], cid, answer=half_against)
     quality = api.get(f"/api/labeling/campaigns/{cid}/quality").json()
     assert quality["labels"] == 8 and quality["labelers"] == 2
     assert quality["position_bias"]["comparisons"] >= 4
     assert {p["username"] for p in quality["per_labeler"]} == {"ann", "bob"}
     agreement = quality["percent_agreement"]
-    if agreement < 0.8:
-        warned = api.post(f"/api/labeling/campaigns/{cid}/export", json={"kind": "pairs"})
-        assert warned.status_code == 409 and warned.json()["code"] == "low_agreement"
-        assert warned.json()["details"]["items"] and warned.json()["details"]["labelers"]
+    assert agreement == pytest.approx(0.5)
+    warned = api.post(f"/api/labeling/campaigns/{cid}/export", json={"kind": "pairs"})  # 0.5 < 0.8
+    assert warned.status_code == 409 and warned.json()["code"] == "low_agreement"
+    assert warned.json()["details"]["items"] and warned.json()["details"]["labelers"]
     exported = api.post(f"/api/labeling/campaigns/{cid}/export", json={"kind": "pairs", "confirm": True})
     assert exported.status_code == 201, exported.text
     version = exported.json()[0]

@@ -237,12 +237,24 @@ def build_server(settings: Settings, api_url: str):
     return gr.mount_gradio_app(api, build_app(api_url), path=UI_MOUNT, max_file_size=cap, run_history=False)
 
 
+KEEP_ALIVE_SECONDS = 75
+
+
 def _serve(host: str, port: int) -> None:
     import uvicorn
 
     client_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     api_url = os.environ.get("AFINA_UI_API_URL", f"http://{client_host}:{port}")
-    uvicorn.run(build_server(get_settings(), api_url), host=host, port=port, log_level="info")
+    # Idle keep-alive connections live longer on the server than in any client (httpx drops its own after
+    # 5 s): with equal timeouts a client can send on a connection the server is closing that instant, and
+    # the request fails with "server disconnected" (seen under load by the UI and by scripts).
+    uvicorn.run(
+        build_server(get_settings(), api_url),
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
 
 
 @app.command()

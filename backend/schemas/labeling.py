@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from backend.schemas.common import ReadModel
+from backend.schemas.common import OwnedRead, ReadModel
 from backend.schemas.inference import GenerationParams, Message
 from backend.schemas.job_specs import JobSpec
 
@@ -52,9 +52,8 @@ class CampaignCreate(BaseModel):
     )
 
 
-class CampaignRead(ReadModel):
+class CampaignRead(OwnedRead):
     id: int
-    owner_id: int | None
     name: str
     guidelines: str
     mode: str

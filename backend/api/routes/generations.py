@@ -20,14 +20,15 @@ WAIT = Query(
 )
 
 
-async def wait_for(settings, request_id: int, wait: float) -> InferenceRead:
-    """Poll the request row until it is finished or `wait` seconds have passed."""
+async def wait_for(settings, request_id: int, wait: float, user=None) -> InferenceRead:
+    """Poll the request row until it is finished or `wait` seconds have passed (404 unless `user` owns it or
+    is an admin; None: a request the caller has just made)."""
     deadline = asyncio.get_running_loop().time() + wait
     maker = get_sessionmaker(settings.database_url)
 
     def load():
         with maker() as session:
-            return InferenceRead.model_validate(inference.get_request(session, request_id))
+            return InferenceRead.model_validate(inference.get_request(session, request_id, user))
 
     while True:
         read = await run_in_threadpool(load)
@@ -62,5 +63,6 @@ async def create_generation(
 
 
 @router.get("/generations/{request_id}", response_model=InferenceRead)
-async def get_generation(request_id: ResourceId, _: Engineer, settings: SettingsDep, wait: float = WAIT):
-    return await wait_for(settings, request_id, wait)
+async def get_generation(request_id: ResourceId, user: Engineer, settings: SettingsDep, wait: float = WAIT):
+    """A generation (or dataset request) you made; its prompt is private to you (and admins)."""
+    return await wait_for(settings, request_id, wait, user)

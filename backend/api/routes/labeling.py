@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from backend.api.deps import CurrentUser, Engineer, ResourceId, SessionDep, SettingsDep, StoreDep
+from backend.schemas.common import VisibilityUpdate
 from backend.schemas.datasets import DatasetVersionRead
 from backend.schemas.jobs import JobRead
 from backend.schemas.labeling import (
@@ -54,8 +55,15 @@ def get_campaign(campaign_id: ResourceId, user: CurrentUser, session: SessionDep
 
 @router.post("/campaigns/{campaign_id}/close", response_model=CampaignRead)
 def close_campaign(campaign_id: ResourceId, user: Engineer, session: SessionDep):
-    campaign = labeling.close_campaign(session, labeling.get_campaign(session, campaign_id, user))
+    campaign = labeling.close_campaign(session, labeling.changeable_campaign(session, campaign_id, user))
     return _read(session, campaign, user)
+
+
+@router.patch("/campaigns/{campaign_id}", response_model=CampaignRead)
+def update_campaign(campaign_id: ResourceId, body: VisibilityUpdate, user: Engineer, session: SessionDep):
+    """Share a campaign with the studio's engineers (to read) or make it private (its owner or an admin).
+    Labelers reach a campaign through its labeler list, whatever its visibility."""
+    return _read(session, labeling.set_visibility(session, campaign_id, user, body.visibility), user)
 
 
 @router.post("/campaigns/{campaign_id}/next", response_model=Assignment)
@@ -113,7 +121,7 @@ def add_ai_label(
     campaign_id: ResourceId, item_id: ResourceId, body: AiLabelCreate, user: Engineer, session: SessionDep
 ):
     """A label from a model acting as judge (RLAIF): kind 'ai', kept apart in agreement figures."""
-    campaign = labeling.get_campaign(session, campaign_id, user)
+    campaign = labeling.changeable_campaign(session, campaign_id, user)
     item = labeling_queue.get_item(session, campaign, item_id)
     return labeling_queue.add_ai_label(session, campaign, item, body, user)
 
@@ -123,7 +131,7 @@ def set_gold(
     campaign_id: ResourceId, item_id: ResourceId, body: list[list[int]], user: Engineer, session: SessionDep
 ) -> None:
     """Mark an item gold: its right answer as tiers of candidate ids, best first."""
-    campaign = labeling.get_campaign(session, campaign_id, user)
+    campaign = labeling.changeable_campaign(session, campaign_id, user)
     labeling.set_gold(session, labeling_queue.get_item(session, campaign, item_id), body)
 
 
@@ -132,7 +140,7 @@ def add_items(
     campaign_id: ResourceId, body: list[ItemCreate], user: Engineer, session: SessionDep
 ) -> list[int]:
     """Add items from a script or the arena (a prompt and K candidates each); returns their ids."""
-    campaign = labeling.get_campaign(session, campaign_id, user)
+    campaign = labeling.changeable_campaign(session, campaign_id, user)
     return [item.id for item in labeling.add_items(session, campaign, body)]
 
 
@@ -152,7 +160,7 @@ def quality(campaign_id: ResourceId, user: Engineer, session: SessionDep) -> dic
 @router.post("/campaigns/{campaign_id}/export", response_model=list[DatasetVersionRead], status_code=201)
 def export(campaign_id: ResourceId, body: ExportCreate, user: Engineer, session: SessionDep, store: StoreDep):
     """Export the majority labels as a new dataset (409 'low_agreement' under the threshold)."""
-    campaign = labeling.get_campaign(session, campaign_id, user)
+    campaign = labeling.changeable_campaign(session, campaign_id, user)
     return labeling_quality.export(session, store, campaign, body, user)
 
 
@@ -166,7 +174,7 @@ def train(
     store: StoreDep,
 ):
     """Export the campaign for the spec's method (reward: a train/validation split) and queue the job."""
-    campaign = labeling.get_campaign(session, campaign_id, user)
+    campaign = labeling.changeable_campaign(session, campaign_id, user)
     job = labeling_train.train_from_campaign(session, settings, store, campaign, body, user)
     return JobRead.model_validate(job).model_copy(update={"output_model_id": jobs.output_model_id(job)})
 

@@ -21,18 +21,23 @@ _VISIBILITY = sa.Enum("private", "shared", name="visibility", native_enum=False,
 _OWNED = ("jobs", "base_models", "inference_requests")
 
 
+def _batch(table: str):
+    # SQLite rebuilds the table for these changes: keep AUTOINCREMENT (ids are never reused) on the copy.
+    return op.batch_alter_table(table, table_kwargs={"sqlite_autoincrement": True})
+
+
 def _visibility(default: str) -> sa.Column:
     return sa.Column("visibility", _VISIBILITY, nullable=False, server_default=default)
 
 
 def upgrade() -> None:
     for table in ("datasets", "jobs", "labeling_campaigns"):
-        with op.batch_alter_table(table) as batch_op:
+        with _batch(table) as batch_op:
             batch_op.add_column(_visibility("private"))
-    with op.batch_alter_table("base_models") as batch_op:
+    with _batch("base_models") as batch_op:
         batch_op.add_column(_visibility("shared"))
     for table in _OWNED:
-        with op.batch_alter_table(table) as batch_op:
+        with _batch(table) as batch_op:
             batch_op.add_column(sa.Column("owner_id", sa.Integer(), nullable=True))
             batch_op.create_index(batch_op.f(f"ix_{table}_owner_id"), ["owner_id"], unique=False)
             batch_op.create_foreign_key(
@@ -52,10 +57,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in reversed(_OWNED):
-        with op.batch_alter_table(table) as batch_op:
+        with _batch(table) as batch_op:
             batch_op.drop_constraint(batch_op.f(f"fk_{table}_owner_id_users"), type_="foreignkey")
             batch_op.drop_index(batch_op.f(f"ix_{table}_owner_id"))
             batch_op.drop_column("owner_id")
     for table in ("base_models", "labeling_campaigns", "jobs", "datasets"):
-        with op.batch_alter_table(table) as batch_op:
+        with _batch(table) as batch_op:
             batch_op.drop_column("visibility")

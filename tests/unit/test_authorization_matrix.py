@@ -38,6 +38,7 @@ from backend.db import session_scope, utcnow
 from backend.models.arena import ArenaBattle
 from backend.models.inference import InferenceRequest
 from backend.models.jobs import Job, JobStatus
+from backend.models.labeling import LabelingItem
 from backend.models.ownership import Visibility
 from backend.models.registry import ModelSource
 from backend.models.users import Role, User
@@ -284,7 +285,9 @@ def make_world(studio, visibility: Visibility) -> dict:
         session.commit()
         assignment = labeling_queue.next_assignment(session, campaign, session.get(User, people["labeler"]))
         tokens = {name: users.issue_token(session, session.get(User, uid)) for name, uid in people.items()}
-        spare, _ = users.request_token(session, owner, settings, name="spare")
+        spare, _ = users.request_token(
+            session, owner, settings, name="spare", expires_in_days=None, never_expires=False
+        )
         ids = {
             "dataset_id": dataset.id,
             "version_id": version_id,
@@ -297,9 +300,7 @@ def make_world(studio, visibility: Visibility) -> dict:
             "campaign_id": campaign.id,
             "assignment_id": assignment.id,
             "item_id": assignment.item_id,
-            "candidate_ids": [
-                c.id for c in session.get(type(assignment.item), assignment.item_id).candidates
-            ],
+            "candidate_ids": [c.id for c in session.get(LabelingItem, assignment.item_id).candidates],
             "token_id": spare.id,
             "visibility": visibility.value,
         }

@@ -339,7 +339,7 @@ def test_every_route_has_a_rule(studio):
 
 
 def _cells():
-    for (method, path), rule in RULES.items():
+    for method, path in RULES:
         owned = "{" in path or path in QUERIES
         for visibility in (Visibility.private, Visibility.shared) if owned else (Visibility.private,):
             yield pytest.param(method, path, visibility, id=f"{method} {path} {visibility.value}")

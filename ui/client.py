@@ -156,7 +156,7 @@ class AfinaClient:
         return self._request("GET", "/api/datasets")
 
     def set_visibility(self, resource: str, row_id: int, visibility: str) -> dict:
-        """Share one of your datasets, jobs, models or campaigns with the studio ("shared") or not ("private").
+        """Share one of your datasets, jobs, models or campaigns: visibility "shared" or "private".
 
         resource: datasets, jobs, models or labeling/campaigns."""
         return self._request("PATCH", f"/api/{resource}/{row_id}", json={"visibility": visibility})

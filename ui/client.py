@@ -155,6 +155,12 @@ class AfinaClient:
     def list_datasets(self) -> list[dict]:
         return self._request("GET", "/api/datasets")
 
+    def set_visibility(self, resource: str, row_id: int, visibility: str) -> dict:
+        """Share one of your datasets, jobs, models or campaigns: visibility "shared" or "private".
+
+        resource: datasets, jobs, models or labeling/campaigns."""
+        return self._request("PATCH", f"/api/{resource}/{row_id}", json={"visibility": visibility})
+
     def get_dataset(self, dataset_id: int) -> dict:
         return self._request("GET", f"/api/datasets/{dataset_id}")
 

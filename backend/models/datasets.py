@@ -9,6 +9,7 @@ from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import NEVER_REUSE_IDS, Base, utcnow
+from backend.models.ownership import Visibility, visibility_column
 
 
 class Dataset(Base):
@@ -19,6 +20,7 @@ class Dataset(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str] = mapped_column(String(2000), default="")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    visibility: Mapped[Visibility] = visibility_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Archived datasets leave the default listings but stay readable by the jobs that trained on them.
     archived_at: Mapped[datetime | None]

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, BigInteger, Enum, Float, ForeignKey, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import NEVER_REUSE_IDS, Base, utcnow
+from backend.models.ownership import Visibility, visibility_column
 
 
 class JobStatus(enum.StrEnum):
@@ -46,6 +47,9 @@ class Job(Base):
     datasets: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     eval_dataset_version_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_versions.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Who may act on the job (its creator, unless an admin hands it on); its output models inherit both.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    visibility: Mapped[Visibility] = visibility_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     queued_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import NEVER_REUSE_IDS, Base, utcnow
+from backend.models.ownership import Visibility, visibility_column
 
 
 class LabelingCampaign(Base):
@@ -17,6 +18,8 @@ class LabelingCampaign(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # shared: every engineer may read it; labelers see it by its labeler list, whatever its visibility.
+    visibility: Mapped[Visibility] = visibility_column()
     name: Mapped[str] = mapped_column(String(200), unique=True)
     guidelines: Mapped[str] = mapped_column(Text, default="")
     # pairwise | rank | thumbs | rating (backend.schemas.labeling.Mode)

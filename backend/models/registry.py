@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db import NEVER_REUSE_IDS, Base, utcnow
+from backend.models.ownership import Visibility, visibility_column
 
 
 class ModelSource(enum.StrEnum):
@@ -36,4 +37,8 @@ class BaseModel(Base):
     parent_model_id: Mapped[int | None] = mapped_column(ForeignKey("base_models.id"))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", use_alter=True))
     is_adapter: Mapped[bool] = mapped_column(default=False)
+    # Base models (registered by an admin or the CLI) are shared; a job's output inherits the job's owner and
+    # visibility. None: owned by nobody, changed by admins only.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    visibility: Mapped[Visibility] = visibility_column(Visibility.shared)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

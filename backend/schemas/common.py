@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from backend.models.ownership import Visibility
 
 
 class ReadModel(BaseModel):
@@ -17,6 +19,27 @@ class ReadModel(BaseModel):
         if isinstance(value, datetime) and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+VISIBILITY_DOC = (
+    "private: its owner and admins only; shared: every engineer may read and use it, only its owner and "
+    "admins may change it."
+)
+
+
+class OwnedRead(ReadModel):
+    """Who owns a row and who else may see it."""
+
+    owner_id: int | None = Field(None, description="The owner's user id (None: nobody's; admins manage it).")
+    visibility: Visibility = Field(Visibility.private, description=VISIBILITY_DOC)
+
+
+class VisibilityUpdate(BaseModel):
+    """PATCH body: share a row with the studio or make it private again (its owner or an admin)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    visibility: Visibility = Field(description=VISIBILITY_DOC)
 
 
 class ErrorDetail(BaseModel):

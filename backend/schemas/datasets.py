@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from backend.schemas.common import ReadModel
+from backend.schemas.common import OwnedRead, ReadModel
 from backend.schemas.job_specs import ChatTemplate
 
 
@@ -27,7 +27,7 @@ class DatasetVersionRead(ReadModel):
     created_at: datetime
 
 
-class DatasetRead(ReadModel):
+class DatasetRead(OwnedRead):
     id: int
     name: str
     description: str

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from backend.models.jobs import JobStatus
-from backend.schemas.common import ReadModel
+from backend.schemas.common import OwnedRead, ReadModel
 from backend.schemas.job_specs import JobSpec
 
 
@@ -42,7 +42,7 @@ class JobCreate(BaseModel):
         return self
 
 
-class JobRead(ReadModel):
+class JobRead(OwnedRead):
     id: int
     name: str
     method: str

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from backend.schemas.common import ReadModel
+from backend.models.ownership import Visibility
+from backend.schemas.common import VISIBILITY_DOC, OwnedRead, ReadModel
 from backend.schemas.inference import GenerationParams, Message
 from backend.schemas.job_specs import JobSpec
 
@@ -57,17 +58,20 @@ class CampaignCreate(BaseModel):
 
 
 class CampaignUpdate(BaseModel):
-    """Change a campaign: attach a reward model (scoring starts on the infer worker) or detach it (null)."""
+    """Change a campaign (its owner or an admin): share it or make it private; attach a reward model
+    (scoring starts on the infer worker) or detach it (null). Fields left out stay as they are."""
 
+    model_config = ConfigDict(extra="forbid")
+
+    visibility: Visibility | None = Field(None, description=VISIBILITY_DOC)
     reward_job_id: int | None = Field(
         None,
         description="A succeeded reward-model job whose scores order the queue; null detaches the model.",
     )
 
 
-class CampaignRead(ReadModel):
+class CampaignRead(OwnedRead):
     id: int
-    owner_id: int | None
     name: str
     guidelines: str
     mode: str

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from backend.models.registry import ModelSource
-from backend.schemas.common import ReadModel
+from backend.schemas.common import OwnedRead
 
 
 class ModelCreate(BaseModel):
@@ -21,7 +21,7 @@ class ModelCreate(BaseModel):
     )
 
 
-class ModelRead(ReadModel):
+class ModelRead(OwnedRead):
     id: int
     name: str
     source: ModelSource

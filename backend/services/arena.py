@@ -28,11 +28,12 @@ from backend.services.evaluations import is_reward_model
 _draw = random.SystemRandom()
 
 
-def _pool(session: Session, data: BattleCreate) -> list[int]:
+def _pool(session: Session, data: BattleCreate, user: User) -> list[int]:
+    """The models a battle draws from: those named, or every language model `user` may see."""
     if data.model_ids:
         ids = list(dict.fromkeys(data.model_ids))
         for i, model_id in enumerate(ids):
-            model = registry.get_model(session, model_id)
+            model = registry.get_model(session, model_id, user, field=f"model_ids[{i}]")
             if is_reward_model(session, model):
                 raise Invalid(
                     f"model {model_id} ({model.name}) is a reward model: it scores answers, it does not "
@@ -40,7 +41,7 @@ def _pool(session: Session, data: BattleCreate) -> list[int]:
                     details={"field": f"model_ids[{i}]", "value": model_id},
                 )
     else:
-        ids = [m.id for m in registry.list_models(session) if not is_reward_model(session, m)]
+        ids = [m.id for m in registry.list_models(session, user) if not is_reward_model(session, m)]
     if len(ids) < 2:
         raise Invalid("the arena needs at least two language models", details={"field": "model_ids"})
     return ids
@@ -48,7 +49,7 @@ def _pool(session: Session, data: BattleCreate) -> list[int]:
 
 def create_battle(session: Session, settings: Settings, data: BattleCreate, user: User) -> ArenaBattle:
     """Two distinct models drawn at random from the pool answer the prompt (one generation request)."""
-    model_a, model_b = _draw.sample(_pool(session, data), 2)
+    model_a, model_b = _draw.sample(_pool(session, data, user), 2)
     params = data.model_dump(exclude={"prompt", "model_ids"})
     request = inference.submit_generation(
         session, settings, GenerationCreate(model_ids=[model_a, model_b], prompt=data.prompt, **params), user
@@ -104,8 +105,9 @@ def vote(session: Session, battle_id: int, user: User, choice: str) -> ArenaBatt
     return battle
 
 
-def leaderboard(session: Session) -> dict:
-    """Models ranked by Bradley–Terry over decisive votes (a, b); ties and both-bad count as battles."""
+def leaderboard(session: Session, user: User | None = None) -> dict:
+    """Models ranked by Bradley–Terry over decisive votes (a, b); ties and both-bad count as battles. Every
+    vote counts in the fit; the rows list only the models `user` may see."""
     battles = list(session.scalars(select(ArenaBattle).where(ArenaBattle.vote.is_not(None))))
     ids = sorted({b.model_a_id for b in battles} | {b.model_b_id for b in battles})
     index = {model_id: i for i, model_id in enumerate(ids)}
@@ -117,6 +119,7 @@ def leaderboard(session: Session) -> dict:
             won[winner] += 1
             pairs.append((index[winner], index[loser]))
     names = {m_id: registry.get_model(session, m_id).name for m_id in ids}
+    visible = {m.id for m in registry.list_models(session, user)}
     board = stats.bradley_terry([str(m) for m in ids], pairs)
     rows = [
         {
@@ -129,5 +132,6 @@ def leaderboard(session: Session) -> dict:
             "wins": won[int(r["name"])],
         }
         for r in board
+        if int(r["name"]) in visible
     ]
     return {"rows": rows, "votes": len(battles), "decisive_votes": len(pairs)}

@@ -15,10 +15,11 @@ from backend import ingest
 from backend.config import Settings
 from backend.db import utcnow
 from backend.models.datasets import Dataset, DatasetVersion
+from backend.models.ownership import Visibility
 from backend.models.users import User
 from backend.schemas.datasets import VersionOperation
-from backend.services import usage
-from backend.services.errors import Conflict, Invalid, NotFound, TooLarge
+from backend.services import access, usage
+from backend.services.errors import Conflict, Invalid, TooLarge
 from backend.storage import ArtifactStore
 
 #: keyword options of ingest.ingest_file a user may set through the upload form's `options` JSON
@@ -153,24 +154,38 @@ def add_version(
     return version
 
 
-def get_dataset(session: Session, dataset_id: int) -> Dataset:
-    dataset = session.get(Dataset, dataset_id)
-    if dataset is None:
-        raise NotFound(f"dataset {dataset_id} not found")
-    return dataset
+def get_dataset(session: Session, dataset_id: int, user: User | None = None) -> Dataset:
+    """The dataset if `user` may see it (404 otherwise); `user=None` is the system itself."""
+    return access.get_visible(session, Dataset, dataset_id, user, what="dataset")
 
 
-def get_version(session: Session, version_id: int) -> DatasetVersion:
+def changeable_dataset(session: Session, dataset_id: int, user: User | None) -> Dataset:
+    """The dataset if `user` may change it: 404 unseen, 403 when only shared with them."""
+    return access.get_changeable(session, Dataset, dataset_id, user, what="dataset")
+
+
+def get_version(
+    session: Session, version_id: int, user: User | None = None, *, field: str = "version_id"
+) -> DatasetVersion:
+    """A version of a dataset `user` may see (404 otherwise, as for a missing one)."""
     version = session.get(DatasetVersion, version_id)
-    if version is None:
-        raise NotFound(
-            f"dataset version {version_id} not found", details={"field": "version_id", "value": version_id}
-        )
+    if version is None or not access.can_see(user, version.dataset):
+        raise access.not_found("dataset version", version_id, field)
     return version
 
 
-def list_datasets(session: Session, *, include_archived: bool = False) -> list[Dataset]:
-    query = select(Dataset)
+def set_visibility(session: Session, dataset_id: int, user: User, visibility: Visibility) -> Dataset:
+    """Share a dataset with the studio (every engineer reads it and trains on it) or make it private."""
+    dataset = changeable_dataset(session, dataset_id, user)
+    access.set_visibility(session, dataset, visibility)
+    session.commit()
+    return dataset
+
+
+def list_datasets(
+    session: Session, user: User | None = None, *, include_archived: bool = False
+) -> list[Dataset]:
+    query = access.visible_to(select(Dataset), user, Dataset)
     if not include_archived:
         query = query.where(Dataset.archived_at.is_(None))
     return list(session.scalars(query.order_by(Dataset.id.desc())))
@@ -186,10 +201,10 @@ def read_rows(store: ArtifactStore, version: DatasetVersion, offset: int, limit:
 USAGE_NAMED, USAGE_DETAILS = 5, 100
 
 
-def delete_dataset(session: Session, store: ArtifactStore, dataset_id: int) -> None:
+def delete_dataset(session: Session, store: ArtifactStore, dataset_id: int, user: User | None = None) -> None:
     """Delete a dataset and its files, unless a job (or anything else) uses one of its versions: 409 naming
     them, since the data a job trained on must stay readable; archive it instead."""
-    dataset = get_dataset(session, dataset_id)
+    dataset = changeable_dataset(session, dataset_id, user)
     users_of = usage.usages_of_version(session, [v.id for v in dataset.versions])
     if users_of:
         named = "; ".join(u.describe() for u in users_of[:USAGE_NAMED])
@@ -210,9 +225,11 @@ def delete_dataset(session: Session, store: ArtifactStore, dataset_id: int) -> N
     shutil.rmtree(store.path(f"datasets/{dataset_id}"), ignore_errors=True)
 
 
-def archive_dataset(session: Session, dataset_id: int, *, archived: bool = True) -> Dataset:
+def archive_dataset(
+    session: Session, dataset_id: int, user: User | None = None, *, archived: bool = True
+) -> Dataset:
     """Hide a dataset from the default listings (or bring it back); its versions stay readable by id."""
-    dataset = get_dataset(session, dataset_id)
+    dataset = changeable_dataset(session, dataset_id, user)
     if archived and dataset.archived_at is None:
         dataset.archived_at = utcnow()
     elif not archived:
@@ -230,10 +247,12 @@ def _sha256(path: Path) -> str:
 
 
 def apply_operation(
-    session: Session, store: ArtifactStore, version_id: int, op: VersionOperation
+    session: Session, store: ArtifactStore, version_id: int, op: VersionOperation, user: User | None = None
 ) -> list[DatasetVersion]:
-    """Run a cleaning or split step on a version; the output is new version(s), the parent is untouched."""
-    parent = get_version(session, version_id)
+    """Run a cleaning or split step on a version; the output is new version(s) of the same dataset (so only
+    its owner or an admin may), the parent is untouched."""
+    parent = get_version(session, version_id, user)
+    access.check_changeable(user, parent.dataset, "dataset", parent.dataset_id)
     if op.op == "split" and parent.row_count < 2:
         raise Invalid(
             f"a split needs at least 2 rows; version {version_id} has {parent.row_count}",

@@ -21,8 +21,8 @@ from backend.models.registry import BaseModel
 from backend.models.users import User
 from backend.queue import RUN_JOB_TASK, enqueue
 from backend.schemas.evaluation import EvaluationCreate, GraderSpec
-from backend.services import datasets, registry
-from backend.services.errors import Invalid, NotFound
+from backend.services import access, datasets, registry
+from backend.services.errors import Invalid
 
 EVAL_METHOD = "eval"
 #: formats whose rows have a prompt; all but prompt_only also carry a reference answer
@@ -42,11 +42,11 @@ def is_reward_model(session: Session, model: BaseModel) -> bool:
     return job is not None and job.method == "reward"
 
 
-def _check_models(session: Session, data: EvaluationCreate) -> list[BaseModel]:
+def _check_models(session: Session, data: EvaluationCreate, user: User | None) -> list[BaseModel]:
     models = []
     scoring = data.spec.kind == "preference_accuracy"
     for i, model_id in enumerate(data.model_ids):
-        model = registry.get_model(session, model_id)
+        model = registry.get_model(session, model_id, user, field=f"model_ids[{i}]")
         architecture = model.architecture or ""
         if scoring != is_reward_model(session, model):
             want = (
@@ -67,10 +67,12 @@ def _check_models(session: Session, data: EvaluationCreate) -> list[BaseModel]:
     return models
 
 
-def _check_version(session: Session, field: str, version_id: int | None, needs_reference: bool) -> None:
+def _check_version(
+    session: Session, user: User | None, field: str, version_id: int | None, needs_reference: bool
+) -> None:
     if version_id is None:
         return
-    version = datasets.get_version(session, version_id)
+    version = datasets.get_version(session, version_id, user, field=field)
     if version.format not in EVAL_FORMATS:
         raise Invalid(
             f"dataset version {version_id} is '{version.format}' data: evaluations answer "
@@ -140,7 +142,7 @@ def _needs_reference(grader: GraderSpec) -> bool:
     return grader.kind not in REFERENCE_FREE
 
 
-def _check_graders(session: Session, data: EvaluationCreate) -> bool:
+def _check_graders(session: Session, data: EvaluationCreate, user: User | None) -> bool:
     """Refuse graders this studio cannot run; returns whether any grader needs a reference answer."""
     for i, grader in enumerate(data.spec.graders):
         if grader.kind == "classifier":
@@ -149,7 +151,8 @@ def _check_graders(session: Session, data: EvaluationCreate) -> bool:
             _check_judge(session, i, grader)
         elif grader.kind == "model":
             job = session.get(Job, grader.reward_model_job_id)
-            if job is None or job.method != "reward" or job.status != JobStatus.succeeded:
+            usable = job is not None and access.can_see(user, job)
+            if not usable or job.method != "reward" or job.status != JobStatus.succeeded:
                 raise Invalid(
                     f"reward model job {grader.reward_model_job_id} is not a succeeded reward-model job",
                     details={
@@ -160,15 +163,15 @@ def _check_graders(session: Session, data: EvaluationCreate) -> bool:
     return any(_needs_reference(g) for g in data.spec.graders) or data.spec.perplexity
 
 
-def _check_generation_sets(session: Session, data: EvaluationCreate) -> None:
-    needs_reference = _check_graders(session, data)
-    _check_version(session, "dataset_version_id", data.dataset_version_id, needs_reference)
-    _check_version(session, "general_version_id", data.general_version_id, needs_reference)
-    _check_version(session, "examples_version_id", data.examples_version_id, True)
+def _check_generation_sets(session: Session, data: EvaluationCreate, user: User | None) -> None:
+    needs_reference = _check_graders(session, data, user)
+    _check_version(session, user, "dataset_version_id", data.dataset_version_id, needs_reference)
+    _check_version(session, user, "general_version_id", data.general_version_id, needs_reference)
+    _check_version(session, user, "examples_version_id", data.examples_version_id, True)
 
 
-def _check_preference_set(session: Session, data: EvaluationCreate) -> None:
-    version = datasets.get_version(session, data.dataset_version_id)
+def _check_preference_set(session: Session, data: EvaluationCreate, user: User | None) -> None:
+    version = datasets.get_version(session, data.dataset_version_id, user, field="dataset_version_id")
     if version.format != "preference":
         raise Invalid(
             "a preference_accuracy evaluation scores preference rows (prompt, chosen, rejected); dataset "
@@ -184,11 +187,11 @@ def _check_preference_set(session: Session, data: EvaluationCreate) -> None:
 
 def create_evaluation(session: Session, settings: Settings, data: EvaluationCreate, user: User | None) -> Job:
     """Validate, store as a queued job, commit, enqueue. Nothing is stored on refusal."""
-    models = _check_models(session, data)
+    models = _check_models(session, data, user)
     if data.spec.kind == "preference_accuracy":
-        _check_preference_set(session, data)
+        _check_preference_set(session, data, user)
     else:
-        _check_generation_sets(session, data)
+        _check_generation_sets(session, data, user)
     names = ", ".join(m.name for m in models)
     job = Job(
         name=data.name or f"eval-{models[0].name}"[:200],
@@ -198,6 +201,7 @@ def create_evaluation(session: Session, settings: Settings, data: EvaluationCrea
         base_model_id=models[0].id,
         datasets=[{"version_id": data.dataset_version_id, "weight": 1.0}],
         created_by=user.id if user else None,
+        owner_id=user.id if user else None,
         queued_at=utcnow(),
     )
     session.add(job)
@@ -210,15 +214,18 @@ def create_evaluation(session: Session, settings: Settings, data: EvaluationCrea
     return job
 
 
-def get_evaluation(session: Session, job_id: int) -> Job:
+def get_evaluation(session: Session, job_id: int, user: User | None = None) -> Job:
+    """An evaluation `user` may see (a job: its owner and visibility decide; PATCH /api/jobs/{id})."""
     job = session.get(Job, job_id)
     if job is None or job.method != EVAL_METHOD:
-        raise NotFound(f"evaluation {job_id} not found", details={"field": "evaluation_id", "value": job_id})
-    return job
+        job = None
+    return access.check_visible(user, job, "evaluation", job_id)
 
 
-def list_evaluations(session: Session, *, offset: int, limit: int) -> tuple[list[Job], int]:
-    query = select(Job).where(Job.method == EVAL_METHOD)
+def list_evaluations(
+    session: Session, user: User | None = None, *, offset: int, limit: int
+) -> tuple[list[Job], int]:
+    query = access.visible_to(select(Job).where(Job.method == EVAL_METHOD), user, Job)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     return list(session.scalars(query.order_by(Job.id.desc()).offset(offset).limit(limit))), total
 
@@ -228,11 +235,18 @@ def _primary(job: Job) -> str:
 
 
 def list_rows(
-    session: Session, job_id: int, *, set_name: str, lost_by: str | None, offset: int, limit: int
+    session: Session,
+    job_id: int,
+    user: User | None = None,
+    *,
+    set_name: str,
+    lost_by: str | None,
+    offset: int,
+    limit: int,
 ) -> tuple[list[EvaluationRow], int]:
     """Rows of one set in dataset order; with `lost_by`, only those where that model scored below the baseline
     on the headline grader (the rows to read first when a tuned model disappoints)."""
-    job = get_evaluation(session, job_id)
+    job = get_evaluation(session, job_id, user)
     query = select(EvaluationRow).where(EvaluationRow.job_id == job.id, EvaluationRow.set == set_name)
     query = query.order_by(EvaluationRow.row_index)
     if lost_by is None:
@@ -254,9 +268,9 @@ def list_rows(
     return matching[offset : offset + limit], len(matching)
 
 
-def export_rows(session: Session, job_id: int, fmt: str) -> Iterator[str]:
+def export_rows(session: Session, job_id: int, fmt: str, user: User | None = None) -> Iterator[str]:
     """Every row of every set, as JSON lines or CSV (one column per model answer and per model × grader)."""
-    job = get_evaluation(session, job_id)
+    job = get_evaluation(session, job_id, user)
     keys = [model_key(m) for m in job.spec["model_ids"]]
     graders = (job.result or {}).get("summary", {}).get("graders", [])
     rows = session.scalars(

@@ -14,14 +14,15 @@ from backend.models.inference import InferenceRequest, InferenceStatus
 from backend.models.users import User
 from backend.queue import RUN_INFERENCE_TASK, enqueue
 from backend.schemas.inference import GenerationCreate, InferenceRead
-from backend.services import datasets, registry
+from backend.services import access, datasets, registry
 from backend.services.errors import Invalid, NotFound
 
 
 def submit(
     session: Session, settings: Settings, kind: str, payload: dict, user: User | None
 ) -> InferenceRequest:
-    request = InferenceRequest(kind=kind, payload=payload, created_by=user.id if user else None)
+    owner = user.id if user else None
+    request = InferenceRequest(kind=kind, payload=payload, created_by=owner, owner_id=owner)
     session.add(request)
     session.commit()
     enqueue(settings, RUN_INFERENCE_TASK, request_id=request.id)
@@ -29,11 +30,11 @@ def submit(
 
 
 def submit_generation(session: Session, settings: Settings, data: GenerationCreate, user: User | None):
-    """Check every model exists and that adapters are given with a base they fit, then queue the request."""
+    """Check every model exists and `user` may see it, then queue the request (private to `user`)."""
     models = []
     for i, model_id in enumerate(data.model_ids):
         try:
-            models.append(registry.get_model(session, model_id))
+            models.append(registry.get_model(session, model_id, user))
         except NotFound as exc:
             raise Invalid(exc.message, details={"field": f"model_ids[{i}]", "value": model_id}) from exc
     payload = data.model_dump(mode="json")
@@ -83,19 +84,17 @@ def publish_partial(session: Session, request_id: int, result: dict) -> None:
     session.commit()
 
 
-def get_request(session: Session, request_id: int) -> InferenceRequest:
-    request = session.get(InferenceRequest, request_id)
-    if request is None:
-        raise NotFound(f"inference request {request_id} not found")
-    return request
+def get_request(session: Session, request_id: int, user: User | None = None) -> InferenceRequest:
+    """A request (a generation's prompt and answers): its owner's and admins' only, 404 for anyone else."""
+    return access.get_visible(session, InferenceRequest, request_id, user, what="inference request")
 
 
 def submit_dataset_request(
     session: Session, settings: Settings, kind: str, version_id: int, params: dict, user: User | None
 ) -> InferenceRequest:
     """A template preview or a profile of a dataset version, with the tokenizer of `params['model_id']`."""
-    version = datasets.get_version(session, version_id)
-    model = registry.root_model(session, registry.get_model(session, params["model_id"]))
+    version = datasets.get_version(session, version_id, user)
+    model = registry.root_model(session, registry.get_model(session, params["model_id"], user))
     payload = {
         **params,
         "version_id": version.id,
@@ -111,8 +110,11 @@ def submit_dataset_request(
 POLL_SECONDS = 0.2
 
 
-async def wait_for(settings: Settings, request_id: int, wait: float) -> InferenceRead:
-    """Poll the request row until it is finished or `wait` seconds have passed (0 = read it once).
+async def wait_for(
+    settings: Settings, request_id: int, wait: float, user: User | None = None
+) -> InferenceRead:
+    """Poll the request row until it is finished or `wait` seconds have passed (0 = read it once); 404 unless
+    `user` owns it or is an admin (None: a request the caller has just made).
 
     Each read is its own short session in a worker thread, so a long wait holds neither a connection nor
     the event loop."""
@@ -122,7 +124,7 @@ async def wait_for(settings: Settings, request_id: int, wait: float) -> Inferenc
 
     def load() -> InferenceRead:
         with maker() as session:
-            return InferenceRead.model_validate(get_request(session, request_id))
+            return InferenceRead.model_validate(get_request(session, request_id, user))
 
     while True:
         read = await asyncio.to_thread(load)

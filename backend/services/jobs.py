@@ -13,13 +13,14 @@ from backend.config import Settings
 from backend.db import utcnow
 from backend.models.datasets import DatasetVersion
 from backend.models.jobs import Checkpoint, Job, JobEvent, JobMetric, JobStatus, Worker
+from backend.models.ownership import Visibility
 from backend.models.registry import BaseModel
 from backend.models.users import User
 from backend.queue import RUN_JOB_TASK, enqueue
 from backend.schemas.job_specs import METHOD_FORMATS
 from backend.schemas.jobs import JobCreate
-from backend.services import evaluations, job_runtime, registry
-from backend.services.errors import Conflict, Invalid, NotFound
+from backend.services import access, evaluations, job_runtime, registry
+from backend.services.errors import Conflict, Invalid
 from backend.services.memory_estimate import estimate_training_memory
 
 
@@ -36,10 +37,11 @@ def _output_model(session: Session, job: Job) -> BaseModel | None:
     return session.get(BaseModel, model_id) if model_id else None
 
 
-def _resolve_start(session: Session, data: JobCreate) -> tuple[BaseModel, Job | None]:
+def _resolve_start(session: Session, data: JobCreate, user: User | None) -> tuple[BaseModel, Job | None]:
+    """The model a job starts from: a registered model or a finished job's output, visible to `user`."""
     if data.parent_job_id is None:
-        return registry.get_model(session, data.base_model_id), None
-    parent = get_job(session, data.parent_job_id)
+        return registry.get_model(session, data.base_model_id, user, field="base_model_id"), None
+    parent = access.get_visible(session, Job, data.parent_job_id, user, what="job", field="parent_job_id")
     output = _output_model(session, parent)
     if parent.status != JobStatus.succeeded or output is None:
         raise Invalid(
@@ -49,7 +51,7 @@ def _resolve_start(session: Session, data: JobCreate) -> tuple[BaseModel, Job | 
     return output, parent
 
 
-def _check_datasets(session: Session, data: JobCreate) -> list[DatasetVersion]:
+def _check_datasets(session: Session, data: JobCreate, user: User | None) -> list[DatasetVersion]:
     method = data.spec.method
     allowed = METHOD_FORMATS[method]
     refs = [(f"datasets[{i}].version_id", ref.version_id) for i, ref in enumerate(data.datasets)]
@@ -58,7 +60,7 @@ def _check_datasets(session: Session, data: JobCreate) -> list[DatasetVersion]:
     versions = []
     for field, version_id in refs:
         version = session.get(DatasetVersion, version_id)
-        if version is None:
+        if version is None or not access.can_see(user, version.dataset):
             raise Invalid(
                 f"dataset version {version_id} not found", details={"field": field, "value": version_id}
             )
@@ -77,7 +79,7 @@ def _check_datasets(session: Session, data: JobCreate) -> list[DatasetVersion]:
     return versions
 
 
-def _check_rewards(session: Session, data: JobCreate) -> None:
+def _check_rewards(session: Session, data: JobCreate, user: User | None) -> None:
     for i, reward in enumerate(getattr(data.spec, "rewards", None) or []):
         if reward.kind == "classifier":
             evaluations.check_classifier(
@@ -86,7 +88,8 @@ def _check_rewards(session: Session, data: JobCreate) -> None:
         if reward.kind != "model":
             continue
         job = session.get(Job, reward.reward_model_job_id)
-        if job is None or job.method != "reward" or job.status != JobStatus.succeeded:
+        usable = job is not None and access.can_see(user, job)
+        if not usable or job.method != "reward" or job.status != JobStatus.succeeded:
             raise Invalid(
                 f"reward model job {reward.reward_model_job_id} is not a succeeded reward-model job",
                 details={
@@ -120,9 +123,9 @@ def target_device(session: Session, settings: Settings) -> dict:
 
 def create_job(session: Session, settings: Settings, data: JobCreate, user: User | None) -> Job:
     """Validate a job fully, store it as queued, commit, then enqueue it. Nothing is stored on refusal."""
-    start_model, parent = _resolve_start(session, data)
-    _check_datasets(session, data)
-    _check_rewards(session, data)
+    start_model, parent = _resolve_start(session, data, user)
+    _check_datasets(session, data, user)
+    _check_rewards(session, data, user)
     spec = data.spec
     device = target_device(session, settings)
     if spec.adapter.type == "qlora" and not device["device"].startswith("cuda"):
@@ -150,6 +153,7 @@ def create_job(session: Session, settings: Settings, data: JobCreate, user: User
         datasets=[ref.model_dump() for ref in data.datasets],
         eval_dataset_version_id=data.eval_dataset_version_id,
         created_by=user.id if user else None,
+        owner_id=user.id if user else None,
         queued_at=utcnow(),
         memory_estimate={**estimate, "device": device},
     )
@@ -167,17 +171,35 @@ def create_job(session: Session, settings: Settings, data: JobCreate, user: User
     return job
 
 
-def get_job(session: Session, job_id: int) -> Job:
-    job = session.get(Job, job_id)
-    if job is None:
-        raise NotFound(f"job {job_id} not found", details={"field": "job_id", "value": job_id})
+def get_job(session: Session, job_id: int, user: User | None = None) -> Job:
+    """The job if `user` may see it (404 otherwise, as for a missing one); `user=None` is the system."""
+    return access.get_visible(session, Job, job_id, user, what="job")
+
+
+def changeable_job(session: Session, job_id: int, user: User | None) -> Job:
+    """The job if `user` may act on it: 404 unseen, 403 when it is only shared with them."""
+    return access.get_changeable(session, Job, job_id, user, what="job")
+
+
+def set_visibility(session: Session, job_id: int, user: User, visibility: Visibility) -> Job:
+    """Share a job (curves, events, checkpoints, evaluation results, output models) or make it private."""
+    job = changeable_job(session, job_id, user)
+    access.set_visibility(session, job, visibility)
+    for model in session.scalars(select(BaseModel).where(BaseModel.job_id == job.id)):
+        model.visibility = visibility
+    session.commit()
     return job
 
 
 def list_jobs(
-    session: Session, *, status: JobStatus | None, offset: int, limit: int
+    session: Session,
+    user: User | None = None,
+    *,
+    status: JobStatus | None,
+    offset: int,
+    limit: int,
 ) -> tuple[list[Job], int]:
-    query = select(Job)
+    query = access.visible_to(select(Job), user, Job)
     if status:
         query = query.where(Job.status == status)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
@@ -197,8 +219,10 @@ def job_metrics(session: Session, job_id: int) -> dict[str, list[tuple[int, floa
     return dict(points)
 
 
-def job_events(session: Session, job_id: int, after_id: int = 0) -> list[JobEvent]:
-    get_job(session, job_id)
+def job_events(
+    session: Session, job_id: int, after_id: int = 0, *, user: User | None = None
+) -> list[JobEvent]:
+    get_job(session, job_id, user)
     return list(
         session.scalars(
             select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.id > after_id).order_by(JobEvent.id)
@@ -206,8 +230,8 @@ def job_events(session: Session, job_id: int, after_id: int = 0) -> list[JobEven
     )
 
 
-def job_checkpoints(session: Session, job_id: int) -> list[Checkpoint]:
-    get_job(session, job_id)
+def job_checkpoints(session: Session, job_id: int, *, user: User | None = None) -> list[Checkpoint]:
+    get_job(session, job_id, user)
     return list(
         session.scalars(select(Checkpoint).where(Checkpoint.job_id == job_id).order_by(Checkpoint.step))
     )
@@ -240,10 +264,10 @@ def _take_from_dead_worker(session: Session, job: Job, values: dict) -> bool:
     return bool(changed)
 
 
-def cancel_job(session: Session, settings: Settings, job_id: int) -> Job:
+def cancel_job(session: Session, settings: Settings, job_id: int, *, user: User | None = None) -> Job:
     """Queued or paused jobs cancel at once; a running one is stopped by its worker within seconds, or at once
     when its worker is gone (nobody would ever act on the request)."""
-    job = get_job(session, job_id)
+    job = changeable_job(session, job_id, user)
     if job.status.is_final:
         raise Conflict(f"job {job_id} is already {job.status.value}", code="job_finished")
     if job.status in (JobStatus.queued, JobStatus.paused):
@@ -260,8 +284,8 @@ def cancel_job(session: Session, settings: Settings, job_id: int) -> Job:
     return job
 
 
-def pause_job(session: Session, job_id: int) -> Job:
-    job = get_job(session, job_id)
+def pause_job(session: Session, job_id: int, *, user: User | None = None) -> Job:
+    job = changeable_job(session, job_id, user)
     if job.status != JobStatus.running:
         raise Conflict(
             f"only a running job can be paused; job {job_id} is {job.status.value}", code="not_running"
@@ -272,8 +296,8 @@ def pause_job(session: Session, job_id: int) -> Job:
     return job
 
 
-def resume_job(session: Session, settings: Settings, job_id: int) -> Job:
-    job = get_job(session, job_id)
+def resume_job(session: Session, settings: Settings, job_id: int, *, user: User | None = None) -> Job:
+    job = changeable_job(session, job_id, user)
     # a running job whose worker is gone: re-queue it now rather than wait for the reaper
     if job_runtime.job_is_orphaned(session, job, settings) and _take_from_dead_worker(
         session, job, {"status": JobStatus.queued, "worker_id": None}

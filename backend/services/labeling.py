@@ -3,16 +3,17 @@ models on the infer worker), fill generated candidates as their requests finish,
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, true
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.models.inference import InferenceRequest, InferenceStatus
 from backend.models.labeling import LabelingAssignment, LabelingCampaign, LabelingCandidate, LabelingItem
+from backend.models.ownership import Visibility
 from backend.models.users import Role, User
 from backend.schemas.inference import GenerationCreate
-from backend.schemas.labeling import CampaignCreate, ItemCreate
-from backend.services import datasets, inference, labeling_rm, registry
+from backend.schemas.labeling import CampaignCreate, CampaignUpdate, ItemCreate
+from backend.services import access, datasets, inference, labeling_rm, registry
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.storage import ArtifactStore
 
@@ -42,7 +43,7 @@ def _from_row(fmt: str, row: dict) -> tuple[list[dict], list[tuple[str, str]], s
     return messages[: last_user + 1], [("messages", answer)], answer
 
 
-def _check_generation(session: Session, data: CampaignCreate) -> list:
+def _check_generation(session: Session, data: CampaignCreate, user: User) -> list:
     if data.generate is None:
         return []
     if data.generate.samples_per_model > 1 and not data.generate.params.do_sample:
@@ -53,7 +54,7 @@ def _check_generation(session: Session, data: CampaignCreate) -> list:
     models = []
     for i, model_id in enumerate(data.generate.model_ids):
         try:
-            models.append(registry.get_model(session, model_id))
+            models.append(registry.get_model(session, model_id, user))
         except NotFound as exc:
             raise Invalid(
                 exc.message, details={"field": f"generate.model_ids[{i}]", "value": model_id}
@@ -86,17 +87,17 @@ def create_campaign(
     candidate. Items whose candidates are all written can be labeled at once."""
     if session.scalar(select(LabelingCampaign).where(LabelingCampaign.name == data.name)):
         raise Conflict(f"a campaign named '{data.name}' already exists", details={"field": "name"})
-    version = datasets.get_version(session, data.version_id)
+    version = datasets.get_version(session, data.version_id, user)
     if version.format not in PROMPT_FORMATS:
         raise Invalid(
             f"dataset version {version.id} is '{version.format}'; campaigns take prompts from "
             f"{', '.join(PROMPT_FORMATS)} data",
             details={"field": "version_id", "value": version.id},
         )
-    models = _check_generation(session, data)
+    models = _check_generation(session, data, user)
     k = _candidate_count(data, version.format)
     if data.reward_job_id is not None:
-        labeling_rm.reward_job(session, data.reward_job_id)
+        labeling_rm.reward_job(session, data.reward_job_id, user)
     campaign = LabelingCampaign(
         owner_id=user.id,
         name=data.name,
@@ -178,11 +179,12 @@ def sync_generation(session: Session, campaign: LabelingCampaign) -> None:
 
 
 def visible(user: User):
-    """A filter on campaigns: admins see all, engineers their own, labelers those they may label."""
+    """A filter on campaigns: admins see all, engineers their own and shared ones, labelers those they may
+    label (whatever their visibility: a campaign's labeler list decides)."""
     if user.role == Role.admin:
         return true()
     if user.role == Role.engineer:
-        return LabelingCampaign.owner_id == user.id
+        return or_(LabelingCampaign.owner_id == user.id, LabelingCampaign.visibility == Visibility.shared)
     return LabelingCampaign.status != "closed"
 
 
@@ -199,6 +201,25 @@ def get_campaign(session: Session, campaign_id: int, user: User) -> LabelingCamp
             f"campaign {campaign_id} not found", details={"field": "campaign_id", "value": campaign_id}
         )
     sync_generation(session, campaign)
+    return campaign
+
+
+def changeable_campaign(session: Session, campaign_id: int, user: User) -> LabelingCampaign:
+    """A campaign `user` may manage (its owner, admins): 404 unseen, 403 when only shared with them."""
+    return access.check_changeable(user, get_campaign(session, campaign_id, user), "campaign", campaign_id)
+
+
+def update_campaign(
+    session: Session, settings: Settings, campaign_id: int, user: User, body: CampaignUpdate
+) -> LabelingCampaign:
+    """Share a campaign with the studio's engineers (to read) or make it private again, and attach or
+    detach its reward model; its owner or an admin only."""
+    campaign = changeable_campaign(session, campaign_id, user)
+    if body.visibility is not None:
+        access.set_visibility(session, campaign, body.visibility)
+        session.commit()
+    if "reward_job_id" in body.model_fields_set:
+        labeling_rm.attach(session, settings, campaign, body.reward_job_id, user)
     return campaign
 
 

@@ -11,7 +11,7 @@ from backend.models.datasets import DatasetVersion
 from backend.models.inference import InferenceRequest, InferenceStatus
 from backend.models.users import User
 from backend.schemas.labeling import ArenaExportCreate
-from backend.services import labeling_quality
+from backend.services import access, labeling_quality
 from backend.services.errors import Invalid
 from backend.storage import ArtifactStore
 
@@ -26,12 +26,14 @@ def _answers(session: Session, battle: ArenaBattle) -> tuple[str, str] | None:
     return outputs[0]["text"] or "", outputs[1]["text"] or ""
 
 
-def arena_pairs(session: Session) -> tuple[list[dict], int]:
+def arena_pairs(session: Session, user: User | None = None) -> tuple[list[dict], int]:
     """(preference rows of every decisive vote, oldest first; how many votes were dropped because an answer
-    was empty or both were the same)."""
-    battles = session.scalars(
-        select(ArenaBattle).where(ArenaBattle.vote.in_(DECISIVE)).order_by(ArenaBattle.id)
-    )
+    was empty or both were the same). A battle's prompt is its voter's: engineers export their own votes,
+    admins (and the system, `user=None`) every vote."""
+    query = select(ArenaBattle).where(ArenaBattle.vote.in_(DECISIVE)).order_by(ArenaBattle.id)
+    if not access.is_admin(user):
+        query = query.where(ArenaBattle.user_id == user.id)
+    battles = session.scalars(query)
     rows, dropped = [], 0
     for battle in battles:
         answers = _answers(session, battle)
@@ -64,7 +66,7 @@ def export_arena(
     """Every decisive arena vote as a preference dataset (one version), through the labeling export."""
     name = body.name.strip()
     labeling_quality.check_name_free(session, name)
-    rows, dropped = arena_pairs(session)
+    rows, dropped = arena_pairs(session, user)
     if not rows:
         raise Invalid(
             "the arena has no decisive votes to export yet (ties and both-bad give no pair)",

@@ -13,7 +13,7 @@ from backend.models.inference import InferenceRequest
 from backend.models.jobs import Job, JobMetric, JobStatus
 from backend.models.labeling import LabelingCampaign, LabelingCandidate, LabelingExport, LabelingItem
 from backend.models.users import User
-from backend.services import inference
+from backend.services import access, inference
 from backend.services.errors import Invalid
 
 #: the inference request kind the infer worker answers by scoring a campaign's candidates
@@ -30,9 +30,16 @@ def margin(scores: list[float]) -> float | None:
     return best - second
 
 
-def reward_job(session: Session, job_id: int, field: str = "reward_job_id") -> Job:
+def reward_job(session: Session, job_id: int, user: User | None, field: str = "reward_job_id") -> Job:
+    """A succeeded reward-model job the caller may see (one they may not see reads as not one)."""
     job = session.get(Job, job_id)
-    if job is None or job.method != "reward" or job.status != JobStatus.succeeded or not job.output_path:
+    if (
+        job is None
+        or not access.can_see(user, job)
+        or job.method != "reward"
+        or job.status != JobStatus.succeeded
+        or not job.output_path
+    ):
         raise Invalid(
             f"{field}: job {job_id} is not a succeeded reward-model job (method 'reward')",
             details={"field": field, "value": job_id},
@@ -69,7 +76,7 @@ def submit_scoring(
             f"campaign {campaign.id} has no reward model: attach one with PATCH reward_job_id",
             details={"field": "reward_job_id", "value": None},
         )
-    job = reward_job(session, campaign.reward_job_id)
+    job = reward_job(session, campaign.reward_job_id, None)  # checked when it was attached
     payload = {
         "campaign_id": campaign.id,
         "reward_job_id": job.id,
@@ -87,7 +94,7 @@ def attach(
     session: Session, settings: Settings, campaign: LabelingCampaign, job_id: int | None, user: User
 ) -> LabelingCampaign:
     """Attach a reward model (scores of another one are dropped, scoring is queued) or detach it (None)."""
-    job = reward_job(session, job_id) if job_id is not None else None
+    job = reward_job(session, job_id, user) if job_id is not None else None
     if job is None or job.id != campaign.reward_job_id:
         clear_scores(session, campaign)
     campaign.reward_job_id = job.id if job else None

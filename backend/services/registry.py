@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -11,9 +12,22 @@ from sqlalchemy.orm import Session
 
 from backend import storage
 from backend.config import Settings
+from backend.models.ownership import Visibility
 from backend.models.registry import BaseModel, ModelSource
+from backend.models.users import User
 from backend.schemas.models import ModelRead
-from backend.services.errors import Conflict, Invalid, NotFound
+from backend.services import access
+from backend.services.errors import Conflict, Invalid
+
+# A job's output is registered as "<job name> (job <id>)" (", merged" for a merged copy): names of that shape
+# are reserved for jobs, so nobody can register a model under the name a running job's output will take.
+_JOB_OUTPUT_NAME = re.compile(r"\(job \d+(, merged)?\)\s*$")
+
+
+def job_output_name(job_name: str, job_id: int, *, merged: bool = False) -> str:
+    """The registry name of job `job_id`'s output: unique by construction (the suffix is the job's own id)."""
+    return f"{job_name} (job {job_id}{', merged' if merged else ''})"
+
 
 # The safetensors format caps its JSON header at 100 MB; a larger length is a corrupt or hostile file.
 _MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
@@ -179,10 +193,29 @@ def add_model(
     parent_model_id: int | None = None,
     job_id: int | None = None,
     is_adapter: bool = False,
+    owner_id: int | None = None,
+    visibility: Visibility = Visibility.shared,
 ) -> BaseModel:
-    """Add a checked model folder to the session without committing: a job's output is registered in the
-    same transaction that marks the job succeeded."""
-    if session.scalar(select(BaseModel).where(BaseModel.name == name)):
+    """Add a checked model folder to the session without committing (a job's output is registered in the
+    same transaction that marks the job succeeded). Base models are shared by default; a job's output takes
+    its job's owner and visibility (see worker.jobs.supervisor). Names ending in "(job N)" are kept for job
+    outputs."""
+    existing = session.scalar(select(BaseModel).where(BaseModel.name == name))
+    if (
+        existing is not None
+        and source == ModelSource.job
+        and job_id is not None
+        and existing.job_id == job_id
+    ):
+        return existing  # the same job's output, registered by an earlier attempt
+    if source != ModelSource.job and _JOB_OUTPUT_NAME.search(name):
+        raise Invalid(
+            f"model names ending in '(job N)' are reserved for the outputs of jobs; choose another name "
+            f"than '{name}'",
+            details={"field": "name", "value": name},
+            code="reserved_name",
+        )
+    if existing is not None:
         raise Conflict(f"a model named '{name}' is already registered", code="model_exists")
     try:
         path = Path(path).resolve()
@@ -206,6 +239,8 @@ def add_model(
         parent_model_id=parent_model_id,
         job_id=job_id,
         is_adapter=is_adapter,
+        owner_id=owner_id,
+        visibility=visibility,
     )
     session.add(model)
     session.flush()
@@ -222,15 +257,23 @@ def model_read(settings: Settings, model: BaseModel) -> ModelRead:
     return ModelRead.model_validate(model).model_copy(update={"path": str(model_path(settings, model))})
 
 
-def get_model(session: Session, model_id: int) -> BaseModel:
-    model = session.get(BaseModel, model_id)
-    if model is None:
-        raise NotFound(f"model {model_id} not found", details={"field": "model_id", "value": model_id})
+def get_model(
+    session: Session, model_id: int, user: User | None = None, *, field: str = "model_id"
+) -> BaseModel:
+    """The model if `user` may see it (404 otherwise, as for a missing one); `user=None` is the system."""
+    return access.get_visible(session, BaseModel, model_id, user, what="model", field=field)
+
+
+def list_models(session: Session, user: User | None = None) -> list[BaseModel]:
+    return list(session.scalars(access.visible_to(select(BaseModel), user, BaseModel).order_by(BaseModel.id)))
+
+
+def set_visibility(session: Session, model_id: int, user: User, visibility: Visibility) -> BaseModel:
+    """Share a model with the studio or make it private (its owner or an admin)."""
+    model = access.get_changeable(session, BaseModel, model_id, user, what="model")
+    access.set_visibility(session, model, visibility)
+    session.commit()
     return model
-
-
-def list_models(session: Session) -> list[BaseModel]:
-    return list(session.scalars(select(BaseModel).order_by(BaseModel.id)))
 
 
 def root_model(session: Session, model: BaseModel) -> BaseModel:

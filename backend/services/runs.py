@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.models.jobs import Job
-from backend.services import jobs
+from backend.models.users import User
+from backend.services import access, jobs
 from backend.services.evaluations import EVAL_METHOD, model_key
 
 #: the most runs one comparison shows: more lines than this make a plot nobody can read
@@ -47,11 +48,13 @@ def _config(job: Job) -> dict:
     }
 
 
-def _evaluations(session: Session, runs: list[Job]) -> list[dict]:
+def _evaluations(session: Session, runs: list[Job], user: User | None) -> list[dict]:
     """For each run's output model, its headline figures in every finished evaluation that included it."""
     outputs = {jobs.output_model_id(job): job.id for job in runs if jobs.output_model_id(job)}
     found = []
-    evaluations = session.scalars(select(Job).where(Job.method == EVAL_METHOD, Job.result.is_not(None)))
+    evaluations = session.scalars(
+        access.visible_to(select(Job).where(Job.method == EVAL_METHOD, Job.result.is_not(None)), user, Job)
+    )
     for evaluation in evaluations:
         summary = (evaluation.result or {}).get("summary") or {}
         for model_id, job_id in outputs.items():
@@ -74,12 +77,13 @@ def _evaluations(session: Session, runs: list[Job]) -> list[dict]:
     return found
 
 
-def compare_runs(session: Session, job_ids: list[int]) -> dict:
-    """Curves, config differences and evaluations of up to MAX_RUNS jobs (404 for any job not found)."""
-    runs = [jobs.get_job(session, job_id) for job_id in dict.fromkeys(job_ids)]
+def compare_runs(session: Session, job_ids: list[int], user: User | None = None) -> dict:
+    """Curves, config differences and evaluations of up to MAX_RUNS jobs (404 for any job not found or not
+    visible to `user`; only evaluations `user` may see are listed)."""
+    runs = [jobs.get_job(session, job_id, user) for job_id in dict.fromkeys(job_ids)]
     return {
         "jobs": runs,
         "metrics": {job.id: jobs.job_metrics(session, job.id) for job in runs},
         "config_diff": config_diff({job.id: _config(job) for job in runs}),
-        "evaluations": _evaluations(session, runs),
+        "evaluations": _evaluations(session, runs, user),
     }

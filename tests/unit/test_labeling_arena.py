@@ -3,16 +3,23 @@ through the labeling export; ties and both-bad give no pair."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from backend.db import session_scope, utcnow
 from backend.models.arena import ArenaBattle
 from backend.models.inference import InferenceRequest, InferenceStatus
-from backend.services import registry
+from backend.models.registry import BaseModel
+from backend.models.users import Role, User
+from backend.services import registry, users
 
 
-def _battles(settings, api, tiny_model_dir, votes: list[str | None]) -> list[int]:
-    """One finished battle per vote, model A answering 'A answer i' and model B 'B answer i'."""
+def _battles(settings, api, tiny_model_dir, votes: list[str | None], voter: str = "eng") -> list[int]:
+    """One finished battle per vote (by `voter`), model A answering 'A answer i' and model B 'B answer i'."""
     with session_scope(settings.database_url) as session:
-        other = registry.register_model(session, "tiny-b", tiny_model_dir, settings=settings).id
+        user_id = session.scalar(select(User.id).where(User.username == voter))
+        other = session.scalar(select(BaseModel.id).where(BaseModel.name == "tiny-b"))
+        if other is None:
+            other = registry.register_model(session, "tiny-b", tiny_model_dir, settings=settings).id
         ids = []
         for i, vote in enumerate(votes):
             outputs = [
@@ -25,6 +32,7 @@ def _battles(settings, api, tiny_model_dir, votes: list[str | None]) -> list[int
             session.add(request)
             session.flush()
             battle = ArenaBattle(
+                user_id=user_id,
                 prompt=f"question {i}",
                 model_a_id=api.model_id,
                 model_b_id=other,
@@ -71,3 +79,17 @@ def test_arena_export_name_taken_is_a_conflict(settings, api, tiny_model_dir):
     again = api.post("/api/labeling/arena-export", json={"name": "arena-prefs"})
 
     assert again.status_code == 409, again.text
+
+
+def test_an_engineer_exports_only_their_own_votes(settings, api, tiny_model_dir):
+    """A battle's prompt is its voter's: another engineer's decisive votes stay out of the export."""
+    with session_scope(settings.database_url) as session:
+        users.create_user(session, "eve", Role.engineer, "engineer-pass")
+    _battles(settings, api, tiny_model_dir, ["a", "b"], voter="eve")
+    _battles(settings, api, tiny_model_dir, ["a"])
+
+    exported = api.post("/api/labeling/arena-export", json={"name": "mine"})
+
+    assert exported.status_code == 201, exported.text
+    rows = api.get(f"/api/datasets/versions/{exported.json()[0]['id']}/rows").json()["rows"]
+    assert [r["prompt"][0]["content"] for r in rows] == ["question 0"]

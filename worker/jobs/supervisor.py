@@ -180,12 +180,14 @@ def _register_merged(session, settings: Settings, job_id: int, merged_dir: str) 
     start = registry.root_model(session, registry.get_model(session, job.base_model_id))
     return registry.add_model(
         session,
-        f"{job.name} (job {job_id}, merged)",
+        registry.job_output_name(job.name, job_id, merged=True),
         Path(merged_dir),
         settings=settings,
         source=ModelSource.job,
         parent_model_id=start.id,
         job_id=job_id,
+        owner_id=job.owner_id,
+        visibility=job.visibility,
     ).id
 
 
@@ -196,12 +198,14 @@ def _register_output(session, settings: Settings, job_id: int, result: dict) -> 
     is_adapter = bool(result.get("is_adapter"))
     model = registry.add_model(
         session,
-        f"{job.name} (job {job_id})",
+        registry.job_output_name(job.name, job_id),
         Path(result["model_dir"]),
         settings=settings,
         source=ModelSource.job,
         parent_model_id=registry.root_model(session, start).id if is_adapter else start.id,
         job_id=job_id,
         is_adapter=is_adapter,
+        owner_id=job.owner_id,
+        visibility=job.visibility,
     )
     return model.id

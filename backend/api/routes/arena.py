@@ -31,6 +31,6 @@ def vote(battle_id: ResourceId, body: VoteCreate, user: Engineer, session: Sessi
 
 
 @router.get("/leaderboard", response_model=Leaderboard)
-def leaderboard(_: Engineer, session: SessionDep):
-    """Models by Bradley–Terry score over every vote, with 95 % bootstrap intervals."""
-    return arena.leaderboard(session)
+def leaderboard(user: Engineer, session: SessionDep):
+    """Models by Bradley–Terry score over every vote, with 95 % bootstrap intervals (models you may see)."""
+    return arena.leaderboard(session, user)

@@ -13,6 +13,7 @@ from starlette.background import BackgroundTask
 
 from backend.api.deps import WAIT, Engineer, ResourceId, SessionDep, SettingsDep, StoreDep
 from backend.api.errors import MAX_INT, loads_strict
+from backend.schemas.common import VisibilityUpdate
 from backend.schemas.datasets import (
     DatasetRead,
     DatasetVersionRead,
@@ -98,63 +99,70 @@ def _copy(file: UploadFile, dest) -> None:
 
 @router.get("", response_model=list[DatasetRead])
 def list_datasets(
-    _: Engineer,
+    user: Engineer,
     session: SessionDep,
     include_archived: Annotated[bool, Query(description="Also list archived datasets.")] = False,
 ):
-    return datasets.list_datasets(session, include_archived=include_archived)
+    """Your datasets and those shared with the studio (all of them for an admin)."""
+    return datasets.list_datasets(session, user, include_archived=include_archived)
 
 
 @router.get("/{dataset_id}", response_model=DatasetRead)
-def get_dataset(dataset_id: ResourceId, _: Engineer, session: SessionDep):
-    return datasets.get_dataset(session, dataset_id)
+def get_dataset(dataset_id: ResourceId, user: Engineer, session: SessionDep):
+    return datasets.get_dataset(session, dataset_id, user)
+
+
+@router.patch("/{dataset_id}", response_model=DatasetRead)
+def update_dataset(dataset_id: ResourceId, body: VisibilityUpdate, user: Engineer, session: SessionDep):
+    """Share a dataset with the studio or make it private (its owner or an admin)."""
+    return datasets.set_visibility(session, dataset_id, user, body.visibility)
 
 
 @router.delete("/{dataset_id}", status_code=204)
-def delete_dataset(dataset_id: ResourceId, _: Engineer, session: SessionDep, store: StoreDep) -> None:
+def delete_dataset(dataset_id: ResourceId, user: Engineer, session: SessionDep, store: StoreDep) -> None:
     """Delete a dataset and its files. 409 naming the jobs (or other users) of any of its versions: the data a
     job trained on stays readable, so archive such a dataset instead."""
-    datasets.delete_dataset(session, store, dataset_id)
+    datasets.delete_dataset(session, store, dataset_id, user)
 
 
 @router.post("/{dataset_id}/archive", response_model=DatasetRead)
-def archive_dataset(dataset_id: int, _: Engineer, session: SessionDep):
+def archive_dataset(dataset_id: ResourceId, user: Engineer, session: SessionDep):
     """Hide a dataset from the default listings; the jobs that used it still read its versions."""
-    return datasets.archive_dataset(session, dataset_id)
+    return datasets.archive_dataset(session, dataset_id, user)
 
 
 @router.post("/{dataset_id}/unarchive", response_model=DatasetRead)
-def unarchive_dataset(dataset_id: int, _: Engineer, session: SessionDep):
+def unarchive_dataset(dataset_id: ResourceId, user: Engineer, session: SessionDep):
     """Bring an archived dataset back into the listings."""
-    return datasets.archive_dataset(session, dataset_id, archived=False)
+    return datasets.archive_dataset(session, dataset_id, user, archived=False)
 
 
 @router.get("/versions/{version_id}", response_model=DatasetVersionRead)
-def get_version(version_id: ResourceId, _: Engineer, session: SessionDep):
-    return datasets.get_version(session, version_id)
+def get_version(version_id: ResourceId, user: Engineer, session: SessionDep):
+    return datasets.get_version(session, version_id, user)
 
 
 @router.get("/versions/{version_id}/rows", response_model=RowsPage)
 def version_rows(
     version_id: ResourceId,
-    _: Engineer,
+    user: Engineer,
     session: SessionDep,
     store: StoreDep,
     offset: int = Query(0, ge=0, le=MAX_INT),
     limit: int = Query(20, ge=1, le=1000),
 ):
-    version = datasets.get_version(session, version_id)
+    version = datasets.get_version(session, version_id, user)
     rows = datasets.read_rows(store, version, offset, limit)
     return RowsPage(version_id=version_id, offset=offset, total=version.row_count, rows=rows)
 
 
 @router.post("/versions/{version_id}/operations", response_model=list[DatasetVersionRead], status_code=201)
 def apply_operation(
-    version_id: ResourceId, body: VersionOperation, _: Engineer, session: SessionDep, store: StoreDep
+    version_id: ResourceId, body: VersionOperation, user: Engineer, session: SessionDep, store: StoreDep
 ):
     """Clean or split a version. Each step makes new immutable version(s) recording the parent and the stats
     (counts and examples of what was removed)."""
-    return datasets.apply_operation(session, store, version_id, body)
+    return datasets.apply_operation(session, store, version_id, body, user)
 
 
 EXPORT_TYPES = {"jsonl": "application/jsonl", "parquet": "application/vnd.apache.parquet"}
@@ -167,13 +175,13 @@ EXPORT_TYPES = {"jsonl": "application/jsonl", "parquet": "application/vnd.apache
 )
 def export_version(
     version_id: ResourceId,
-    _: Engineer,
+    user: Engineer,
     session: SessionDep,
     store: StoreDep,
     fmt: Annotated[Literal["jsonl", "parquet"], Query(description="jsonl or parquet")] = "jsonl",
 ):
     """Download a version as JSONL or Parquet (`datasets.load_dataset` reads either back unchanged)."""
-    version = datasets.get_version(session, version_id)
+    version = datasets.get_version(session, version_id, user)
     path = datasets.export_version(store, version, fmt)
     filename = f"{version.dataset.name}-v{version.version}.{fmt}"
     return FileResponse(

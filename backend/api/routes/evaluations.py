@@ -25,26 +25,27 @@ def create_evaluation(body: EvaluationCreate, user: Engineer, session: SessionDe
 
 @router.get("", response_model=JobsPage)
 def list_evaluations(
-    _: Engineer,
+    user: Engineer,
     session: SessionDep,
     offset: int = Query(0, ge=0, le=MAX_INT),
     limit: int = Query(50, ge=1, le=500),
 ):
-    items, total = evaluations.list_evaluations(session, offset=offset, limit=limit)
+    items, total = evaluations.list_evaluations(session, user, offset=offset, limit=limit)
     return JobsPage(items=[JobRead.model_validate(j) for j in items], total=total)
 
 
 @router.get("/{evaluation_id}", response_model=JobDetail)
-def get_evaluation(evaluation_id: ResourceId, _: Engineer, session: SessionDep):
-    """State, progress and, once finished, the summary in `result.summary`."""
-    job = evaluations.get_evaluation(session, evaluation_id)
+def get_evaluation(evaluation_id: ResourceId, user: Engineer, session: SessionDep):
+    """State, progress and, once finished, the summary in `result.summary`. An evaluation is a job: share it
+    with PATCH /api/jobs/{id}."""
+    job = evaluations.get_evaluation(session, evaluation_id, user)
     return JobDetail(**JobRead.model_validate(job).model_dump(), metrics=jobs.job_metrics(session, job.id))
 
 
 @router.get("/{evaluation_id}/rows", response_model=EvaluationRowsPage)
 def evaluation_rows(
     evaluation_id: ResourceId,
-    _: Engineer,
+    user: Engineer,
     session: SessionDep,
     set: Literal["task", "general"] = "task",
     lost_by: str | None = Query(None, max_length=32, description="Only rows where this model (m<id>) lost."),
@@ -52,7 +53,7 @@ def evaluation_rows(
     limit: int = Query(50, ge=1, le=500),
 ):
     items, total = evaluations.list_rows(
-        session, evaluation_id, set_name=set, lost_by=lost_by, offset=offset, limit=limit
+        session, evaluation_id, user, set_name=set, lost_by=lost_by, offset=offset, limit=limit
     )
     return EvaluationRowsPage(items=[EvaluationRowRead.model_validate(r) for r in items], total=total)
 
@@ -60,12 +61,12 @@ def evaluation_rows(
 @router.get("/{evaluation_id}/export")
 def export_evaluation(
     evaluation_id: ResourceId,
-    _: Engineer,
+    user: Engineer,
     session: SessionDep,
     format: Literal["csv", "jsonl"] = "csv",
 ):
     # materialised inside the request: the session closes before a streamed body would be read
-    lines = list(evaluations.export_rows(session, evaluation_id, format))
+    lines = list(evaluations.export_rows(session, evaluation_id, format, user))
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     return StreamingResponse(
         iter(lines),

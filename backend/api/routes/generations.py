@@ -21,5 +21,6 @@ async def create_generation(
 
 
 @router.get("/generations/{request_id}", response_model=InferenceRead)
-async def get_generation(request_id: ResourceId, _: Engineer, settings: SettingsDep, wait: float = WAIT):
-    return await inference.wait_for(settings, request_id, wait)
+async def get_generation(request_id: ResourceId, user: Engineer, settings: SettingsDep, wait: float = WAIT):
+    """A generation (or dataset request) you made; its prompt is private to you (and admins)."""
+    return await inference.wait_for(settings, request_id, wait, user)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from backend.api.deps import Engineer, ResourceId, SessionDep, SettingsDep
 from backend.api.errors import MAX_INT
 from backend.models.jobs import JobStatus
+from backend.schemas.common import VisibilityUpdate
 from backend.schemas.jobs import CheckpointRead, JobCreate, JobDetail, JobEventRead, JobRead, JobsPage
 from backend.services import jobs
 
@@ -34,46 +35,52 @@ def create_job(body: JobCreate, user: Engineer, session: SessionDep, settings: S
 
 @router.get("", response_model=JobsPage)
 def list_jobs(
-    _: Engineer,
+    user: Engineer,
     session: SessionDep,
     status: JobStatus | None = None,
     offset: int = Query(0, ge=0, le=MAX_INT),
     limit: int = Query(50, ge=1, le=500),
 ):
-    items, total = jobs.list_jobs(session, status=status, offset=offset, limit=limit)
+    items, total = jobs.list_jobs(session, user, status=status, offset=offset, limit=limit)
     positions = jobs.queue_positions(session)
     return JobsPage(items=[_read(j, positions) for j in items], total=total)
 
 
 @router.get("/{job_id}", response_model=JobDetail)
-def get_job(job_id: ResourceId, _: Engineer, session: SessionDep):
+def get_job(job_id: ResourceId, user: Engineer, session: SessionDep):
     """State, progress and every metric's points (the loss curve among them)."""
-    job = jobs.get_job(session, job_id)
+    job = jobs.get_job(session, job_id, user)
     return JobDetail(**_read_one(session, job).model_dump(), metrics=jobs.job_metrics(session, job_id))
+
+
+@router.patch("/{job_id}", response_model=JobRead)
+def update_job(job_id: ResourceId, body: VisibilityUpdate, user: Engineer, session: SessionDep):
+    """Share a job (and its evaluation results and output models) with the studio or make it private."""
+    return _read_one(session, jobs.set_visibility(session, job_id, user, body.visibility))
 
 
 @router.get("/{job_id}/events", response_model=list[JobEventRead])
 def job_events(
-    job_id: ResourceId, _: Engineer, session: SessionDep, after_id: int = Query(0, ge=0, le=MAX_INT)
+    job_id: ResourceId, user: Engineer, session: SessionDep, after_id: int = Query(0, ge=0, le=MAX_INT)
 ):
-    return jobs.job_events(session, job_id, after_id)
+    return jobs.job_events(session, job_id, after_id, user=user)
 
 
 @router.get("/{job_id}/checkpoints", response_model=list[CheckpointRead])
-def job_checkpoints(job_id: ResourceId, _: Engineer, session: SessionDep):
-    return jobs.job_checkpoints(session, job_id)
+def job_checkpoints(job_id: ResourceId, user: Engineer, session: SessionDep):
+    return jobs.job_checkpoints(session, job_id, user=user)
 
 
 @router.post("/{job_id}/cancel", response_model=JobRead)
-def cancel_job(job_id: ResourceId, _: Engineer, session: SessionDep, settings: SettingsDep):
-    return _read_one(session, jobs.cancel_job(session, settings, job_id))
+def cancel_job(job_id: ResourceId, user: Engineer, session: SessionDep, settings: SettingsDep):
+    return _read_one(session, jobs.cancel_job(session, settings, job_id, user=user))
 
 
 @router.post("/{job_id}/pause", response_model=JobRead)
-def pause_job(job_id: ResourceId, _: Engineer, session: SessionDep):
-    return _read_one(session, jobs.pause_job(session, job_id))
+def pause_job(job_id: ResourceId, user: Engineer, session: SessionDep):
+    return _read_one(session, jobs.pause_job(session, job_id, user=user))
 
 
 @router.post("/{job_id}/resume", response_model=JobRead)
-def resume_job(job_id: ResourceId, _: Engineer, session: SessionDep, settings: SettingsDep):
-    return _read_one(session, jobs.resume_job(session, settings, job_id))
+def resume_job(job_id: ResourceId, user: Engineer, session: SessionDep, settings: SettingsDep):
+    return _read_one(session, jobs.resume_job(session, settings, job_id, user=user))

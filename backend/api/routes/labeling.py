@@ -66,12 +66,11 @@ def get_campaign(campaign_id: ResourceId, user: CurrentUser, session: SessionDep
 def update_campaign(
     campaign_id: ResourceId, body: CampaignUpdate, user: Engineer, session: SessionDep, settings: SettingsDep
 ):
-    """Attach a reward model (`reward_job_id`: a succeeded reward job; its scores then order the queue,
-    smallest margin first, once the infer worker has scored the candidates) or detach it (null)."""
-    campaign = labeling.get_campaign(session, campaign_id, user)
-    if "reward_job_id" in body.model_fields_set:
-        labeling_rm.attach(session, settings, campaign, body.reward_job_id, user)
-    return _read(session, campaign, user)
+    """Share the campaign with the studio's engineers (to read) or make it private (`visibility`; labelers
+    reach a campaign through its labeler list, whatever its visibility), and attach a reward model
+    (`reward_job_id`: a succeeded reward job; its scores then order the queue, smallest margin first, once
+    the infer worker has scored the candidates) or detach it (null). Its owner or an admin only."""
+    return _read(session, labeling.update_campaign(session, settings, campaign_id, user, body), user)
 
 
 @router.post("/campaigns/{campaign_id}/score", response_model=CampaignRead, status_code=202)
@@ -84,7 +83,7 @@ def score_campaign(campaign_id: ResourceId, user: Engineer, session: SessionDep,
 
 @router.post("/campaigns/{campaign_id}/close", response_model=CampaignRead)
 def close_campaign(campaign_id: ResourceId, user: Engineer, session: SessionDep):
-    campaign = labeling.close_campaign(session, labeling.get_campaign(session, campaign_id, user))
+    campaign = labeling.close_campaign(session, labeling.changeable_campaign(session, campaign_id, user))
     return _read(session, campaign, user)
 
 
@@ -143,7 +142,7 @@ def add_ai_label(
     campaign_id: ResourceId, item_id: ResourceId, body: AiLabelCreate, user: Engineer, session: SessionDep
 ):
     """A label from a model acting as judge (RLAIF): kind 'ai', kept apart in agreement figures."""
-    campaign = labeling.get_campaign(session, campaign_id, user)
+    campaign = labeling.changeable_campaign(session, campaign_id, user)
     item = labeling_queue.get_item(session, campaign, item_id)
     return labeling_queue.add_ai_label(session, campaign, item, body, user)
 
@@ -153,7 +152,7 @@ def set_gold(
     campaign_id: ResourceId, item_id: ResourceId, body: list[list[int]], user: Engineer, session: SessionDep
 ) -> None:
     """Mark an item gold: its right answer as tiers of candidate ids, best first."""
-    campaign = labeling.get_campaign(session, campaign_id, user)
+    campaign = labeling.changeable_campaign(session, campaign_id, user)
     labeling.set_gold(session, labeling_queue.get_item(session, campaign, item_id), body)
 
 
@@ -162,7 +161,7 @@ def add_items(
     campaign_id: ResourceId, body: list[ItemCreate], user: Engineer, session: SessionDep
 ) -> list[int]:
     """Add items from a script or the arena (a prompt and K candidates each); returns their ids."""
-    campaign = labeling.get_campaign(session, campaign_id, user)
+    campaign = labeling.changeable_campaign(session, campaign_id, user)
     return [item.id for item in labeling.add_items(session, campaign, body)]
 
 
@@ -182,7 +181,7 @@ def quality(campaign_id: ResourceId, user: Engineer, session: SessionDep) -> dic
 @router.post("/campaigns/{campaign_id}/export", response_model=list[DatasetVersionRead], status_code=201)
 def export(campaign_id: ResourceId, body: ExportCreate, user: Engineer, session: SessionDep, store: StoreDep):
     """Export the majority labels as a new dataset (409 'low_agreement' under the threshold)."""
-    campaign = labeling.get_campaign(session, campaign_id, user)
+    campaign = labeling.changeable_campaign(session, campaign_id, user)
     return labeling_quality.export(session, store, campaign, body, user)
 
 
@@ -196,7 +195,7 @@ def train(
     store: StoreDep,
 ):
     """Export the campaign for the spec's method (reward: a train/validation split) and queue the job."""
-    campaign = labeling.get_campaign(session, campaign_id, user)
+    campaign = labeling.changeable_campaign(session, campaign_id, user)
     job = labeling_train.train_from_campaign(session, settings, store, campaign, body, user)
     return JobRead.model_validate(job).model_copy(update={"output_model_id": jobs.output_model_id(job)})
 

@@ -20,7 +20,7 @@ JobId = Annotated[int, Field(ge=1, le=MAX_INT)]
 
 @router.get("/compare", response_model=RunsComparison)
 def compare_runs(
-    _: Engineer,
+    user: Engineer,
     session: SessionDep,
     job_ids: Annotated[
         list[JobId], Query(min_length=1, max_length=runs.MAX_RUNS, description="Jobs to compare.")
@@ -28,7 +28,7 @@ def compare_runs(
 ):
     """Every metric of each job (loss, reward, KL, validation...), the settings that differ between them, and
     the evaluations that scored their output models."""
-    result = runs.compare_runs(session, job_ids)
+    result = runs.compare_runs(session, job_ids, user)
     read = [
         JobRead.model_validate(job).model_copy(update={"output_model_id": jobs.output_model_id(job)})
         for job in result["jobs"]

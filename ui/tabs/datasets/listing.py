@@ -10,7 +10,7 @@ import pandas as pd
 from ui.client import ApiError
 from ui.tabs.common import client_for, error_md, human_bytes, when
 
-LIST_COLUMNS = ["Dataset", "Version", "Version ID", "Format", "Rows", "Size", "Warnings", "Created"]
+LIST_COLUMNS = ["Dataset", "Version", "Version ID", "Format", "Rows", "Size", "Warnings", "Shared", "Created"]
 
 
 def _version_label(dataset: dict, version: dict) -> str:
@@ -27,12 +27,13 @@ def _list_line(dataset: dict, version: dict) -> list:
         version["row_count"],
         human_bytes(version.get("size_bytes")),
         warnings,
+        "yes" if dataset.get("visibility") == "shared" else "no",
         when(version.get("created_at")),
     ]
 
 
 def list_datasets(api_url: str, token: str) -> tuple[pd.DataFrame, list[tuple[str, int]], str]:
-    """(table of every dataset version, version choices for pickers, message)."""
+    """(table of every dataset version you may see, version choices for pickers, message)."""
     if not token:
         return pd.DataFrame([], columns=LIST_COLUMNS), [], ""
     try:

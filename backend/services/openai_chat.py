@@ -37,8 +37,8 @@ class InferenceTimeout(ServiceError):
     status, code = 504, "inference_timeout"
 
 
-def _payload(session: Session, body: ChatCompletionCreate) -> dict:
-    model = objects.resolve_model(session, body.model)
+def _payload(session: Session, body: ChatCompletionCreate, user: User | None) -> dict:
+    model = objects.resolve_model(session, body.model, user)
     stops = body.stop_list()
     if len(stops) > MAX_STOPS:
         raise objects.invalid(f"stop takes at most {MAX_STOPS} sequences, got {len(stops)}", "stop")
@@ -72,7 +72,7 @@ def _payload(session: Session, body: ChatCompletionCreate) -> dict:
 
 def submit(session: Session, settings: Settings, body: ChatCompletionCreate, user: User | None) -> int:
     """Check the request, store it for the infer worker, queue it; the request's id."""
-    payload = _payload(session, body)
+    payload = _payload(session, body, user)
     request = InferenceRequest(kind="chat", payload=payload, created_by=user.id if user else None)
     session.add(request)
     session.flush()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from backend import ingest
 from backend.models.datasets import Dataset, DatasetVersion
 from backend.models.users import User
-from backend.services import datasets, openai_dpo_files
+from backend.services import access, datasets, openai_dpo_files
 from backend.services import openai_objects as objects
 from backend.services.errors import Conflict, Invalid, NotFound
 from backend.storage import ArtifactStore
@@ -107,28 +107,33 @@ def upload(
     return dataset.versions[0]
 
 
-def get(session: Session, file_id: str) -> DatasetVersion:
+def get(session: Session, file_id: str, user: User | None) -> DatasetVersion:
+    """A file the caller may see (its dataset is theirs or shared); otherwise the 404 of a missing one."""
     version = session.get(DatasetVersion, objects.parse_id(file_id, "file", param="file_id"))
-    if version is None:
+    if version is None or not access.can_see(user, version.dataset):
         raise NotFound(
             f"no such file '{file_id}'", code="not_found", details={"field": "file_id", "value": file_id}
         )
     return version
 
 
-def list_files(session: Session, purpose: str | None, after: str | None, limit: int) -> dict:
+def list_files(
+    session: Session, user: User | None, purpose: str | None, after: str | None, limit: int
+) -> dict:
     if purpose is not None and purpose not in PURPOSES:
         return {"object": "list", "data": [], "has_more": False, "first_id": None, "last_id": None}
     cursor = objects.parse_id(after, "file", param="after") if after else None
-    query = select(DatasetVersion).join(Dataset).where(Dataset.archived_at.is_(None))
+    query = access.visible_to(
+        select(DatasetVersion).join(Dataset).where(Dataset.archived_at.is_(None)), user, Dataset
+    )
     return objects.page(session, query, DatasetVersion.id, cursor, limit, objects.file_object)
 
 
-def delete(session: Session, store: ArtifactStore, file_id: str) -> dict:
+def delete(session: Session, store: ArtifactStore, file_id: str, user: User | None) -> dict:
     """Delete an uploaded file: its dataset, when this version is the dataset's only one. A version made by
     cleaning or splitting is deleted with its dataset on /api, so here it is a 409 saying so."""
-    version = get(session, file_id)
-    dataset = version.dataset
+    version = get(session, file_id, user)
+    dataset = datasets.changeable_dataset(session, version.dataset_id, user)
     if len(dataset.versions) > 1:
         raise Conflict(
             f"file '{file_id}' is one of {len(dataset.versions)} versions of dataset {dataset.id} "
@@ -136,7 +141,7 @@ def delete(session: Session, store: ArtifactStore, file_id: str) -> dict:
             code="file_has_versions",
             details={"field": "file_id", "value": file_id},
         )
-    datasets.delete_dataset(session, store, dataset.id)
+    datasets.delete_dataset(session, store, dataset.id, user)
     return {"id": file_id, "object": "file", "deleted": True}
 
 

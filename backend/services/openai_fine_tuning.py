@@ -15,17 +15,17 @@ from backend.models.jobs import Checkpoint, Job, JobEvent
 from backend.models.users import User
 from backend.schemas.jobs import JobCreate
 from backend.schemas.openai import DPOHyperparameters, FineTuningJobCreate, Hyperparameters
-from backend.services import jobs
+from backend.services import access, jobs
 from backend.services import openai_objects as objects
 from backend.services.errors import Invalid, NotFound
 
 
-def _version(session: Session, file_id: str, param: str) -> DatasetVersion:
+def _version(session: Session, file_id: str, param: str, user: User | None) -> DatasetVersion:
     try:
         version = session.get(DatasetVersion, objects.parse_id(file_id, "file", param=param))
     except NotFound as exc:
         raise objects.invalid(exc.message, param, file_id, code="invalid_file") from exc
-    if version is None:
+    if version is None or not access.can_see(user, version.dataset):
         raise objects.invalid(f"{param} '{file_id}' does not exist: upload it first", param, file_id)
     return version
 
@@ -74,9 +74,11 @@ def _spec(method: str, params: Hyperparameters, body: FineTuningJobCreate, rows:
 
 def create(session: Session, settings: Settings, body: FineTuningJobCreate, user: User | None) -> Job:
     """Queue an Afina LoRA job for an OpenAI create request; refusals name the OpenAI parameter."""
-    base = objects.resolve_model(session, body.model)
-    train = _version(session, body.training_file, "training_file")
-    validation = _version(session, body.validation_file, "validation_file") if body.validation_file else None
+    base = objects.resolve_model(session, body.model, user)
+    train = _version(session, body.training_file, "training_file", user)
+    validation = (
+        _version(session, body.validation_file, "validation_file", user) if body.validation_file else None
+    )
     method, params = _method(body)
     request = {
         "name": body.suffix,
@@ -113,15 +115,14 @@ def _renamed(exc: Invalid, train: DatasetVersion, validation: DatasetVersion | N
     return Invalid(message, code=exc.code, details={**details, "field": _FIELDS.get(field, field)})
 
 
-def get(session: Session, job_id: str) -> Job:
-    return jobs.get_job(session, objects.parse_id(job_id, "ftjob", param="fine_tuning_job_id"))
+def get(session: Session, job_id: str, user: User | None) -> Job:
+    return jobs.get_job(session, objects.parse_id(job_id, "ftjob", param="fine_tuning_job_id"), user)
 
 
-def list_jobs(session: Session, after: str | None, limit: int) -> dict:
+def list_jobs(session: Session, user: User | None, after: str | None, limit: int) -> dict:
     cursor = objects.parse_id(after, "ftjob", param="after") if after else None
-    return objects.page(
-        session, select(Job), Job.id, cursor, limit, lambda job: objects.job_object(session, job)
-    )
+    query = access.visible_to(select(Job), user, Job)
+    return objects.page(session, query, Job.id, cursor, limit, lambda job: objects.job_object(session, job))
 
 
 def list_events(session: Session, job: Job, after: str | None, limit: int) -> dict:

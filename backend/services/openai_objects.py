@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from backend.models.datasets import DatasetVersion
 from backend.models.jobs import Checkpoint, Job, JobEvent, JobStatus
 from backend.models.registry import BaseModel
+from backend.models.users import User
 from backend.schemas.job_specs import parse_job_spec
-from backend.services import jobs, registry
+from backend.services import access, jobs, registry
 from backend.services.errors import Invalid, NotFound
 
 ORGANIZATION = "afina"
@@ -111,21 +112,28 @@ def model_object(session: Session, model: BaseModel) -> dict:
     }
 
 
-def resolve_model(session: Session, name: str, *, param: str = "model") -> BaseModel:
-    """The registry model a /v1 `model` names: `ft:...:job-<id>` for a tuned one, else a registry name."""
+def resolve_model(session: Session, name: str, user: User | None, *, param: str = "model") -> BaseModel:
+    """The registry model a /v1 `model` names: `ft:...:job-<id>` for a tuned one, else a registry name; one
+    the caller may not see does not exist for them."""
     match = _TUNED.match(name or "")
     if match:
         job = session.get(Job, int(match[1]))
         model_id = jobs.output_model_id(job) if job else None
-        if job is None or job.status != JobStatus.succeeded or model_id is None:
+        model = session.get(BaseModel, model_id) if model_id else None
+        if (
+            job is None
+            or job.status != JobStatus.succeeded
+            or model is None
+            or not access.can_see(user, model)
+        ):
             raise NotFound(
                 f"the model '{name}' does not exist: job {match[1]} has no tuned model (yet)",
                 code="model_not_found",
                 details={"field": param, "value": name},
             )
-        return registry.get_model(session, model_id)
+        return model
     model = session.scalar(select(BaseModel).where(BaseModel.name == name))
-    if model is None:
+    if model is None or not access.can_see(user, model):
         raise NotFound(
             f"the model '{name}' does not exist: list them with GET /v1/models",
             code="model_not_found",

@@ -67,6 +67,11 @@ def _upload(ids):
     return {"files": {"file": ("p.jsonl", rows)}, "data": {"name": f"up-{uuid.uuid4().hex[:8]}"}}
 
 
+def _openai_upload(ids):
+    rows = "".join(json.dumps(r) + "\n" for r in preference_pairs(3, seed=1)).encode()
+    return {"files": {"file": ("p.jsonl", rows)}, "data": {"purpose": "fine-tune"}}
+
+
 VIS = _json(lambda ids: {"visibility": ids["visibility"]})
 SPEC = {"method": "reward", "training": {"max_steps": 1, "batch_size": 2, "max_length": 64}}
 
@@ -164,7 +169,25 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/labeling/campaigns/{campaign_id}/train"): Rule(
         "change", _json(lambda ids: {"base_model_id": ids["base_model_id"], "spec": SPEC})
     ),
+    ("POST", "/api/labeling/campaigns/{campaign_id}/score"): Rule("change"),
     ("POST", "/api/labeling/arena-export"): Rule("engineer", _json({})),
+    # the OpenAI-compatible surface: the same rows under OpenAI's ids, the same rules
+    ("POST", "/v1/files"): Rule("engineer", _openai_upload),
+    ("GET", "/v1/files"): Rule("engineer"),
+    ("GET", "/v1/files/{file_id}"): Rule("read"),
+    ("DELETE", "/v1/files/{file_id}"): Rule("change"),
+    ("GET", "/v1/files/{file_id}/content"): Rule("read"),
+    ("POST", "/v1/fine_tuning/jobs"): Rule("engineer", _json({})),
+    ("GET", "/v1/fine_tuning/jobs"): Rule("engineer"),
+    ("GET", "/v1/fine_tuning/jobs/{job_id}"): Rule("read"),
+    ("GET", "/v1/fine_tuning/jobs/{job_id}/events"): Rule("read"),
+    ("GET", "/v1/fine_tuning/jobs/{job_id}/checkpoints"): Rule("read"),
+    ("POST", "/v1/fine_tuning/jobs/{job_id}/cancel"): Rule("change"),
+    ("POST", "/v1/fine_tuning/jobs/{job_id}/pause"): Rule("change"),
+    ("POST", "/v1/fine_tuning/jobs/{job_id}/resume"): Rule("change"),
+    ("GET", "/v1/models"): Rule("engineer"),
+    ("GET", "/v1/models/{model:path}"): Rule("read"),
+    ("POST", "/v1/chat/completions"): Rule("engineer", _json({})),
 }
 
 QUERIES = {"/api/runs/compare": lambda ids: {"job_ids": [ids["job_id"]]}}
@@ -302,6 +325,7 @@ def make_world(studio, visibility: Visibility) -> dict:
             "item_id": assignment.item_id,
             "candidate_ids": [c.id for c in session.get(LabelingItem, assignment.item_id).candidates],
             "token_id": spare.id,
+            "model_name": model.name,
             "visibility": visibility.value,
         }
         session.commit()
@@ -315,7 +339,11 @@ def call(studio, method: str, path: str, rule: Rule, role: str, ids: dict):
     headers = {"Authorization": f"Bearer {ids['tokens'][role]}"} if role != "none" else {}
     kwargs = rule.body(ids) if rule.body else {}
     query = QUERIES.get(path, lambda _: None)(ids)
-    url = path.format(**{k: v for k, v in ids.items() if isinstance(v, int)})
+    values = {k: v for k, v in ids.items() if isinstance(v, int)}
+    if path.startswith("/v1/"):  # OpenAI's ids for the same rows
+        values |= {"job_id": f"ftjob-{ids['job_id']}", "file_id": f"file-{ids['version_id']}"}
+        values["model"] = ids["model_name"]
+    url = path.replace("{model:path}", "{model}").format(**values)
     return client.request(method, url, headers=headers, params=query, follow_redirects=False, **kwargs)
 
 

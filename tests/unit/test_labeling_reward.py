@@ -9,6 +9,7 @@ import pytest
 from backend.db import session_scope
 from backend.models.jobs import Job, JobMetric, JobStatus
 from backend.models.labeling import LabelingCampaign
+from backend.models.ownership import Visibility
 from backend.services import labeling_rm
 from tests.unit.test_labeling_api import _campaign, _label_all, labelers  # noqa: F401 - fixture
 
@@ -23,10 +24,13 @@ def _job(settings, model_id: int, method: str = "reward", status=JobStatus.succe
             base_model_id=model_id,
             datasets=fields.pop("datasets", []),
             output_path="jobs/rm",
+            visibility=fields.pop(
+                "visibility", Visibility.shared
+            ),  # another engineer's, shared with the studio
             **fields,
         )
         session.add(job)
-        session.flush()
+        session.commit()
         return job.id
 
 
@@ -143,6 +147,7 @@ def test_quality_reports_held_out_accuracy_next_to_the_human_ceiling(api, labele
                 JobMetric(job_id=job_id, step=4, name="eval_loss", value=0.1),
             ]
         )
+        session.commit()
     quality = api.get(f"/api/labeling/campaigns/{cid}/quality").json()
     assert quality["human_ceiling"] == quality["percent_agreement"] == 1.0
     (model,) = quality["reward_models"]

@@ -76,7 +76,7 @@ def update_campaign(
 @router.post("/campaigns/{campaign_id}/score", response_model=CampaignRead, status_code=202)
 def score_campaign(campaign_id: ResourceId, user: Engineer, session: SessionDep, settings: SettingsDep):
     """Score the candidates again with the attached reward model (e.g. after items were added)."""
-    campaign = labeling.get_campaign(session, campaign_id, user)
+    campaign = labeling.changeable_campaign(session, campaign_id, user)
     labeling_rm.submit_scoring(session, settings, campaign, user)
     return _read(session, campaign, user)
 

@@ -52,29 +52,29 @@ async def create_file(
 
 @router.get("")
 def list_files(
-    _: Engineer,
+    user: Engineer,
     session: SessionDep,
     purpose: str | None = None,
     after: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 10_000,
 ):
-    return openai_files.list_files(session, purpose, after, limit)
+    return openai_files.list_files(session, user, purpose, after, limit)
 
 
 @router.get("/{file_id}")
-def retrieve_file(file_id: str, _: Engineer, session: SessionDep):
-    return objects.file_object(openai_files.get(session, file_id))
+def retrieve_file(file_id: str, user: Engineer, session: SessionDep):
+    return objects.file_object(openai_files.get(session, file_id, user))
 
 
 @router.delete("/{file_id}")
-def delete_file(file_id: str, _: Engineer, session: SessionDep, store: StoreDep):
-    return openai_files.delete(session, store, file_id)
+def delete_file(file_id: str, user: Engineer, session: SessionDep, store: StoreDep):
+    return openai_files.delete(session, store, file_id, user)
 
 
 @router.get("/{file_id}/content", response_class=FileResponse)
-def file_content(file_id: str, _: Engineer, session: SessionDep, store: StoreDep):
+def file_content(file_id: str, user: Engineer, session: SessionDep, store: StoreDep):
     """The file's rows as stored after validation (JSONL)."""
-    version = openai_files.get(session, file_id)
+    version = openai_files.get(session, file_id, user)
     return FileResponse(
         openai_files.content_path(store, version),
         media_type="application/jsonl",

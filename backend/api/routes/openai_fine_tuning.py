@@ -25,40 +25,42 @@ def create_job(body: FineTuningJobCreate, user: Engineer, session: SessionDep, s
 
 
 @router.get("")
-def list_jobs(_: Engineer, session: SessionDep, after: After = None, limit: Limit = 20):
-    return openai_fine_tuning.list_jobs(session, after, limit)
+def list_jobs(user: Engineer, session: SessionDep, after: After = None, limit: Limit = 20):
+    return openai_fine_tuning.list_jobs(session, user, after, limit)
 
 
 @router.get("/{job_id}")
-def retrieve_job(job_id: str, _: Engineer, session: SessionDep):
-    return objects.job_object(session, openai_fine_tuning.get(session, job_id))
+def retrieve_job(job_id: str, user: Engineer, session: SessionDep):
+    return objects.job_object(session, openai_fine_tuning.get(session, job_id, user))
 
 
 @router.post("/{job_id}/cancel")
-def cancel_job(job_id: str, _: Engineer, session: SessionDep, settings: SettingsDep):
-    job = openai_fine_tuning.get(session, job_id)
-    return objects.job_object(session, jobs.cancel_job(session, settings, job.id))
+def cancel_job(job_id: str, user: Engineer, session: SessionDep, settings: SettingsDep):
+    job = openai_fine_tuning.get(session, job_id, user)
+    return objects.job_object(session, jobs.cancel_job(session, settings, job.id, user=user))
 
 
 @router.post("/{job_id}/pause")
-def pause_job(job_id: str, _: Engineer, session: SessionDep):
-    job = openai_fine_tuning.get(session, job_id)
-    return objects.job_object(session, jobs.pause_job(session, job.id))
+def pause_job(job_id: str, user: Engineer, session: SessionDep):
+    job = openai_fine_tuning.get(session, job_id, user)
+    return objects.job_object(session, jobs.pause_job(session, job.id, user=user))
 
 
 @router.post("/{job_id}/resume")
-def resume_job(job_id: str, _: Engineer, session: SessionDep, settings: SettingsDep):
-    job = openai_fine_tuning.get(session, job_id)
-    return objects.job_object(session, jobs.resume_job(session, settings, job.id))
+def resume_job(job_id: str, user: Engineer, session: SessionDep, settings: SettingsDep):
+    job = openai_fine_tuning.get(session, job_id, user)
+    return objects.job_object(session, jobs.resume_job(session, settings, job.id, user=user))
 
 
 @router.get("/{job_id}/events")
-def list_events(job_id: str, _: Engineer, session: SessionDep, after: After = None, limit: Limit = 20):
-    job = openai_fine_tuning.get(session, job_id)
+def list_events(job_id: str, user: Engineer, session: SessionDep, after: After = None, limit: Limit = 20):
+    job = openai_fine_tuning.get(session, job_id, user)
     return openai_fine_tuning.list_events(session, job, after, limit)
 
 
 @router.get("/{job_id}/checkpoints")
-def list_checkpoints(job_id: str, _: Engineer, session: SessionDep, after: After = None, limit: Limit = 10):
-    job = openai_fine_tuning.get(session, job_id)
+def list_checkpoints(
+    job_id: str, user: Engineer, session: SessionDep, after: After = None, limit: Limit = 10
+):
+    job = openai_fine_tuning.get(session, job_id, user)
     return openai_fine_tuning.list_checkpoints(session, job, after, limit)

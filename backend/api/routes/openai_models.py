@@ -12,13 +12,13 @@ router = APIRouter(prefix="/models", tags=["openai"])
 
 
 @router.get("")
-def list_models(_: Engineer, session: SessionDep):
+def list_models(user: Engineer, session: SessionDep):
     return {
         "object": "list",
-        "data": [objects.model_object(session, m) for m in registry.list_models(session)],
+        "data": [objects.model_object(session, m) for m in registry.list_models(session, user)],
     }
 
 
 @router.get("/{model:path}")
-def retrieve_model(model: str, _: Engineer, session: SessionDep):
-    return objects.model_object(session, objects.resolve_model(session, model))
+def retrieve_model(model: str, user: Engineer, session: SessionDep):
+    return objects.model_object(session, objects.resolve_model(session, model, user))

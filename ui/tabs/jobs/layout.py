@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
+from ui.tabs.jobs.metrics import MIN_STEP_SPAN
 from ui.tabs.jobs.view import EVENT_COLUMNS, NO_JOB, TABLE_COLUMNS, checkpoints_table, progress_html
 
 
@@ -24,6 +25,7 @@ class JobsPanel:
     warning: gr.Markdown
     plots: dict[str, gr.LinePlot]  # by part of JobView.plots: loss, lr, extra
     metric_picker: gr.Dropdown
+    smoothing: gr.Slider
     checkpoints: gr.Dataframe
     events: gr.Dataframe
     # What the page shows now, so a tick that finds nothing new sends nothing (no flicker).
@@ -58,7 +60,10 @@ class JobsPanel:
         ]
 
 
-def _line_plot(title: str, y_title: str, elem_id: str, *, height: int, **layout) -> gr.LinePlot:
+def _line_plot(
+    title: str, y_title: str, elem_id: str, *, height: int, y_format: str = ",~g", **layout
+) -> gr.LinePlot:
+    """Steps as whole numbers (x_lim keeps the span wide enough, see metrics.step_range), values readable."""
     return gr.LinePlot(
         None,
         x="step",
@@ -70,6 +75,9 @@ def _line_plot(title: str, y_title: str, elem_id: str, *, height: int, **layout)
         height=height,
         elem_id=elem_id,
         show_label=False,
+        x_axis_format="d",
+        y_axis_format=y_format,
+        x_lim=[0, MIN_STEP_SPAN],
         **layout,
     )
 
@@ -100,7 +108,7 @@ def _job_list() -> dict:
 def _charts() -> dict:
     with gr.Row():
         loss = _line_plot("Loss", "Loss", "jobs-loss-plot", height=320, scale=3, color_title="Metric")
-        lr = _line_plot("Learning rate", "LR", "jobs-lr-plot", height=320, scale=2)
+        lr = _line_plot("Learning rate", "LR", "jobs-lr-plot", height=320, scale=2, y_format=".1e")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=420):
             extra = _line_plot(
@@ -114,6 +122,18 @@ def _charts() -> dict:
                 label="Metrics to plot",
                 info="Whatever this job reports: rewards, KL, gradient norm, tokens/s, memory...",
                 elem_id="jobs-metric",
+                # A tick can carry the previous job's pick after the choices changed: the server keeps only
+                # what the job has (metrics.picked_metrics) instead of Gradio refusing the value.
+                allow_custom_value=True,
+            )
+            smoothing = gr.Slider(
+                0.0,
+                0.99,
+                value=0.0,
+                step=0.01,
+                label="Smoothing",
+                info="Adds a smoothed curve (moving average) to the loss and method metrics; 0 = off.",
+                elem_id="jobs-smoothing",
             )
             checkpoints = gr.Dataframe(
                 checkpoints_table([]),
@@ -125,7 +145,12 @@ def _charts() -> dict:
                 column_widths=["15%", "55%", "30%"],
             )
     plots = {"loss": loss, "lr": lr, "extra": extra}
-    return {"plots": plots, "metric_picker": metric_picker, "checkpoints": checkpoints}
+    return {
+        "plots": plots,
+        "metric_picker": metric_picker,
+        "smoothing": smoothing,
+        "checkpoints": checkpoints,
+    }
 
 
 def build_jobs_layout() -> JobsPanel:

@@ -10,7 +10,15 @@ import pandas as pd
 
 from ui.client import ApiError
 from ui.tabs.common import client_for, error_md, error_text, when
-from ui.tabs.jobs.metrics import loss_names, metric_frame, metric_options, overfitting_warning, picked_metrics
+from ui.tabs.jobs.metrics import (
+    human,
+    loss_names,
+    metric_frame,
+    metric_options,
+    overfitting_warning,
+    picked_metrics,
+    step_range,
+)
 
 ACTIVE = ("queued", "running", "paused")
 ACTIONS = ("cancel", "pause", "resume")
@@ -31,10 +39,15 @@ NO_JOB = "Pick a job above to follow it."
 _CHECKPOINT_METRIC_WORDS = ("loss", "reward", "accuracy", "kl", "margin", "entropy")
 
 
-def _table_line(job: dict) -> list:
-    step = (
+def step_text(job: dict) -> str:
+    """'20/80' (or '20' when the plan is unknown): the same words in the table and in the detail."""
+    return (
         f"{job['current_step']}/{job['total_steps']}" if job.get("total_steps") else str(job["current_step"])
     )
+
+
+def _table_line(job: dict) -> list:
+    step = step_text(job)
     return [
         job["id"],
         job["name"],
@@ -75,17 +88,13 @@ def progress_html(progress: float, status: str) -> str:
     )
 
 
-def _fmt(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 def checkpoints_table(checkpoints: list[dict]) -> pd.DataFrame:
     """Newest first: step, the metrics recorded with it, when it was saved."""
     lines = [
         [
             c["step"],
             " · ".join(
-                f"{k} {_fmt(v)}"
+                f"{k} {human(v)}"
                 for k, v in sorted((c.get("metrics") or {}).items())
                 if any(word in k for word in _CHECKPOINT_METRIC_WORDS)
             ),
@@ -137,7 +146,7 @@ def _outputs_md(job: dict, names: dict[int, str]) -> str:
 
 def _status_md(job: dict, names: dict[int, str] | None = None) -> str:
     colour = STATUS_COLOURS.get(job["status"], "#374151")
-    step = f"step {job['current_step']}" + (f" of {job['total_steps']}" if job.get("total_steps") else "")
+    step = f"step {step_text(job)}"
     lines = [
         f"### #{job['id']} {html.escape(job['name'])}",
         f"<span style='color:{colour};font-weight:700;text-transform:uppercase'>{job['status']}</span>"
@@ -156,7 +165,7 @@ def _status_md(job: dict, names: dict[int, str] | None = None) -> str:
     latest = {name: points[-1][1] for name, points in (job.get("metrics") or {}).items() if points}
     if latest:
         lines.append(
-            "Latest: " + " · ".join(f"{name} **{value:.4g}**" for name, value in sorted(latest.items()))
+            "Latest: " + " · ".join(f"{name} **{human(value)}**" for name, value in sorted(latest.items()))
         )
     return "\n\n".join(lines)
 
@@ -174,6 +183,7 @@ class Signature:
     checkpoints: int
     options: tuple[str, ...]
     picked: tuple[str, ...]
+    smoothing: float
 
 
 def _empty_frame() -> pd.DataFrame:
@@ -197,6 +207,7 @@ class JobView:
     checkpoints: pd.DataFrame = field(default_factory=lambda: checkpoints_table([]))
     can: frozenset[str] = frozenset()  # which of ACTIONS the job's status allows
     signature: Signature | None = None
+    x_range: list[int] = field(default_factory=lambda: step_range({}, None))
 
 
 def allowed_actions(status: str) -> frozenset[str]:
@@ -217,7 +228,9 @@ def _events_frame(events: list[dict]) -> pd.DataFrame:
     )
 
 
-def _signature(job: dict, events: list[dict], checkpoints: list[dict], options, chosen) -> Signature:
+def _signature(
+    job: dict, events: list[dict], checkpoints: list[dict], options, chosen, smoothing
+) -> Signature:
     return Signature(
         job_id=job["id"],
         status=job["status"],
@@ -228,11 +241,15 @@ def _signature(job: dict, events: list[dict], checkpoints: list[dict], options, 
         checkpoints=len(checkpoints),
         options=tuple(options),
         picked=tuple(chosen),
+        smoothing=smoothing,
     )
 
 
-def job_view(api_url: str, token: str, job_id: int | None, picked: list[str] | None = None) -> JobView:
-    """Everything the detail panel shows for one job (plain data: the wiring turns it into updates)."""
+def job_view(
+    api_url: str, token: str, job_id: int | None, picked: list[str] | None = None, smoothing: float = 0.0
+) -> JobView:
+    """Everything the detail panel shows for one job (plain data: the wiring turns it into updates);
+    `smoothing` (0 to <1) adds smoothed curves to the loss and method-metric plots."""
     if not token or not job_id:
         return JobView()
     try:
@@ -247,14 +264,15 @@ def job_view(api_url: str, token: str, job_id: int | None, picked: list[str] | N
     metrics = job.get("metrics") or {}
     options = metric_options(metrics)
     chosen = picked_metrics(options, picked)
+    smoothing = min(max(float(smoothing or 0.0), 0.0), 0.99)
     return JobView(
         status=_status_md(job, names),
         error=error_html(job.get("error"), job["status"]),
         progress=progress_html(job.get("progress", 0.0), job["status"]),
         plots={
-            "loss": metric_frame(metrics, loss_names(metrics)),
+            "loss": metric_frame(metrics, loss_names(metrics), smoothing),
             "lr": metric_frame(metrics, ["learning_rate"] if "learning_rate" in metrics else []),
-            "extra": metric_frame(metrics, chosen),
+            "extra": metric_frame(metrics, chosen, smoothing),
         },
         metric_options=options,
         metrics_picked=chosen,
@@ -262,7 +280,8 @@ def job_view(api_url: str, token: str, job_id: int | None, picked: list[str] | N
         events=_events_frame(events),
         checkpoints=checkpoints_table(checkpoints),
         can=allowed_actions(job["status"]),
-        signature=_signature(job, events, checkpoints, options, chosen),
+        signature=_signature(job, events, checkpoints, options, chosen, smoothing),
+        x_range=step_range(metrics, job.get("total_steps")),
     )
 
 

@@ -18,6 +18,10 @@ class JobsPanel:
     table: gr.Dataframe
     picker: gr.Dropdown
     actions: dict[str, gr.Button]  # by action name: cancel, pause, resume
+    confirm: gr.Group  # Cancel asks first: the question, then confirm or keep
+    confirm_text: gr.Markdown
+    confirm_yes: gr.Button
+    confirm_no: gr.Button
     action_result: gr.Markdown
     status: gr.Markdown
     error: gr.HTML
@@ -102,7 +106,22 @@ def _job_list() -> dict:
             "pause": gr.Button("Pause", interactive=False, elem_id="jobs-pause", scale=0),
             "resume": gr.Button("Resume", interactive=False, elem_id="jobs-resume", scale=0),
         }
-    return {"note": note, "refresh": refresh, "table": table, "picker": picker, "actions": actions}
+    with gr.Group(visible=False, elem_id="jobs-cancel-confirm") as confirm:
+        confirm_text = gr.Markdown("", elem_id="jobs-cancel-question")
+        with gr.Row():
+            confirm_yes = gr.Button("Yes, cancel it", variant="stop", size="sm", elem_id="jobs-cancel-yes")
+            confirm_no = gr.Button("No, keep it", size="sm", elem_id="jobs-cancel-no")
+    return {
+        "note": note,
+        "refresh": refresh,
+        "table": table,
+        "picker": picker,
+        "actions": actions,
+        "confirm": confirm,
+        "confirm_text": confirm_text,
+        "confirm_yes": confirm_yes,
+        "confirm_no": confirm_no,
+    }
 
 
 def _charts() -> dict:
@@ -164,7 +183,7 @@ def build_jobs_layout() -> JobsPanel:
     charts = _charts()
     events = gr.Dataframe(
         pd.DataFrame([], columns=EVENT_COLUMNS),
-        label="Events (newest first)",
+        label="Log: the job's events, newest first (live)",
         interactive=False,
         wrap=True,
         max_height=300,

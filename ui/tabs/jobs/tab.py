@@ -12,7 +12,15 @@ import gradio as gr
 
 from ui.tabs.jobs.layout import JobsPanel, build_jobs_layout
 from ui.tabs.jobs.metrics import plot_series
-from ui.tabs.jobs.view import ACTIONS, JobView, job_action, job_view, jobs_table
+from ui.tabs.jobs.view import (
+    ACTIONS,
+    JobView,
+    cancel_question,
+    job_action,
+    job_view,
+    jobs_table,
+    own_newest_job,
+)
 
 POLL_SECONDS = 2.0
 
@@ -65,7 +73,7 @@ def _table_updates(panel: JobsPanel, api_url: str, token: str, job_id, last_tabl
     if not force and table_signature == last_table:
         return {}
     ids = [c for _, c in choices]
-    value = job_id if job_id in ids else (ids[0] if ids else None)
+    value = job_id if job_id in ids else own_newest_job(api_url, token, choices)
     return {
         panel.table: frame,
         panel.picker: gr.Dropdown(choices=choices, value=value),
@@ -153,10 +161,31 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
         concurrency_limit=None,
     ).then(**draw)
     panel.table.select(_pick_row, outputs=panel.picker)
-    for action, button in panel.actions.items():
-        button.click(
-            partial(job_action, api_url, action=action),
-            inputs=[token, panel.picker],
-            outputs=panel.action_result,
-        ).then(_view, inputs=view_inputs, outputs=panel.view_outputs).then(**draw)
+    _wire_actions(panel, api_url, token, view_inputs, _view, draw)
     return tab
+
+
+def _wire_actions(panel: JobsPanel, api_url: str, token: gr.State, view_inputs, view, draw) -> None:
+    """Pause and resume act at once; Cancel first asks, naming the job and its owner."""
+
+    def _ask(token_value, job_id):
+        return gr.Group(visible=True), cancel_question(api_url, token_value, job_id)
+
+    def _act(action: str, token_value, job_id):
+        return job_action(api_url, token_value, job_id, action=action), gr.Group(visible=False)
+
+    panel.actions["cancel"].click(
+        _ask, inputs=[token, panel.picker], outputs=[panel.confirm, panel.confirm_text]
+    )
+    panel.confirm_no.click(lambda: gr.Group(visible=False), outputs=panel.confirm)
+    # A different job picked while the question shows: the question no longer holds.
+    panel.picker.change(lambda: gr.Group(visible=False), outputs=panel.confirm)
+    buttons = {
+        "cancel": panel.confirm_yes,
+        "pause": panel.actions["pause"],
+        "resume": panel.actions["resume"],
+    }
+    for action, button in buttons.items():
+        button.click(
+            partial(_act, action), inputs=[token, panel.picker], outputs=[panel.action_result, panel.confirm]
+        ).then(view, inputs=view_inputs, outputs=panel.view_outputs).then(**draw)

@@ -19,10 +19,23 @@ from ui.tabs.jobs.metrics import (
     picked_metrics,
     step_range,
 )
+from ui.tabs.jobs.queue import queue_md, status_cell
 
 ACTIVE = ("queued", "running", "paused")
 ACTIONS = ("cancel", "pause", "resume")
-TABLE_COLUMNS = ["ID", "Name", "Method", "Status", "Progress", "Step", "Created", "Finished", "Output model"]
+# What matters first: which job, where it is; when and what it made last (narrow screens scroll to those).
+TABLE_COLUMNS = [
+    "ID",
+    "Name",
+    "Status",
+    "Step",
+    "Progress",
+    "Owner",
+    "Method",
+    "Created",
+    "Finished",
+    "Output model",
+]
 EVENT_COLUMNS = ["Time", "Level", "Message"]
 STATUS_COLOURS = {
     "succeeded": "#15803d",
@@ -47,18 +60,23 @@ def step_text(job: dict) -> str:
 
 
 def _table_line(job: dict) -> list:
-    step = step_text(job)
     return [
         job["id"],
         job["name"],
-        job["method"],
-        job["status"],
+        status_cell(job),
+        step_text(job),
         f"{job['progress'] * 100:.0f}%",
-        step,
+        job.get("owner") or "",
+        job["method"],
         when(job.get("created_at")),
         when(job.get("finished_at")),
         job.get("output_model_id") or "",
     ]
+
+
+def _choice(job: dict) -> tuple[str, int]:
+    owner = f" · {job['owner']}" if job.get("owner") else ""
+    return f"#{job['id']} {job['name']} ({job['status']}{owner})", job["id"]
 
 
 def jobs_table(api_url: str, token: str) -> tuple[pd.DataFrame, list[tuple[str, int]], str]:
@@ -70,9 +88,21 @@ def jobs_table(api_url: str, token: str) -> tuple[pd.DataFrame, list[tuple[str, 
     except ApiError as exc:
         return pd.DataFrame([], columns=TABLE_COLUMNS), [], error_md(exc)
     lines = [_table_line(job) for job in page["items"]]
-    choices = [(f"#{job['id']} {job['name']} ({job['status']})", job["id"]) for job in page["items"]]
+    choices = [_choice(job) for job in page["items"]]
     note = "" if lines else "No jobs yet: launch one from the Train tab."
     return pd.DataFrame(lines, columns=TABLE_COLUMNS), choices, note
+
+
+def own_newest_job(api_url: str, token: str, choices: list[tuple[str, int]]) -> int | None:
+    """The newest of the signed-in user's own jobs among `choices`: what the picker shows first, so that a
+    button such as Cancel never starts on another user's job. None when they have none."""
+    try:
+        client = client_for(api_url, token)
+        me = client.me()["username"]
+        mine = {job["id"] for job in client.list_jobs(limit=100)["items"] if job.get("owner") == me}
+    except ApiError:
+        return None
+    return next((job_id for _, job_id in choices if job_id in mine), None)
 
 
 def progress_html(progress: float, status: str) -> str:
@@ -147,10 +177,11 @@ def _outputs_md(job: dict, names: dict[int, str]) -> str:
 def _status_md(job: dict, names: dict[int, str] | None = None) -> str:
     colour = STATUS_COLOURS.get(job["status"], "#374151")
     step = f"step {step_text(job)}"
+    owner = f" · owner **{html.escape(job['owner'])}**" if job.get("owner") else ""
     lines = [
         f"### #{job['id']} {html.escape(job['name'])}",
         f"<span style='color:{colour};font-weight:700;text-transform:uppercase'>{job['status']}</span>"
-        f" · {step} · method **{job['method']}** · base model #{job['base_model_id']}"
+        f" · {step}{owner} · method **{job['method']}** · base model #{job['base_model_id']}"
         + (f" · attempt {job['attempt']}" if job.get("attempt", 1) > 1 else ""),
     ]
     times = [f"created {when(job.get('created_at'))}"]
@@ -184,6 +215,7 @@ class Signature:
     options: tuple[str, ...]
     picked: tuple[str, ...]
     smoothing: float
+    queue: str = ""  # a queued job's line and wait, which change while it waits
 
 
 def _empty_frame() -> pd.DataFrame:
@@ -257,6 +289,7 @@ def job_view(
         job = client.get_job(int(job_id))
         events = client.job_events(int(job_id))
         checkpoints = client.job_checkpoints(int(job_id))
+        line = client.list_jobs(limit=100)["items"] if job["status"] == "queued" else []
     except ApiError as exc:
         return replace(JobView(), status=error_md(exc))
     model_ids = [job.get("output_model_id"), (job.get("result") or {}).get("merged_model_id")]
@@ -265,8 +298,9 @@ def job_view(
     options = metric_options(metrics)
     chosen = picked_metrics(options, picked)
     smoothing = min(max(float(smoothing or 0.0), 0.0), 0.99)
+    queue = queue_md(job, line)
     return JobView(
-        status=_status_md(job, names),
+        status="\n\n".join(filter(None, [_status_md(job, names), queue])),
         error=error_html(job.get("error"), job["status"]),
         progress=progress_html(job.get("progress", 0.0), job["status"]),
         plots={
@@ -280,8 +314,23 @@ def job_view(
         events=_events_frame(events),
         checkpoints=checkpoints_table(checkpoints),
         can=allowed_actions(job["status"]),
-        signature=_signature(job, events, checkpoints, options, chosen, smoothing),
+        signature=replace(_signature(job, events, checkpoints, options, chosen, smoothing), queue=queue),
         x_range=step_range(metrics, job.get("total_steps")),
+    )
+
+
+def cancel_question(api_url: str, token: str, job_id: int | None) -> str:
+    """What the Cancel button asks before it cancels: which job, whose, in what state."""
+    if not job_id:
+        return "**Pick a job first.**"
+    try:
+        job = client_for(api_url, token).get_job(int(job_id))
+    except ApiError as exc:
+        return error_md(exc)
+    owner = f", owned by **{html.escape(job['owner'])}**" if job.get("owner") else ""
+    return (
+        f"**Cancel job #{job['id']} {html.escape(job['name'])}** ({job['status']}, step {step_text(job)}"
+        f"{owner})? Its progress since the last checkpoint is lost."
     )
 
 

@@ -47,6 +47,16 @@ CLOSE_UPLOAD_SESSION_JS = (
 )
 
 
+# Tables read as tables at 1024 px too: a header stays whole words (Gradio's measured widths squeezed some to
+# one letter per line), cell text wraps within its column, and no column grows wider than a paragraph.
+CSS = """
+#studio table th.header-cell { min-width: max-content !important; }
+#studio table th .header-content, #studio table th span.header {
+  white-space: nowrap !important; word-break: keep-all !important; overflow-wrap: normal !important; }
+#studio [role=gridcell] { overflow-wrap: anywhere; word-break: normal; }
+"""
+
+
 def upload_ticket(api_url: str, token: str) -> str:
     """A one-time ticket for the browser's upload session; '' when the API cannot give one."""
     if not token:
@@ -229,7 +239,7 @@ def main() -> None:  # pragma: no cover - a developer convenience: the UI alone 
     parser.add_argument("--api-url", default="http://127.0.0.1:7860")
     parser.add_argument("--port", type=int, default=7870)
     args = parser.parse_args()
-    build_app(args.api_url).launch(server_port=args.port, run_history=False)
+    build_app(args.api_url).launch(server_port=args.port, run_history=False, css=CSS)
 
 
 if __name__ == "__main__":  # pragma: no cover

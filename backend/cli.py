@@ -225,7 +225,7 @@ def build_server(settings: Settings, api_url: str):
     from backend.api.body_limit import FORM_OVERHEAD, BodyLimit, BodyRule
     from backend.api.ui_gate import UI_MOUNT, UPLOAD_PATH, UploadGate
     from backend.app import create_app
-    from ui.app import build_app
+    from ui.app import CSS, build_app
 
     api = create_app(settings)
     cap = settings.max_upload_bytes
@@ -234,7 +234,9 @@ def build_server(settings: Settings, api_url: str):
     )
     api.add_middleware(UploadGate, settings=settings)  # added last: runs first, before a byte is read
     # No run history: it would keep event inputs (a login's password, the session's token) in browser storage.
-    return gr.mount_gradio_app(api, build_app(api_url), path=UI_MOUNT, max_file_size=cap, run_history=False)
+    return gr.mount_gradio_app(
+        api, build_app(api_url), path=UI_MOUNT, max_file_size=cap, run_history=False, css=CSS
+    )
 
 
 KEEP_ALIVE_SECONDS = 75

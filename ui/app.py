@@ -3,9 +3,11 @@
     blocks = build_app("http://127.0.0.1:7860")
     app = gr.mount_gradio_app(fastapi_app, blocks, path="/ui")     # what `afina api` does
 
-A login form comes first; the token it returns is the only thing a browser session keeps (a gr.State, so no
-two sessions share anything); logging out revokes it on the server. Each tab is built by its own module in
-ui/tabs/.
+A login form comes first; the token it returns lives in a gr.State on the server (no two sessions share
+anything) and, for the browser, only in an HttpOnly session cookie (backend.api.ui_gate) that page
+JavaScript cannot read. A reload or a second tab reads that cookie from the page-load request and stays
+signed in; logging out revokes the token on the server and drops the cookie. Each tab is built by its own
+module in ui/tabs/.
 
 Every event that takes the password or the token is private: Gradio neither lists it on its API page nor
 records it in the browser's run history (which `afina api` also switches off as a whole).
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import html
 from functools import partial
+from http.cookies import CookieError, SimpleCookie
 
 import gradio as gr
 
@@ -33,14 +36,25 @@ from ui.tabs.train import build_train_tab
 # Event handlers mostly wait on HTTP; let several sessions' calls run at once.
 CONCURRENCY = 16
 
-# The browser trades the login's one-time ticket for the HttpOnly cookie that Gradio's upload route needs
-# (backend.api.ui_gate), and forgets that cookie at logout. Same origin: the UI is mounted beside the API.
+# The browser trades the login's one-time ticket for the HttpOnly session cookie (backend.api.ui_gate), and
+# forgets that cookie at logout. Same origin: the UI is mounted beside the API.
+SESSION_COOKIE = "afina_ui_session"
 OPEN_UPLOAD_SESSION_JS = """(ticket) => { if (ticket) { fetch('/api/auth/ui-session', {method: 'POST',
   headers: {'Content-Type': 'application/json'}, body: JSON.stringify({ticket}),
   credentials: 'same-origin'}); } }"""
 CLOSE_UPLOAD_SESSION_JS = (
     "() => { fetch('/api/auth/ui-session', {method: 'DELETE', credentials: 'same-origin'}); }"
 )
+
+
+# Tables read as tables at 1024 px too: a header stays whole words (Gradio's measured widths squeezed some to
+# one letter per line), cell text wraps within its column, and no column grows wider than a paragraph.
+CSS = """
+#studio table th.header-cell { min-width: max-content !important; }
+#studio table th .header-content, #studio table th span.header {
+  white-space: nowrap !important; word-break: keep-all !important; overflow-wrap: normal !important; }
+#studio [role=gridcell] { overflow-wrap: anywhere; word-break: normal; }
+"""
 
 
 def upload_ticket(api_url: str, token: str) -> str:
@@ -65,11 +79,39 @@ def login(
     client = AfinaClient(api_url)
     try:
         client.login(username.strip(), password, on_behalf_of=client_address)
-        user, doc = client.me(), client.openapi()
+        return _signed_in(client)
     except ApiError as exc:
         return "", None, f"**{html.escape(error_text(exc) if exc.status != 401 else exc.message)}**", "", ""
+
+
+def _signed_in(client: AfinaClient) -> tuple[str, dict | None, str, str, str]:
+    user, doc = client.me(), client.openapi()
     header = f"Signed in as **{html.escape(user['username'])}** ({user['role']})"
     return client.token or "", doc, "", header, user["role"]
+
+
+def session_token(cookie_header: str | None) -> str:
+    """The token in the browser's session cookie (from a request's Cookie header); '' when there is none."""
+    if not cookie_header:
+        return ""
+    try:
+        morsel = SimpleCookie(cookie_header).get(SESSION_COOKIE)
+    except CookieError:
+        return ""
+    return morsel.value if morsel else ""
+
+
+def resume(api_url: str, cookie_header: str | None) -> tuple[str, dict | None, str, str, str]:
+    """What `login` returns, for a page (re)load whose request carries a live session cookie; token '' when
+    there is no cookie or the API refuses it (revoked, expired), so the login form shows."""
+    token = session_token(cookie_header)
+    if not token:
+        return "", None, "", "", ""
+    try:
+        return _signed_in(AfinaClient(api_url, token=token))
+    except ApiError as exc:
+        message = "" if exc.status == 401 else f"**{html.escape(error_text(exc))}**"
+        return "", None, message, "", ""
 
 
 def logout(api_url: str, token: str) -> str:
@@ -115,7 +157,8 @@ def build_app(api_url: str) -> gr.Blocks:
         # Outside every tab: a timer updated from inside a gr.Tabs confuses Gradio's tab bar.
         jobs_timer = gr.Timer(POLL_SECONDS, active=False)
 
-        with gr.Column(visible=True, elem_id="login-panel") as login_panel, gr.Row():
+        # Hidden until the page-load handler knows whether the session cookie still signs this browser in.
+        with gr.Column(visible=False, elem_id="login-panel") as login_panel, gr.Row():
             gr.Column(scale=1, min_width=0)
             with gr.Column(scale=1, min_width=360):
                 gr.Markdown("# Afina\nFine-tune, align and compare open language models. Log in to continue.")
@@ -146,11 +189,8 @@ def build_app(api_url: str) -> gr.Blocks:
         for other in (datasets_tab, train_tab, compare_tab, evaluate_tab, runs_tab, arena_tab, label_tab):
             other.select(lambda: gr.Timer(active=False), outputs=jobs_timer)
 
-        def _login(username_value: str, password_value: str, request: gr.Request):
-            address = request.client.host if request and request.client else None
-            token_value, doc, message, header, role_value = login(
-                api_url, username_value, password_value, address
-            )
+        def _outcome(answer: tuple, ticket_value: str) -> tuple:
+            token_value, doc, message, header, role_value = answer
             signed_in = bool(token_value)
             return (
                 token_value,
@@ -160,9 +200,18 @@ def build_app(api_url: str) -> gr.Blocks:
                 gr.Column(visible=not signed_in),
                 gr.Column(visible=signed_in),
                 "",
-                upload_ticket(api_url, token_value),
+                ticket_value,
                 role_value,
             )
+
+        def _login(username_value: str, password_value: str, request: gr.Request):
+            address = request.client.host if request and request.client else None
+            answer = login(api_url, username_value, password_value, address)
+            return _outcome(answer, upload_ticket(api_url, answer[0]))
+
+        def _resume(request: gr.Request):
+            # The cookie already exists: no new ticket is needed.
+            return _outcome(resume(api_url, request.headers.get("cookie") if request else None), "")
 
         show_tabs = partial(tabs_for_role, studio_tab_count=len(studio_tabs))
         login_outputs = [token, api_doc, login_message, who, login_panel, studio, password, ticket, role]
@@ -170,6 +219,7 @@ def build_app(api_url: str) -> gr.Blocks:
             trigger(_login, inputs=[username, password], outputs=login_outputs).then(
                 None, inputs=[ticket], js=OPEN_UPLOAD_SESSION_JS
             ).then(show_tabs, inputs=role, outputs=[tabs, *studio_tabs])
+        demo.load(_resume, outputs=login_outputs).then(show_tabs, inputs=role, outputs=[tabs, *studio_tabs])
 
         def _logout(token_value: str):
             message = logout(api_url, token_value)
@@ -189,7 +239,7 @@ def main() -> None:  # pragma: no cover - a developer convenience: the UI alone 
     parser.add_argument("--api-url", default="http://127.0.0.1:7860")
     parser.add_argument("--port", type=int, default=7870)
     args = parser.parse_args()
-    build_app(args.api_url).launch(server_port=args.port, run_history=False)
+    build_app(args.api_url).launch(server_port=args.port, run_history=False, css=CSS)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,11 +1,17 @@
-"""Nothing reaches Gradio's upload route without a login.
+"""The UI's browser session: an HttpOnly cookie that keeps a login across reloads and gates Gradio's uploads.
 
-The UI logs in on the server side (its event handler calls the API), so the browser holds no credential of
-its own, and Gradio's `/gradio_api/upload` would take anyone's files. At login the UI's handler asks the API
-for a one-time ticket (`POST /api/auth/ui-ticket`, with its token) and hands it to the browser, which trades
-it (`POST /api/auth/ui-session`) for an HttpOnly, SameSite=Strict cookie holding that token, sent only to the
-upload route. `UploadGate` checks the cookie like a bearer token on every upload, so a token that expires or
-is revoked (logout) closes the route too. Tickets live a minute in this process's memory and work once.
+The UI logs in on the server side (its event handler calls the API), so page JavaScript never holds the
+token. At login the UI's handler asks the API for a one-time ticket (`POST /api/auth/ui-ticket`, with its
+token) and hands it to the browser, which trades it (`POST /api/auth/ui-session`) for an HttpOnly,
+SameSite=Lax cookie (Secure over HTTPS) holding that token. The cookie does two things:
+
+- a reload or a second tab stays signed in: the UI's page-load handler reads the cookie from the request
+  Gradio hands it and checks it with the API (`GET /api/auth/ui-session`);
+- Gradio's `/gradio_api/upload` would take anyone's files: `UploadGate` checks the cookie like a bearer
+  token on every upload.
+
+A token that expires or is revoked (logout revokes it) makes the cookie worthless everywhere at once.
+Tickets live a minute in this process's memory and work once.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from backend.services.errors import ServiceError
 
 UI_MOUNT = "/ui"  # where backend.cli mounts the Gradio UI
 UPLOAD_PATH = f"{UI_MOUNT}/gradio_api/upload"
-COOKIE = "afina_ui_upload"
+COOKIE = "afina_ui_session"
+COOKIE_PATH = "/"  # the API (GET /api/auth/ui-session) and the UI's routes both see it
 TICKET_SECONDS = 60.0
 MAX_TICKETS = 10_000  # unused tickets kept at most (a burst of logins cannot grow memory without bound)
 
@@ -71,7 +78,7 @@ class UploadGate:
         if scope["type"] != "http" or scope["path"].rstrip("/") != UPLOAD_PATH:
             await self.app(scope, receive, send)
             return
-        token = _cookie(scope, COOKIE)
+        token = cookie_value(scope["headers"], COOKIE)
         if token and await to_thread.run_sync(_user_for, self.settings, token):
             await self.app(scope, receive, send)
             return
@@ -91,8 +98,9 @@ class UploadGate:
         await send({"type": "http.response.body", "body": body})
 
 
-def _cookie(scope, name: str) -> str | None:
-    for key, value in scope["headers"]:
+def cookie_value(headers, name: str) -> str | None:
+    """The value of cookie `name` among raw ASGI headers [(b"cookie", b"a=1; b=2"), ...]; None if absent."""
+    for key, value in headers:
         if key == b"cookie":
             for part in value.decode("latin-1").split(";"):
                 k, _, v = part.strip().partition("=")

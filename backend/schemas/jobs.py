@@ -68,6 +68,8 @@ class JobRead(OwnedRead):
     queue_position: int | None = Field(
         None, description="Place in the line of queued jobs (1 = runs next); null when not queued."
     )
+    created_by: int | None = Field(None, description="Id of the user who created the job.")
+    owner: str | None = Field(None, description="Username of the job's owner.")
 
 
 class JobDetail(JobRead):

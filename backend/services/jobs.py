@@ -241,6 +241,14 @@ def output_model_id(job: Job) -> int | None:
     return (job.result or {}).get("output_model_id")
 
 
+def owner_names(session: Session, rows: list[Job]) -> dict[int, str]:
+    """Username by user id, for the owners of `rows` (one query)."""
+    ids = {job.owner_id for job in rows if job.owner_id}
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
+
+
 def queue_positions(session: Session) -> dict[int, int]:
     """Each queued job's place in the line (1 = next to run), in the order workers claim (claim_next_job)."""
     ids = session.scalars(

@@ -14,7 +14,7 @@ import uuid
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.browser import choose, field, log_in, shot, wait_text
+from tests.e2e.browser import choose, field, log_in, open_tab, shot, wait_text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -44,8 +44,6 @@ def _chat_rows() -> list[dict]:
     ]
 
 
-# Browser timing on a loaded 2-core machine is the one thing here that can flake; one retry, with fresh names.
-@pytest.mark.flaky(reruns=1)
 def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
     log_in(page, studio.url, studio.admin_username, studio.admin_password)
     assert "admin" in (page.locator("#studio-user").text_content() or "")
@@ -102,8 +100,7 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
     shot(page, "datasets-tools")
 
     # -- Train: LoRA SFT on the tiny model for a few steps ---------------------------------------------------
-    page.get_by_role("tab", name="Train").click()
-    page.locator("#train-launch").wait_for()
+    open_tab(page, "Train", "#train-launch")
     choose(page, "train-base-model", re.compile("tiny-llama"))
     choose(page, "train-datasets", re.compile(rf"{name} v1"))
     field(page, "train-name").fill(f"{name}-sft")
@@ -119,7 +116,7 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
     shot(page, "train")
 
     # -- Jobs: live status until succeeded, progress 100%, a loss curve --------------------------------------
-    page.get_by_role("tab", name="Jobs").click()
+    open_tab(page, "Jobs", "#jobs-table")
     wait_text(page, "#jobs-table", rf"{name}-sft", 20)
     choose(page, "jobs-select", re.compile(rf"^#{job_id} "))
     status = wait_text(page, "#jobs-status", r"succeeded|failed|cancelled", 420)
@@ -132,7 +129,7 @@ def test_studio_end_to_end_in_a_browser(studio, page, tmp_path):
     shot(page, "jobs")
 
     # -- Compare: base vs tuned, side by side ----------------------------------------------------------------
-    page.get_by_role("tab", name="Compare").click()
+    open_tab(page, "Compare", "#compare-base")
     choose(page, "compare-base", re.compile("tiny-llama"))
     tuned = page.locator("#compare-tuned").get_by_label(re.compile(rf"job #{job_id}\b"))
     for _ in range(3):  # the list loads when the tab opens; on a busy machine ask again rather than fail

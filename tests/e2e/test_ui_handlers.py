@@ -248,7 +248,7 @@ def test_profile_view_summarises_and_warns_over_max_length():
     }
     text, histogram, samples = ds_profile.profile_view(profile)
     assert "**4** rows" in text and "p95 **90**" in text and "1 row(s) (25.0%) are longer than 64" in text
-    assert histogram.to_dict("list") == {"tokens": [0, 5], "rows": [3, 1]}
+    assert histogram.to_dict("list") == {"tokens": ["0–4", "5–9"], "rows": [3, 1]}
     assert samples["text"].tolist() == ["hello"]
     fits, _, _ = ds_profile.profile_view({**profile, "share_over_max_length": 0.0})
     assert "Every row fits in 64 tokens" in fits

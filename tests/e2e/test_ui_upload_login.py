@@ -33,7 +33,7 @@ def _upload_status(browser_page, expected: int, attempts: int = 20) -> int:
     status = 0
     for _ in range(attempts):  # the cookie is set by a request the login fires after it returns
         status, cookies = browser_page.evaluate(UPLOAD_FROM_PAGE)
-        assert "afina_ui_upload" not in cookies  # HttpOnly: scripts on the page never see it
+        assert "afina_ui_session" not in cookies  # HttpOnly: scripts on the page never see it
         if status == expected:
             return status
         browser_page.wait_for_timeout(500)

@@ -1,5 +1,6 @@
-"""Gradio's upload route, mounted beside the API, takes files only from a browser that logged in to the UI,
-and no larger than the upload limit."""
+"""The UI's session cookie: Gradio's upload route, mounted beside the API, takes files only from a browser
+that logged in to the UI (and no larger than the upload limit); the API says who the cookie signs in until
+its token is revoked."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def _login_browser(server) -> None:
     opened = server.post("/api/auth/ui-session", json=ticket.json())
     assert opened.status_code == 204, opened.text
     cookie = opened.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=strict" in cookie and f"path={UPLOAD}" in cookie
+    assert "httponly" in cookie and "samesite=lax" in cookie and "path=/;" in cookie + ";"
+    assert "secure" not in cookie  # plain HTTP here; over HTTPS the cookie is Secure
 
 
 def _upload(server, size: int = 100):
@@ -89,3 +91,29 @@ def test_tickets_expire(server, monkeypatch):
     monkeypatch.setattr(ui_gate, "TICKET_SECONDS", -1.0)
     ticket = server.post("/api/auth/ui-ticket", headers={"Authorization": f"Bearer {server.token}"}).json()
     assert server.post("/api/auth/ui-session", json=ticket).status_code == 401
+
+
+def test_the_api_says_who_the_cookie_signs_in_until_logout(server):
+    assert server.get("/api/auth/ui-session").status_code == 401
+    _login_browser(server)
+    me = server.get("/api/auth/ui-session")
+    assert me.status_code == 200, me.text
+    assert me.json() == {"username": "eng", "role": "engineer"}
+    old = server.cookies.get(ui_gate.COOKIE)
+    logout = server.post("/api/auth/logout", headers={"Authorization": f"Bearer {server.token}"})
+    assert logout.status_code in (200, 204)
+    refused = server.get("/api/auth/ui-session", cookies={ui_gate.COOKIE: old})
+    assert refused.status_code == 401 and "revoked" in refused.json()["message"]
+
+
+def test_the_cookie_is_secure_over_https(tmp_path):
+    settings = Settings(home=tmp_path / "home")
+    settings.ensure_dirs()
+    migrate.upgrade(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        user, _ = users.create_user(session, "eng", Role.engineer, "engineer-pass")
+        token = users.issue_token(session, user)
+    client = TestClient(build_server(settings, "https://testserver"), base_url="https://testserver")
+    ticket = client.post("/api/auth/ui-ticket", headers={"Authorization": f"Bearer {token}"}).json()
+    opened = client.post("/api/auth/ui-session", json=ticket)
+    assert opened.status_code == 204 and "secure" in opened.headers["set-cookie"].lower()

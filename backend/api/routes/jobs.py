@@ -14,17 +14,19 @@ from backend.services import jobs
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
-def _read(job, positions: dict[int, int] | None = None) -> JobRead:
+def _read(job, positions: dict[int, int] | None = None, owners: dict[int, str] | None = None) -> JobRead:
     return JobRead.model_validate(job).model_copy(
         update={
             "output_model_id": jobs.output_model_id(job),
             "queue_position": (positions or {}).get(job.id),
+            "owner": (owners or {}).get(job.owner_id),
         }
     )
 
 
 def _read_one(session, job) -> JobRead:
-    return _read(job, jobs.queue_positions(session) if job.status == JobStatus.queued else None)
+    positions = jobs.queue_positions(session) if job.status == JobStatus.queued else None
+    return _read(job, positions, jobs.owner_names(session, [job]))
 
 
 @router.post("", response_model=JobRead, status_code=201)
@@ -42,8 +44,8 @@ def list_jobs(
     limit: int = Query(50, ge=1, le=500),
 ):
     items, total = jobs.list_jobs(session, user, status=status, offset=offset, limit=limit)
-    positions = jobs.queue_positions(session)
-    return JobsPage(items=[_read(j, positions) for j in items], total=total)
+    positions, owners = jobs.queue_positions(session), jobs.owner_names(session, items)
+    return JobsPage(items=[_read(j, positions, owners) for j in items], total=total)
 
 
 @router.get("/{job_id}", response_model=JobDetail)

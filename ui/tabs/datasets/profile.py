@@ -22,12 +22,18 @@ NO_PROFILE = (
 
 
 def histogram_frame(profile: dict | None) -> pd.DataFrame:
-    """The token-length histogram as bars: one per bin, at the bin's first token count."""
+    """The token-length histogram as bars: one per bin, labelled with its token range ("16–23").
+
+    Labels, not numbers the plot bins itself: Gradio 6.31 swaps the data of a drawn plot but rebuilds its spec
+    in a race when the bin width changes, which left the axis "NaN to NaN" until the tab was shown again.
+    Labels are padded with leading spaces to one width, so the plot's alphabetical order is numeric order."""
     bins = (profile or {}).get("histogram") or []
-    # Numbers, not "0–12" labels: the plot would sort labels alphabetically.
-    # Typed even when empty: the plot reads its axis types from the first frame it draws.
-    frame = pd.DataFrame([[int(b["from"]), int(b["rows"])] for b in bins], columns=HISTOGRAM_COLUMNS)
-    return frame.astype({"tokens": "int64", "rows": "int64"})
+    labels = [f"{int(b['from']):,}–{int(b.get('to', b['from'] + 1)) - 1:,}" for b in bins]
+    wide = max((len(label) for label in labels), default=0)
+    frame = pd.DataFrame(
+        [[label.rjust(wide), int(b["rows"])] for label, b in zip(labels, bins)], columns=HISTOGRAM_COLUMNS
+    )
+    return frame.astype({"tokens": "str", "rows": "int64"})
 
 
 def _summary_md(profile: dict) -> str:
@@ -145,7 +151,9 @@ def build_profile() -> ProfilePanel:
             height=280,
             show_label=False,
             elem_id="dataset-profile-histogram",
-            x_axis_format="d",
+            x_label_angle=-40,
+            y_axis_format=",d",
+            y_lim=[0, 6],
         )
         samples = gr.Dataframe(
             pd.DataFrame(),
@@ -161,12 +169,12 @@ def build_profile() -> ProfilePanel:
 
 def show_profile(panel: ProfilePanel, text: str, frame: pd.DataFrame, table: pd.DataFrame) -> dict:
     """Updates that show one profile: its summary, histogram and sample rows."""
-    # x_bin = the server's bin width draws each bin as a bar across its token range. (Labelled bins would be
-    # sorted alphabetically, and updating `sort` leaves Gradio 6.31's plot empty.)
-    width = int(frame["tokens"].iloc[1] - frame["tokens"].iloc[0]) if len(frame) > 1 else 1
+    # Bars stand on zero (else the lowest bar starts at the axis and looks empty); at least 6 rows of height
+    # keep the row ticks whole.
+    top = max(int(frame["rows"].max()) if len(frame) else 0, 6)
     return {
         panel.summary: text,
-        panel.histogram: gr.BarPlot(frame, x_bin=width),
+        panel.histogram: gr.BarPlot(frame, y_lim=[0, top]),
         panel.samples: gr.Dataframe(table, visible=not table.empty, datatype="markdown"),
     }
 

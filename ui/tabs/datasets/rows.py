@@ -9,7 +9,7 @@ import pandas as pd
 
 from ui.client import ApiError
 from ui.tabs.common import client_for, error_md
-from ui.tabs.datasets.shared import rows_table
+from ui.tabs.datasets.shared import column_widths, rows_table
 
 PREVIEW_PAGE = 20
 
@@ -77,7 +77,12 @@ def wire_rows(panel: RowsPanel, api_url: str, token: gr.State, version: gr.Dropd
         info, table = preview_rows(api_url, token_value, version_id, page_number)
         return {
             panel.info: info,
-            panel.table: gr.Dataframe(table, visible=not table.empty, datatype="markdown"),
+            panel.table: gr.Dataframe(
+                table,
+                visible=not table.empty,
+                datatype="markdown",
+                column_widths=column_widths(list(table.columns)) if not table.empty else None,
+            ),
         }
 
     version.change(

@@ -32,10 +32,35 @@ def cell(value: Any) -> str:
     return "" if value is None else html.escape(str(value)).replace("\n", "<br>")
 
 
+# The fields a person reads first, in this order; any other field follows in order of first appearance.
+LEADING_FIELDS = (
+    "prompt",
+    "chosen",
+    "rejected",
+    "messages",
+    "instruction",
+    "input",
+    "output",
+    "completion",
+    "response",
+    "text",
+)
+
+
 def rows_table(rows: list[dict]) -> pd.DataFrame:
-    """Rows as a table with one column per field any row has, in order of first appearance."""
-    columns = list(dict.fromkeys(k for row in rows for k in row))
+    """Rows as a table with one column per field any row has: the fields that carry the text first
+    (prompt, chosen, rejected...), then ids and metadata, so what matters is on screen at 1024 px."""
+    present = list(dict.fromkeys(k for row in rows for k in row))
+    columns = [f for f in LEADING_FIELDS if f in present] + [f for f in present if f not in LEADING_FIELDS]
     return pd.DataFrame([[cell(row.get(c)) for c in columns] for row in rows], columns=columns)
+
+
+def column_widths(columns: list[str]) -> list[str]:
+    """Shares of the table's width: the text fields three parts each, ids and metadata one, so a long answer
+    wraps in its own column instead of pushing the next one 1,000 px off-screen."""
+    weights = [3 if c in LEADING_FIELDS else 1 for c in columns]
+    total = sum(weights) or 1
+    return [f"{100 * w / total:.1f}%" for w in weights]
 
 
 def version_context(api_url: str, token: str, version_id: int | None) -> tuple[dict | None, dict | None, str]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
+from ui.tabs.jobs.metrics import MIN_STEP_SPAN
 from ui.tabs.jobs.view import EVENT_COLUMNS, NO_JOB, TABLE_COLUMNS, checkpoints_table, progress_html
 
 
@@ -17,6 +18,10 @@ class JobsPanel:
     table: gr.Dataframe
     picker: gr.Dropdown
     actions: dict[str, gr.Button]  # by action name: cancel, pause, resume
+    confirm: gr.Group  # Cancel asks first: the question, then confirm or keep
+    confirm_text: gr.Markdown
+    confirm_yes: gr.Button
+    confirm_no: gr.Button
     action_result: gr.Markdown
     status: gr.Markdown
     error: gr.HTML
@@ -24,6 +29,7 @@ class JobsPanel:
     warning: gr.Markdown
     plots: dict[str, gr.LinePlot]  # by part of JobView.plots: loss, lr, extra
     metric_picker: gr.Dropdown
+    smoothing: gr.Slider
     checkpoints: gr.Dataframe
     events: gr.Dataframe
     # What the page shows now, so a tick that finds nothing new sends nothing (no flicker).
@@ -58,7 +64,10 @@ class JobsPanel:
         ]
 
 
-def _line_plot(title: str, y_title: str, elem_id: str, *, height: int, **layout) -> gr.LinePlot:
+def _line_plot(
+    title: str, y_title: str, elem_id: str, *, height: int, y_format: str = ",~g", **layout
+) -> gr.LinePlot:
+    """Steps as whole numbers (x_lim keeps the span wide enough, see metrics.step_range), values readable."""
     return gr.LinePlot(
         None,
         x="step",
@@ -70,6 +79,9 @@ def _line_plot(title: str, y_title: str, elem_id: str, *, height: int, **layout)
         height=height,
         elem_id=elem_id,
         show_label=False,
+        x_axis_format="d",
+        y_axis_format=y_format,
+        x_lim=[0, MIN_STEP_SPAN],
         **layout,
     )
 
@@ -94,13 +106,28 @@ def _job_list() -> dict:
             "pause": gr.Button("Pause", interactive=False, elem_id="jobs-pause", scale=0),
             "resume": gr.Button("Resume", interactive=False, elem_id="jobs-resume", scale=0),
         }
-    return {"note": note, "refresh": refresh, "table": table, "picker": picker, "actions": actions}
+    with gr.Group(visible=False, elem_id="jobs-cancel-confirm") as confirm:
+        confirm_text = gr.Markdown("", elem_id="jobs-cancel-question")
+        with gr.Row():
+            confirm_yes = gr.Button("Yes, cancel it", variant="stop", size="sm", elem_id="jobs-cancel-yes")
+            confirm_no = gr.Button("No, keep it", size="sm", elem_id="jobs-cancel-no")
+    return {
+        "note": note,
+        "refresh": refresh,
+        "table": table,
+        "picker": picker,
+        "actions": actions,
+        "confirm": confirm,
+        "confirm_text": confirm_text,
+        "confirm_yes": confirm_yes,
+        "confirm_no": confirm_no,
+    }
 
 
 def _charts() -> dict:
     with gr.Row():
         loss = _line_plot("Loss", "Loss", "jobs-loss-plot", height=320, scale=3, color_title="Metric")
-        lr = _line_plot("Learning rate", "LR", "jobs-lr-plot", height=320, scale=2)
+        lr = _line_plot("Learning rate", "LR", "jobs-lr-plot", height=320, scale=2, y_format=".1e")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=420):
             extra = _line_plot(
@@ -114,6 +141,18 @@ def _charts() -> dict:
                 label="Metrics to plot",
                 info="Whatever this job reports: rewards, KL, gradient norm, tokens/s, memory...",
                 elem_id="jobs-metric",
+                # A tick can carry the previous job's pick after the choices changed: the server keeps only
+                # what the job has (metrics.picked_metrics) instead of Gradio refusing the value.
+                allow_custom_value=True,
+            )
+            smoothing = gr.Slider(
+                0.0,
+                0.99,
+                value=0.0,
+                step=0.01,
+                label="Smoothing",
+                info="Adds a smoothed curve (moving average) to the loss and method metrics; 0 = off.",
+                elem_id="jobs-smoothing",
             )
             checkpoints = gr.Dataframe(
                 checkpoints_table([]),
@@ -125,7 +164,12 @@ def _charts() -> dict:
                 column_widths=["15%", "55%", "30%"],
             )
     plots = {"loss": loss, "lr": lr, "extra": extra}
-    return {"plots": plots, "metric_picker": metric_picker, "checkpoints": checkpoints}
+    return {
+        "plots": plots,
+        "metric_picker": metric_picker,
+        "smoothing": smoothing,
+        "checkpoints": checkpoints,
+    }
 
 
 def build_jobs_layout() -> JobsPanel:
@@ -139,7 +183,7 @@ def build_jobs_layout() -> JobsPanel:
     charts = _charts()
     events = gr.Dataframe(
         pd.DataFrame([], columns=EVENT_COLUMNS),
-        label="Events (newest first)",
+        label="Log: the job's events, newest first (live)",
         interactive=False,
         wrap=True,
         max_height=300,

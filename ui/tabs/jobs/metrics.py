@@ -1,4 +1,5 @@
-"""Jobs › metrics: which of a job's metrics to plot, as points for gr.LinePlot; the overfitting warning."""
+"""Jobs › metrics: which of a job's metrics to plot, as points for gr.LinePlot (optionally smoothed), the
+x range that keeps the step axis on whole numbers, numbers written for people; the overfitting warning."""
 
 from __future__ import annotations
 
@@ -31,15 +32,59 @@ DEFAULT_PICKS = (
     ("memory_gb",),
 )
 _PLOTTED_ELSEWHERE = ("learning_rate", "epoch")
+# The step axis spans at least this many steps. The plot (Vega-Lite) puts about one tick per 40 px, and only
+# a span of at least ~0.7 steps per tick gives whole-number ticks: 20 steps suit plots up to ~1100 px wide.
+# Without it a 6-step job's axis read "1.0 1.2 1.4 ..." and its labels ran together.
+MIN_STEP_SPAN = 20
+SMOOTHED = " (smoothed)"
 
 
-def metric_frame(metrics: dict[str, list], names: list[str]) -> pd.DataFrame:
-    """Long-format points (step, value, metric) of the named metrics, for gr.LinePlot."""
+def smooth(values: list[float], weight: float) -> list[float]:
+    """An exponential moving average with TensorBoard's debiasing: weight 0 leaves the values as they are,
+    0.9 follows the trend of the last ~10 points; the first point is never pulled towards zero."""
+    if weight <= 0:
+        return list(values)
+    out, last = [], 0.0
+    for count, value in enumerate(values, start=1):
+        last = last * weight + (1 - weight) * value
+        out.append(last / (1 - weight**count))
+    return out
+
+
+def metric_frame(metrics: dict[str, list], names: list[str], smoothing: float = 0.0) -> pd.DataFrame:
+    """Long-format points (step, value, metric) of the named metrics, for gr.LinePlot; with `smoothing` > 0
+    each metric also gets a smoothed series ("loss (smoothed)") drawn beside the raw one."""
     lines = [(int(step), float(value), name) for name in names for step, value in metrics.get(name, [])]
+    if smoothing > 0:
+        for name in names:
+            points = metrics.get(name) or []
+            smoothed = smooth([float(v) for _, v in points], smoothing)
+            lines += [(int(s), v, name + SMOOTHED) for (s, _), v in zip(points, smoothed)]
     # Typed columns even when empty: the plot reads its axis types from them (object -> a nominal axis).
     return pd.DataFrame(lines, columns=PLOT_COLUMNS).astype(
         {"step": "int64", "value": "float64", "metric": "str"}
     )
+
+
+def step_range(metrics: dict[str, list], total_steps: int | None) -> list[int]:
+    """[0, end] for the step axis: the job's planned steps when known (a running job's curve shows how far
+    along it is), else its last step; never fewer than MIN_STEP_SPAN so the ticks are whole steps."""
+    last = max((int(points[-1][0]) for points in metrics.values() if points), default=0)
+    return [0, max(int(total_steps or 0), last, MIN_STEP_SPAN)]
+
+
+def human(value) -> str:
+    """A number for people: 12,345 · 1.234 · 0.0421 · 3.75e-05; other values as they are."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int) or (value.is_integer() and abs(value) < 1e15):
+        return f"{int(value):,}"
+    size = abs(value)
+    if size >= 1000:
+        return f"{value:,.0f}"
+    if size >= 1e-3:
+        return f"{value:.4g}"
+    return f"{value:.2e}"
 
 
 def plot_series(frame: pd.DataFrame) -> tuple[str, ...]:

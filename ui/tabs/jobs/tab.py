@@ -12,7 +12,15 @@ import gradio as gr
 
 from ui.tabs.jobs.layout import JobsPanel, build_jobs_layout
 from ui.tabs.jobs.metrics import plot_series
-from ui.tabs.jobs.view import ACTIONS, JobView, job_action, job_view, jobs_table
+from ui.tabs.jobs.view import (
+    ACTIONS,
+    JobView,
+    cancel_question,
+    job_action,
+    job_view,
+    jobs_table,
+    own_newest_job,
+)
 
 POLL_SECONDS = 2.0
 
@@ -30,10 +38,14 @@ def _plot_updates(panel: JobsPanel, view: JobView, last_series: dict | None) -> 
         name: frame if drawn[name] is None and not frame.empty else None for name, frame in view.plots.items()
     }
     return {
-        **{panel.plots[name]: frame for name, frame in drawn.items()},
+        **{panel.plots[name]: _plot(frame, view.x_range) for name, frame in drawn.items()},
         panel.shown_series: series,
-        panel.pending: pending,
+        panel.pending: {"frames": pending, "x_range": view.x_range},
     }
+
+
+def _plot(frame, x_range: list[int]):
+    return None if frame is None else gr.LinePlot(frame, x_lim=x_range)
 
 
 def _view_updates(panel: JobsPanel, view: JobView, picked: list | None, last_signature) -> dict:
@@ -61,7 +73,7 @@ def _table_updates(panel: JobsPanel, api_url: str, token: str, job_id, last_tabl
     if not force and table_signature == last_table:
         return {}
     ids = [c for _, c in choices]
-    value = job_id if job_id in ids else (ids[0] if ids else None)
+    value = job_id if job_id in ids else own_newest_job(api_url, token, choices)
     return {
         panel.table: frame,
         panel.picker: gr.Dropdown(choices=choices, value=value),
@@ -81,9 +93,11 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
     with gr.Tab("Jobs", id="jobs", elem_id="tab-jobs") as tab:
         panel = build_jobs_layout()
 
-    def _view(token_value, job_id, picked=None, last_signature=None, last_series=None, force=True) -> dict:
+    def _view(
+        token_value, job_id, picked=None, smoothing=0.0, last_signature=None, last_series=None, force=True
+    ) -> dict:
         """The chosen job's detail; {} when polled (`force` False) and nothing changed."""
-        shown = job_view(api_url, token_value, job_id, picked)
+        shown = job_view(api_url, token_value, job_id, picked, smoothing)
         if not force and shown.signature is not None and shown.signature == last_signature:
             return {}
         return {
@@ -94,22 +108,32 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
     def _table(token_value, job_id, last_table=None, force=True) -> dict:
         return _table_updates(panel, api_url, token_value, job_id, last_table, force)
 
-    def _tick(token_value, job_id, picked, last_table, last_signature, last_series):
+    def _tick(token_value, job_id, picked, smoothing, last_table, last_signature, last_series):
         updates = {
             **_table(token_value, job_id, last_table, force=False),
-            **_view(token_value, job_id, picked, last_signature, last_series, force=False),
+            **_view(token_value, job_id, picked, smoothing, last_signature, last_series, force=False),
         }
         return updates or gr.skip()
 
-    def _new_job(token_value, job_id, _picked, last_signature, last_series) -> dict:
-        # another job: its method's default metrics
-        return _view(token_value, job_id, [], last_signature, last_series)
+    def _new_job(token_value, job_id, _picked, smoothing, last_signature, last_series) -> dict:
+        # another job: its method's default metrics, never the previous job's pick
+        return _view(token_value, job_id, [], smoothing, last_signature, last_series)
 
-    def _draw_pending(frames: dict | None):
-        updates = {panel.plots[name]: frame for name, frame in (frames or {}).items() if frame is not None}
+    def _draw_pending(pending: dict | None):
+        frames, x_range = (pending or {}).get("frames") or {}, (pending or {}).get("x_range")
+        updates = {
+            panel.plots[name]: _plot(frame, x_range) for name, frame in frames.items() if frame is not None
+        }
         return updates or gr.skip()
 
-    view_inputs = [token, panel.picker, panel.metric_picker, panel.signature, panel.shown_series]
+    view_inputs = [
+        token,
+        panel.picker,
+        panel.metric_picker,
+        panel.smoothing,
+        panel.signature,
+        panel.shown_series,
+    ]
     draw = {
         "fn": _draw_pending,
         "inputs": panel.pending,
@@ -120,12 +144,14 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
         trigger(_table, inputs=[token, panel.picker], outputs=panel.table_outputs)
     panel.picker.change(_new_job, inputs=view_inputs, outputs=panel.view_outputs).then(**draw)
     panel.metric_picker.input(_view, inputs=view_inputs, outputs=panel.view_outputs).then(**draw)
+    panel.smoothing.release(_view, inputs=view_inputs, outputs=panel.view_outputs).then(**draw)
     timer.tick(
         _tick,
         inputs=[
             token,
             panel.picker,
             panel.metric_picker,
+            panel.smoothing,
             panel.table_signature,
             panel.signature,
             panel.shown_series,
@@ -135,10 +161,31 @@ def build_jobs_tab(api_url: str, token: gr.State, timer: gr.Timer) -> gr.Tab:
         concurrency_limit=None,
     ).then(**draw)
     panel.table.select(_pick_row, outputs=panel.picker)
-    for action, button in panel.actions.items():
-        button.click(
-            partial(job_action, api_url, action=action),
-            inputs=[token, panel.picker],
-            outputs=panel.action_result,
-        ).then(_view, inputs=view_inputs, outputs=panel.view_outputs).then(**draw)
+    _wire_actions(panel, api_url, token, view_inputs, _view, draw)
     return tab
+
+
+def _wire_actions(panel: JobsPanel, api_url: str, token: gr.State, view_inputs, view, draw) -> None:
+    """Pause and resume act at once; Cancel first asks, naming the job and its owner."""
+
+    def _ask(token_value, job_id):
+        return gr.Group(visible=True), cancel_question(api_url, token_value, job_id)
+
+    def _act(action: str, token_value, job_id):
+        return job_action(api_url, token_value, job_id, action=action), gr.Group(visible=False)
+
+    panel.actions["cancel"].click(
+        _ask, inputs=[token, panel.picker], outputs=[panel.confirm, panel.confirm_text]
+    )
+    panel.confirm_no.click(lambda: gr.Group(visible=False), outputs=panel.confirm)
+    # A different job picked while the question shows: the question no longer holds.
+    panel.picker.change(lambda: gr.Group(visible=False), outputs=panel.confirm)
+    buttons = {
+        "cancel": panel.confirm_yes,
+        "pause": panel.actions["pause"],
+        "resume": panel.actions["resume"],
+    }
+    for action, button in buttons.items():
+        button.click(
+            partial(_act, action), inputs=[token, panel.picker], outputs=[panel.action_result, panel.confirm]
+        ).then(view, inputs=view_inputs, outputs=panel.view_outputs).then(**draw)

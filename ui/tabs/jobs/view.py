@@ -10,11 +10,32 @@ import pandas as pd
 
 from ui.client import ApiError
 from ui.tabs.common import client_for, error_md, error_text, when
-from ui.tabs.jobs.metrics import loss_names, metric_frame, metric_options, overfitting_warning, picked_metrics
+from ui.tabs.jobs.metrics import (
+    human,
+    loss_names,
+    metric_frame,
+    metric_options,
+    overfitting_warning,
+    picked_metrics,
+    step_range,
+)
+from ui.tabs.jobs.queue import queue_md, status_cell
 
 ACTIVE = ("queued", "running", "paused")
 ACTIONS = ("cancel", "pause", "resume")
-TABLE_COLUMNS = ["ID", "Name", "Method", "Status", "Progress", "Step", "Created", "Finished", "Output model"]
+# What matters first: which job, where it is; when and what it made last (narrow screens scroll to those).
+TABLE_COLUMNS = [
+    "ID",
+    "Name",
+    "Status",
+    "Step",
+    "Progress",
+    "Owner",
+    "Method",
+    "Created",
+    "Finished",
+    "Output model",
+]
 EVENT_COLUMNS = ["Time", "Level", "Message"]
 STATUS_COLOURS = {
     "succeeded": "#15803d",
@@ -31,21 +52,31 @@ NO_JOB = "Pick a job above to follow it."
 _CHECKPOINT_METRIC_WORDS = ("loss", "reward", "accuracy", "kl", "margin", "entropy")
 
 
-def _table_line(job: dict) -> list:
-    step = (
+def step_text(job: dict) -> str:
+    """'20/80' (or '20' when the plan is unknown): the same words in the table and in the detail."""
+    return (
         f"{job['current_step']}/{job['total_steps']}" if job.get("total_steps") else str(job["current_step"])
     )
+
+
+def _table_line(job: dict) -> list:
     return [
         job["id"],
         job["name"],
-        job["method"],
-        job["status"],
+        status_cell(job),
+        step_text(job),
         f"{job['progress'] * 100:.0f}%",
-        step,
+        job.get("owner") or "",
+        job["method"],
         when(job.get("created_at")),
         when(job.get("finished_at")),
         job.get("output_model_id") or "",
     ]
+
+
+def _choice(job: dict) -> tuple[str, int]:
+    owner = f" · {job['owner']}" if job.get("owner") else ""
+    return f"#{job['id']} {job['name']} ({job['status']}{owner})", job["id"]
 
 
 def jobs_table(api_url: str, token: str) -> tuple[pd.DataFrame, list[tuple[str, int]], str]:
@@ -57,9 +88,21 @@ def jobs_table(api_url: str, token: str) -> tuple[pd.DataFrame, list[tuple[str, 
     except ApiError as exc:
         return pd.DataFrame([], columns=TABLE_COLUMNS), [], error_md(exc)
     lines = [_table_line(job) for job in page["items"]]
-    choices = [(f"#{job['id']} {job['name']} ({job['status']})", job["id"]) for job in page["items"]]
+    choices = [_choice(job) for job in page["items"]]
     note = "" if lines else "No jobs yet: launch one from the Train tab."
     return pd.DataFrame(lines, columns=TABLE_COLUMNS), choices, note
+
+
+def own_newest_job(api_url: str, token: str, choices: list[tuple[str, int]]) -> int | None:
+    """The newest of the signed-in user's own jobs among `choices`: what the picker shows first, so that a
+    button such as Cancel never starts on another user's job. None when they have none."""
+    try:
+        client = client_for(api_url, token)
+        me = client.me()["username"]
+        mine = {job["id"] for job in client.list_jobs(limit=100)["items"] if job.get("owner") == me}
+    except ApiError:
+        return None
+    return next((job_id for _, job_id in choices if job_id in mine), None)
 
 
 def progress_html(progress: float, status: str) -> str:
@@ -75,17 +118,13 @@ def progress_html(progress: float, status: str) -> str:
     )
 
 
-def _fmt(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 def checkpoints_table(checkpoints: list[dict]) -> pd.DataFrame:
     """Newest first: step, the metrics recorded with it, when it was saved."""
     lines = [
         [
             c["step"],
             " · ".join(
-                f"{k} {_fmt(v)}"
+                f"{k} {human(v)}"
                 for k, v in sorted((c.get("metrics") or {}).items())
                 if any(word in k for word in _CHECKPOINT_METRIC_WORDS)
             ),
@@ -137,11 +176,12 @@ def _outputs_md(job: dict, names: dict[int, str]) -> str:
 
 def _status_md(job: dict, names: dict[int, str] | None = None) -> str:
     colour = STATUS_COLOURS.get(job["status"], "#374151")
-    step = f"step {job['current_step']}" + (f" of {job['total_steps']}" if job.get("total_steps") else "")
+    step = f"step {step_text(job)}"
+    owner = f" · owner **{html.escape(job['owner'])}**" if job.get("owner") else ""
     lines = [
         f"### #{job['id']} {html.escape(job['name'])}",
         f"<span style='color:{colour};font-weight:700;text-transform:uppercase'>{job['status']}</span>"
-        f" · {step} · method **{job['method']}** · base model #{job['base_model_id']}"
+        f" · {step}{owner} · method **{job['method']}** · base model #{job['base_model_id']}"
         + (f" · attempt {job['attempt']}" if job.get("attempt", 1) > 1 else ""),
     ]
     times = [f"created {when(job.get('created_at'))}"]
@@ -156,7 +196,7 @@ def _status_md(job: dict, names: dict[int, str] | None = None) -> str:
     latest = {name: points[-1][1] for name, points in (job.get("metrics") or {}).items() if points}
     if latest:
         lines.append(
-            "Latest: " + " · ".join(f"{name} **{value:.4g}**" for name, value in sorted(latest.items()))
+            "Latest: " + " · ".join(f"{name} **{human(value)}**" for name, value in sorted(latest.items()))
         )
     return "\n\n".join(lines)
 
@@ -174,6 +214,8 @@ class Signature:
     checkpoints: int
     options: tuple[str, ...]
     picked: tuple[str, ...]
+    smoothing: float
+    queue: str = ""  # a queued job's line and wait, which change while it waits
 
 
 def _empty_frame() -> pd.DataFrame:
@@ -197,6 +239,7 @@ class JobView:
     checkpoints: pd.DataFrame = field(default_factory=lambda: checkpoints_table([]))
     can: frozenset[str] = frozenset()  # which of ACTIONS the job's status allows
     signature: Signature | None = None
+    x_range: list[int] = field(default_factory=lambda: step_range({}, None))
 
 
 def allowed_actions(status: str) -> frozenset[str]:
@@ -217,7 +260,9 @@ def _events_frame(events: list[dict]) -> pd.DataFrame:
     )
 
 
-def _signature(job: dict, events: list[dict], checkpoints: list[dict], options, chosen) -> Signature:
+def _signature(
+    job: dict, events: list[dict], checkpoints: list[dict], options, chosen, smoothing
+) -> Signature:
     return Signature(
         job_id=job["id"],
         status=job["status"],
@@ -228,11 +273,15 @@ def _signature(job: dict, events: list[dict], checkpoints: list[dict], options, 
         checkpoints=len(checkpoints),
         options=tuple(options),
         picked=tuple(chosen),
+        smoothing=smoothing,
     )
 
 
-def job_view(api_url: str, token: str, job_id: int | None, picked: list[str] | None = None) -> JobView:
-    """Everything the detail panel shows for one job (plain data: the wiring turns it into updates)."""
+def job_view(
+    api_url: str, token: str, job_id: int | None, picked: list[str] | None = None, smoothing: float = 0.0
+) -> JobView:
+    """Everything the detail panel shows for one job (plain data: the wiring turns it into updates);
+    `smoothing` (0 to <1) adds smoothed curves to the loss and method-metric plots."""
     if not token or not job_id:
         return JobView()
     try:
@@ -240,6 +289,7 @@ def job_view(api_url: str, token: str, job_id: int | None, picked: list[str] | N
         job = client.get_job(int(job_id))
         events = client.job_events(int(job_id))
         checkpoints = client.job_checkpoints(int(job_id))
+        line = client.list_jobs(limit=100)["items"] if job["status"] == "queued" else []
     except ApiError as exc:
         return replace(JobView(), status=error_md(exc))
     model_ids = [job.get("output_model_id"), (job.get("result") or {}).get("merged_model_id")]
@@ -247,14 +297,16 @@ def job_view(api_url: str, token: str, job_id: int | None, picked: list[str] | N
     metrics = job.get("metrics") or {}
     options = metric_options(metrics)
     chosen = picked_metrics(options, picked)
+    smoothing = min(max(float(smoothing or 0.0), 0.0), 0.99)
+    queue = queue_md(job, line)
     return JobView(
-        status=_status_md(job, names),
+        status="\n\n".join(filter(None, [_status_md(job, names), queue])),
         error=error_html(job.get("error"), job["status"]),
         progress=progress_html(job.get("progress", 0.0), job["status"]),
         plots={
-            "loss": metric_frame(metrics, loss_names(metrics)),
+            "loss": metric_frame(metrics, loss_names(metrics), smoothing),
             "lr": metric_frame(metrics, ["learning_rate"] if "learning_rate" in metrics else []),
-            "extra": metric_frame(metrics, chosen),
+            "extra": metric_frame(metrics, chosen, smoothing),
         },
         metric_options=options,
         metrics_picked=chosen,
@@ -262,7 +314,23 @@ def job_view(api_url: str, token: str, job_id: int | None, picked: list[str] | N
         events=_events_frame(events),
         checkpoints=checkpoints_table(checkpoints),
         can=allowed_actions(job["status"]),
-        signature=_signature(job, events, checkpoints, options, chosen),
+        signature=replace(_signature(job, events, checkpoints, options, chosen, smoothing), queue=queue),
+        x_range=step_range(metrics, job.get("total_steps")),
+    )
+
+
+def cancel_question(api_url: str, token: str, job_id: int | None) -> str:
+    """What the Cancel button asks before it cancels: which job, whose, in what state."""
+    if not job_id:
+        return "**Pick a job first.**"
+    try:
+        job = client_for(api_url, token).get_job(int(job_id))
+    except ApiError as exc:
+        return error_md(exc)
+    owner = f", owned by **{html.escape(job['owner'])}**" if job.get("owner") else ""
+    return (
+        f"**Cancel job #{job['id']} {html.escape(job['name'])}** ({job['status']}, step {step_text(job)}"
+        f"{owner})? Its progress since the last checkpoint is lost."
     )
 
 

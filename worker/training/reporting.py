@@ -120,17 +120,15 @@ class ReporterCallback(TrainerCallback):
         tokens, seconds = self._run
         if not tokens or not seconds:
             return {}
-        out = {"tokens_per_s": tokens / seconds}
-        out.update(self._mfu(out["tokens_per_s"]))
+        out = {"tokens_per_s": tokens / seconds, **self._mfu(tokens / seconds)}
+        if self.flops_per_token:
+            out["flops_per_token"] = self.flops_per_token
         return out
 
     def _mfu(self, tokens_per_s: float) -> dict[str, float]:
-        if not self.flops_per_token:
+        if not self.flops_per_token or not self.peak_flops:
             return {}
-        out = {"flops_per_token": self.flops_per_token}
-        if self.peak_flops:
-            out["mfu"] = tokens_per_s * self.flops_per_token / self.peak_flops
-        return out
+        return {"mfu": tokens_per_s * self.flops_per_token / self.peak_flops}
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._last_tokens = (time.perf_counter(), state.num_input_tokens_seen or 0)

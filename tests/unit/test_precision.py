@@ -171,3 +171,13 @@ def test_worker_registers_bf16_and_its_peak(settings):
         )
         target = target_device(session, settings)
     assert target["bf16"] is True and target["peak_flops"] == {"fp32": 2e11, "bf16": 8e11}
+
+
+def test_generation_reports_tokens_per_second_and_time_to_first_token(base):
+    from worker.inference.engine import GenerationEngine
+
+    model = {"id": 1, "name": "tiny", "path": base, "base_path": base, "is_adapter": False}
+    params = {"max_new_tokens": 6, "do_sample": False}
+    answer = GenerationEngine().generate(model, [{"role": "user", "content": "add 1 2"}], params)
+    assert answer["new_tokens"] > 0 and answer["tokens_per_s"] > 0
+    assert 0 < answer["time_to_first_token_s"] <= answer["new_tokens"] / answer["tokens_per_s"]

@@ -36,7 +36,8 @@ from bench.data import add_data_dir_argument, data_file
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-VARIANTS = ("afina-auto", "afina-fp32", "bare-auto", "bare-fp32")
+#: same-precision pairs back to back, so the overhead ratio sees the same background load
+VARIANTS = ("afina-auto", "bare-auto", "afina-fp32", "bare-fp32")
 
 
 def spec(args, precision: str) -> dict:
@@ -125,7 +126,7 @@ def afina_batches(args, precision: str):
 
 
 def run_bare(args, precision: str, peak: dict) -> dict:
-    """A plain loop: the PEFT model Afina builds, AdamW, clipping, autocast for bf16, nothing else."""
+    """A plain loop: the PEFT model Afina builds, AdamW, clipping, autocast (fp16: loss scaling), no more."""
     import torch
 
     from worker.training.flops import flops_per_token
@@ -139,13 +140,17 @@ def run_bare(args, precision: str, peak: dict) -> dict:
     model.to(device)
     losses, ends, seen = [], [], []
     tokens = 0
+    half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(chosen)
+    scaler = torch.amp.GradScaler(device, enabled=chosen == "fp16")  # fp16 (older GPUs) needs loss scaling
     for batch in batches:
         batch = {k: v.to(device) for k, v in batch.items()}
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=chosen == "bf16"):
+        with torch.autocast(device, dtype=half or torch.float32, enabled=half is not None):
             loss = model(**batch).loss
-        loss.backward()
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        scaler.step(opt)
+        scaler.update()
         opt.zero_grad(set_to_none=True)
         losses.append(float(loss))
         tokens += int(batch["attention_mask"].sum())
@@ -338,6 +343,9 @@ def main() -> None:
             f"RSS {s['peak_rss_mb']:.0f} MB  loss {s['last_loss']:.4f}",
             flush=True,
         )
+        if not args.no_write:  # what ran so far survives an interrupted run
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            (RESULTS / "precision.partial.json").write_text(json.dumps(runs, default=str) + "\n")
     table = [summarise(runs[k], args.warmup, peak) for k in VARIANTS]
     by = {t["variant"]: t for t in table}
     for t in table:
@@ -360,6 +368,7 @@ def main() -> None:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "precision.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
         (RESULTS / "precision.md").write_text(markdown(record))
+        (RESULTS / "precision.partial.json").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

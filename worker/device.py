@@ -77,7 +77,7 @@ def _cache_key(device: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def device_peak(home: Path, device: str = "cpu", *, seconds: float = 1.5) -> dict[str, float]:
+def device_peak(home: Path, device: str = "cpu", *, seconds: float = 1.0) -> dict[str, float]:
     """The measured peak of this device, cached under home/cache/device_peak by device model, torch version
     and thread count: measured once (a few seconds) the first time a worker starts on this machine."""
     path = Path(home) / "cache" / "device_peak" / f"{_cache_key(device)}.json"

@@ -163,7 +163,7 @@ def test_device_peak_is_measured_once_and_cached(tmp_path, monkeypatch):
     assert calls == ["cpu"]
 
 
-def test_worker_registers_bf16_and_its_peak(settings):
+def test_worker_registers_bf16_and_its_peak(settings, api):
     device = {"device": "cpu", "name": "test cpu", "memory_bytes": 8 << 30, "bf16": True}
     with session_scope(settings.database_url) as session:
         job_runtime.register_worker(
@@ -171,6 +171,8 @@ def test_worker_registers_bf16_and_its_peak(settings):
         )
         target = target_device(session, settings)
     assert target["bf16"] is True and target["peak_flops"] == {"fp32": 2e11, "bf16": 8e11}
+    (listed,) = api.get("/api/health").json()["workers"]
+    assert listed["bf16"] is True and listed["peak_flops"]["bf16"] == 8e11
 
 
 def test_generation_reports_tokens_per_second_and_time_to_first_token(base):

@@ -13,7 +13,7 @@ from backend.config import get_settings
 from backend.db import session_scope
 from backend.queue import make_celery
 from backend.services import job_runtime
-from worker.device import detect_device
+from worker.device import detect_device, device_peak
 
 log = logging.getLogger(__name__)
 settings = get_settings()
@@ -43,8 +43,11 @@ def _on_ready(sender, **_):
     queues = ",".join(sorted(q.name for q in sender.app.amqp.queues.consume_from.values()))
     wid = worker_id(queues)
     os.environ["AFINA_WORKER_ID"] = wid
+    device = detect_device(settings.worker_device)
+    # measured once per machine, torch version and thread count (a few seconds), then read from the cache
+    device["peak_flops"] = device_peak(settings.home, device["device"])
     with session_scope(settings.database_url) as session:
-        job_runtime.register_worker(session, wid, queues, detect_device(settings.worker_device))
+        job_runtime.register_worker(session, wid, queues, device)
     # heartbeats first: a failure below must not leave a live worker looking dead
     threading.Thread(target=_housekeeping, args=(wid,), daemon=True, name="afina-housekeeping").start()
     try:

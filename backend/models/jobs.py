@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Enum, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db import NEVER_REUSE_IDS, Base, utcnow
@@ -122,5 +122,9 @@ class Worker(Base):
     device: Mapped[str] = mapped_column(String(32))
     device_name: Mapped[str] = mapped_column(String(200), default="")
     memory_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: native bf16 (CPU: AVX512-BF16/AMX; GPU: torch.cuda.is_bf16_supported), what precision auto resolves by
+    bf16: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: measured peak matmul FLOP/s by precision ({"fp32": ..., "bf16": ...}): the denominator of MFU
+    peak_flops: Mapped[dict[str, float] | None] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)

@@ -109,7 +109,10 @@ class TrainingSpec(_Spec):
         False, description="Recompute activations in the backward pass: less memory, about 30% slower."
     )
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="auto = bf16 where the GPU supports it, fp16 on older GPUs, fp32 on CPU."
+        "auto",
+        description="auto = bf16 mixed precision where the device has native bf16 (GPUs since Ampere, "
+        "CPUs with AVX512-BF16 or AMX), fp16 with loss scaling on older GPUs, fp32 otherwise; the job's "
+        "events say which and why. fp16 needs a GPU.",
     )
     warmup_ratio: float = Field(
         0.03, ge=0.0, le=0.5, description="Share of steps spent ramping the LR up from 0."

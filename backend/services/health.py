@@ -16,7 +16,14 @@ def status(session: Session, settings: Settings) -> dict:
         "database": settings.database_url.split(":", 1)[0],
         "training_device": target_device(session, settings),
         "workers": [
-            {"id": w.id, "queues": w.queues, "device": w.device, "last_seen": w.last_seen.isoformat()}
+            {
+                "id": w.id,
+                "queues": w.queues,
+                "device": w.device,
+                "bf16": bool(w.bf16),
+                "peak_flops": w.peak_flops,  # measured peak matmul FLOP/s by precision: MFU's denominator
+                "last_seen": w.last_seen.isoformat(),
+            }
             for w in live_workers(session, settings)
         ],
     }

@@ -234,6 +234,7 @@ def register_worker(session: Session, worker_id: str, queues: str, device: dict)
     worker = session.get(Worker, worker_id) or Worker(id=worker_id, queues=queues, device=device["device"])
     worker.queues, worker.device = queues, device["device"]
     worker.device_name, worker.memory_bytes = device.get("name", ""), device.get("memory_bytes", 0)
+    worker.bf16, worker.peak_flops = bool(device.get("bf16")), device.get("peak_flops")
     worker.last_seen = utcnow()
     session.add(worker)
     session.commit()

@@ -113,11 +113,18 @@ def target_device(session: Session, settings: Settings) -> dict:
     ).all()
     if workers:
         best = max(workers, key=lambda w: (w.device.startswith("cuda"), w.memory_bytes))
-        return {"device": best.device, "name": best.device_name, "memory_bytes": best.memory_bytes}
+        return {
+            "device": best.device,
+            "name": best.device_name,
+            "memory_bytes": best.memory_bytes,
+            "bf16": bool(best.bf16),
+            "peak_flops": best.peak_flops,
+        }
     return {
         "device": "cpu",
         "name": "no worker online: estimated for this machine",
         "memory_bytes": psutil.virtual_memory().total,
+        "bf16": False,
     }
 
 
@@ -134,8 +141,16 @@ def create_job(session: Session, settings: Settings, data: JobCreate, user: User
             "'lora', or start a GPU worker",
             details={"field": "spec.adapter.type", "value": "qlora"},
         )
+    if spec.training.precision == "fp16" and not device["device"].startswith("cuda"):
+        raise Invalid(
+            "precision fp16 needs a CUDA GPU (CPUs have no fp16 autocast with loss scaling); no GPU worker "
+            "is online. Choose precision 'auto', 'bf16' or 'fp32'",
+            details={"field": "spec.training.precision", "value": "fp16"},
+        )
     root = registry.root_model(session, start_model)
-    estimate = estimate_training_memory(root.config, spec.model_dump(), device=device["device"])
+    estimate = estimate_training_memory(
+        root.config, spec.model_dump(), device=device["device"], bf16=device.get("bf16", False)
+    )
     if estimate["total_bytes"] > device["memory_bytes"]:
         need, have = human_bytes(estimate["total_bytes"]), human_bytes(device["memory_bytes"])
         raise Invalid(

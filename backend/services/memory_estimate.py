@@ -54,13 +54,14 @@ def lora_parameters(config: dict, r: int, *, modules: int = _ATTENTION_PROJECTIO
     return layers * modules * 2 * r * hidden
 
 
-def _resolve_precision(precision: str, device: str) -> str:
-    if device == "cpu":
-        return "bf16" if precision == "bf16" else "fp32"
-    return "bf16" if precision == "auto" else precision
+def _resolve_precision(precision: str, device: str, bf16: bool) -> str:
+    """What worker.training.precision decides, from the worker's registered bf16 support."""
+    if precision != "auto":
+        return precision
+    return "bf16" if bf16 else ("fp32" if device == "cpu" else "fp16")
 
 
-def estimate_training_memory(config: dict, spec: dict, *, device: str) -> dict:
+def estimate_training_memory(config: dict, spec: dict, *, device: str, bf16: bool = False) -> dict:
     """Bytes needed to train: {"total_bytes", "total_gb", "breakdown", "params", "trainable_params"}.
 
     config is a model folder's config.json; spec a job spec dict (adapter + training); device "cuda" or "cpu".
@@ -68,7 +69,7 @@ def estimate_training_memory(config: dict, spec: dict, *, device: str) -> dict:
     adapter = spec.get("adapter") or {}
     training = spec.get("training") or {}
     kind = adapter.get("type", "lora")
-    precision = _resolve_precision(training.get("precision", "auto"), device)
+    precision = _resolve_precision(training.get("precision", "auto"), device, bf16)
     dtype_bytes = _BYTES[precision]
     params = count_parameters(config)
     hidden = _get(config, "hidden_size", "n_embd", "d_model")
@@ -76,8 +77,8 @@ def estimate_training_memory(config: dict, spec: dict, *, device: str) -> dict:
 
     if kind == "none":
         trainable = params
-        # fp16 AMP keeps fp32 master weights; pure bf16 and fp32 keep one copy
-        weights = params * (4 if precision == "fp16" else dtype_bytes)
+        # mixed precision keeps fp32 master weights (worker.training.models): one fp32 copy in every precision
+        weights = params * 4
     elif kind == "prompt_tuning":
         trainable = adapter.get("num_virtual_tokens", 20) * hidden
         weights = params * dtype_bytes
@@ -97,7 +98,7 @@ def estimate_training_memory(config: dict, spec: dict, *, device: str) -> dict:
         weights += trainable * 4  # adapters train in fp32
 
     optimizer = trainable * _OPTIMIZER_BYTES["paged_adamw_8bit" if kind == "qlora" else "adamw"]
-    gradients = trainable * 4 if kind != "none" else trainable * dtype_bytes
+    gradients = trainable * 4
     batch = training.get("batch_size", 4)
     batch = 8 if batch == "auto" else batch
     length = training.get("max_length", 1024)

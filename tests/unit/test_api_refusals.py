@@ -131,6 +131,16 @@ def test_qlora_is_refused_without_a_gpu(api, settings):
     assert _count(settings, Job) == 0
 
 
+def test_fp16_is_refused_without_a_gpu(api, settings):
+    version_id = _good_dataset(api)
+    response = _job(api, version_id, **{"spec.training.precision": "fp16"})
+    assert response.status_code == 422
+    body = response.json()
+    assert "fp16" in body["message"] and "CUDA" in body["message"]
+    assert body["details"]["field"] == "spec.training.precision"
+    assert _count(settings, Job) == 0
+
+
 def test_job_too_big_for_the_device_is_refused_with_the_estimate(api, settings):
     version_id = _good_dataset(api)
     response = _job(

@@ -69,3 +69,9 @@ def test_checkpointing_and_batch_move_activations():
 def test_cpu_resolves_auto_to_fp32():
     est = estimate_training_memory(LLAMA_1B, spec("lora"), device="cpu")
     assert est["precision"] == "fp32"
+
+
+def test_auto_follows_the_workers_registered_bf16():
+    assert estimate_training_memory(LLAMA_1B, spec("lora"), device="cpu", bf16=True)["precision"] == "bf16"
+    assert estimate_training_memory(LLAMA_1B, spec("lora"), device="cuda", bf16=False)["precision"] == "fp16"
+    assert estimate_training_memory(LLAMA_1B, spec("lora"), device="cuda", bf16=True)["precision"] == "bf16"

@@ -80,3 +80,23 @@ def test_evaluation_summary_views():
     ]
     frame = rows_frame(rows, SUMMARY)
     assert list(frame.columns)[:3] == ["row", "question", "reference"] and frame.iloc[0]["tuned (2)"] == "b"
+
+
+def test_job_status_shows_tokens_per_second_and_mfu():
+    from ui.tabs.jobs.view import _status_md
+
+    job = {
+        "id": 7,
+        "name": "sft",
+        "status": "running",
+        "current_step": 3,
+        "total_steps": 10,
+        "method": "sft",
+        "base_model_id": 1,
+        "created_at": "2026-12-04T12:00:00Z",
+        "metrics": {"loss": [[3, 1.5]], "tokens_per_s": [[2, 500.0], [3, 560.4]], "mfu": [[3, 0.3812]]},
+    }
+    text = _status_md(job)
+    assert "Throughput **560 tokens/s** · MFU **38.1 %** of the device's measured peak" in text
+    job["metrics"] = {"loss": [[3, 1.5]]}
+    assert "Throughput" not in _status_md(job)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.generation.streamers import BaseStreamer
 
 from worker.training.data import render
 
@@ -20,6 +22,30 @@ class _Loaded:
     model: PreTrainedModel | PeftModel
     tokenizer: PreTrainedTokenizerBase
     adapters: dict[str, str] = field(default_factory=dict)  # adapter path -> adapter name
+
+
+class FirstTokenClock(BaseStreamer):
+    """A streamer that only notes when generate() emits its first new token (its first put is the prompt)."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.first: float | None = None
+        self._puts = 0
+
+    def put(self, value) -> None:
+        self._puts += 1
+        if self._puts == 2 and self.first is None:
+            self.first = time.perf_counter()
+
+    def end(self) -> None:
+        pass
+
+    def timings(self, new_tokens: int) -> dict[str, float]:
+        seconds = time.perf_counter() - self.start
+        out = {"tokens_per_s": round(new_tokens / seconds, 2) if seconds > 0 else 0.0}
+        if self.first is not None:
+            out["time_to_first_token_s"] = round(self.first - self.start, 4)
+        return out
 
 
 class GenerationEngine:
@@ -95,6 +121,8 @@ class GenerationEngine:
                 torch.manual_seed(params["seed"])
             adapter = self._adapter(loaded, model["path"]) if model["is_adapter"] else None
             net = loaded.model  # after _adapter: loading the first adapter wraps the base in a PeftModel
+            clock = FirstTokenClock()
+            kwargs["streamer"] = clock
             if adapter is not None:
                 net.set_adapter(adapter)
                 output = net.generate(**inputs, **kwargs)
@@ -109,4 +137,5 @@ class GenerationEngine:
                 "name": model["name"],
                 "text": tokenizer.decode(new_tokens, skip_special_tokens=True).strip(),
                 "new_tokens": int(new_tokens.shape[0]),
+                **clock.timings(int(new_tokens.shape[0])),
             }

@@ -21,6 +21,7 @@ from backend.models.jobs import Job
 from backend.schemas.job_specs import OnlineRLSpec, parse_job_spec
 from backend.services import registry
 from backend.storage import ArtifactStore
+from worker.device import detect_device, device_peak
 from worker.jobs.dataset_files import checked_version_file
 from worker.jobs.evaluation_job import run_evaluation_job
 from worker.jobs.supervisor import ERROR_FILE, OUTCOME_FILE, die_with_parent
@@ -70,6 +71,8 @@ def _load_inputs(job_id: int, store: ArtifactStore, settings) -> tuple[TrainRequ
         resume_from_checkpoint="latest" if has_checkpoint else None,
         reward_model_paths=reward_models,
         classifier_paths=classifiers,
+        # the worker measured (and cached) this at start; a child started without one measures it here
+        peak_flops=device_peak(settings.home, detect_device(settings.worker_device)["device"]),
         reporter=DatabaseReporter(settings, job_id),
     )
     if has_checkpoint:

@@ -18,6 +18,7 @@ from datasets import Dataset
 from transformers import EarlyStoppingCallback, PrinterCallback
 
 from backend.schemas.job_specs import MethodSpec, parse_job_spec
+from worker.training.flops import flops_per_token, mean_sequence_length
 from worker.training.models import LoadedModel, load_for_training
 from worker.training.reporting import NullReporter, Reporter, ReporterCallback, clean_logs
 from worker.training.rows import as_dataset, split_rows
@@ -45,6 +46,8 @@ class TrainRequest:
     resume_from_checkpoint: str | None = None  # a checkpoint folder, or "latest" in output_dir/checkpoints
     reward_model_paths: dict[int, str] = field(default_factory=dict)  # reward_model_job_id -> model folder
     classifier_paths: dict[int, str] = field(default_factory=dict)  # classifier_model_id -> model folder
+    #: measured peak matmul FLOP/s of the device by precision (worker.device.device_peak), for MFU
+    peak_flops: dict[str, float] | None = None
     reporter: Reporter = field(default_factory=NullReporter)
 
     def __post_init__(self) -> None:
@@ -83,8 +86,10 @@ def training_kwargs(
         "gradient_checkpointing": t.gradient_checkpointing,
         # non-reentrant checkpointing works with frozen embeddings (adapters) without extra hooks
         "gradient_checkpointing_kwargs": {"use_reentrant": False} if t.gradient_checkpointing else None,
+        # bf16 on CPU is autocast through accelerate, which transformers allows only with use_cpu
         "bf16": precision == "bf16",
         "fp16": precision == "fp16",
+        "use_cpu": not torch.cuda.is_available(),
         "warmup_steps": t.warmup_ratio,  # a value below 1 is a share of the steps
         "lr_scheduler_type": t.lr_scheduler,
         "weight_decay": t.weight_decay,
@@ -189,7 +194,7 @@ def fit(
         req.reporter.log_event(f"resuming from {resume}")
     trainer.train(resume_from_checkpoint=resume)
     steps = trainer.state.global_step
-    metrics = final_metrics(trainer.state.log_history)
+    metrics = {**final_metrics(trainer.state.log_history), **progress.summary()}
     if progress.stopped:
         last = last_complete_checkpoint(out / CHECKPOINT_DIR)
         status = "paused" if progress.stopped == "pause" else "cancelled"
@@ -200,6 +205,20 @@ def fit(
     write_record(final, req, metrics=metrics, steps=steps, is_adapter=is_adapter, **(extra_record or {}))
     req.reporter.set_progress(steps, steps)
     return TrainResult("completed", out, final, is_adapter, steps, metrics)
+
+
+def watch_throughput(progress: ReporterCallback, req: TrainRequest, loaded: LoadedModel, dataset, max_length):
+    """Give the progress callback the model FLOPs per token and the device peak; say both in the events."""
+    seq_len = mean_sequence_length(dataset) or max_length
+    count = flops_per_token(loaded.model, seq_len)
+    peak = (req.peak_flops or {}).get(loaded.precision)
+    progress.set_throughput_model(count["flops_per_token"], peak)
+    peak_text = f"; device peak {peak / 1e9:.0f} GFLOP/s in {loaded.precision}" if peak else ""
+    req.reporter.log_event(
+        f"Model FLOPs per token: {count['flops_per_token'] / 1e9:.3f} GFLOP "
+        f"({count['matmul_params'] / 1e6:.1f}M matmul weights, {count['trainable_matmul_params'] / 1e6:.2f}M "
+        f"trainable, mean sequence {seq_len:.0f} tokens){peak_text}"
+    )
 
 
 class Recipe:
@@ -261,6 +280,8 @@ def run_recipe(recipe: Recipe) -> TrainResult:
         **recipe.trainer_args(loaded),
     )
     recipe.built(loaded)
+    req.reporter.log_event(loaded.precision_reason)
+    watch_throughput(progress, req, loaded, train_ds, spec.training.max_length)
     return fit(
         trainer,
         req,

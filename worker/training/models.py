@@ -24,6 +24,7 @@ from transformers import (
 )
 
 from backend.schemas.job_specs import AdapterSpec, MethodSpec
+from worker.training.precision import resolve_precision
 
 QLORA_ON_CPU = "QLoRA needs a CUDA GPU (bitsandbytes 4-bit); this worker has none — choose lora"
 
@@ -51,6 +52,7 @@ class LoadedModel:
     model: torch.nn.Module
     tokenizer: object
     precision: str  # fp32, bf16 or fp16: what TrainingArguments is told
+    precision_reason: str  # why: "auto chose bf16 because the CPU has native bf16 (...)", for the events
     adapter: str  # none, lora, dora, qlora, prompt_tuning
     #: the folder the full weights were loaded from: the base under an adapter, else the loaded folder itself
     #: (a checkpoint, for a resumed run loaded from one): not necessarily the model a run started from
@@ -59,16 +61,6 @@ class LoadedModel:
 
 def device_kind() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def resolve_precision(precision: str, device: str | None = None) -> str:
-    """auto: bf16 where the GPU supports it, fp16 on older GPUs, fp32 on CPU (CPU half precision is slow)."""
-    device = device or device_kind()
-    if device == "cpu":
-        return "bf16" if precision == "bf16" else "fp32"
-    if precision == "auto":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return precision
 
 
 def is_adapter_dir(path: str | Path) -> bool:
@@ -160,9 +152,11 @@ def load_for_training(model_path: str | Path, spec: MethodSpec, *, task: str = "
     adapter, training = spec.adapter, spec.training
     if adapter.type == "qlora" and device_kind() != "cuda":
         raise ValueError(QLORA_ON_CPU)
-    precision = resolve_precision(training.precision)
-    # full fine-tuning in fp16 keeps fp32 master weights (AMP); adapters train in fp32 over a half base anyway
-    weights_dtype = torch.float32 if precision == "fp16" and adapter.type == "none" else _DTYPES[precision]
+    choice = resolve_precision(training.precision, device_kind())
+    precision, why = choice.precision, choice.event(training.precision, device_kind())
+    # full fine-tuning keeps fp32 master weights under mixed precision (updates of ~1e-5 vanish in a half
+    # type); adapters train in fp32 (PEFT upcasts them) over a half base, which autocast reads as it is
+    weights_dtype = torch.float32 if adapter.type == "none" else _DTYPES[precision]
     continuing = is_adapter_dir(model_path)
     weights_path = weights_folder(model_path)
     tokenizer = load_tokenizer(model_path, fallback=weights_path)
@@ -181,10 +175,10 @@ def load_for_training(model_path: str | Path, spec: MethodSpec, *, task: str = "
         kind = (
             adapter.type if adapter.type == "none" else model.peft_config["default"].peft_type.value.lower()
         )
-        return LoadedModel(model, tokenizer, precision, kind, weights_path)
+        return LoadedModel(model, tokenizer, precision, why, kind, weights_path)
     if adapter.type != "none":
         model = get_peft_model(model, _peft_config(adapter, model, task, weights_path))
-    return LoadedModel(model, tokenizer, precision, adapter.type, weights_path)
+    return LoadedModel(model, tokenizer, precision, why, adapter.type, weights_path)
 
 
 def load_reference(

@@ -96,7 +96,11 @@ class PPORun:
         self.req, self.spec, t = req, spec, spec.training
         torch.manual_seed(t.seed)
         # a resumed run's policy (full weights or adapter) comes from its checkpoint
+        if t.precision == "auto" and not torch.cuda.is_available():
+            # this loop runs without autocast: on CPU it keeps the fp32 it always had rather than a bf16 base
+            spec = spec.model_copy(update={"training": t.model_copy(update={"precision": "fp32"})})
         self.loaded = load_for_training(resume or req.model_path, spec)
+        req.reporter.log_event(self.loaded.precision_reason)
         self.policy, self.tok = self.loaded.model, self.loaded.tokenizer
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.policy.to(self.device)

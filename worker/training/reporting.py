@@ -107,6 +107,28 @@ class ReporterCallback(TrainerCallback):
         self.reporter = reporter
         self.stopped: str | None = None  # "pause" or "cancel" once the reporter asked
         self._last_tokens: tuple[float, int] | None = None  # (time, tokens seen) at the previous log
+        self.flops_per_token: float | None = None  # set by run_recipe once the model and data are known
+        self.peak_flops: float | None = None  # measured peak FLOP/s of the device in the run's precision
+        self._run: list[float] = [0.0, 0.0]  # tokens and seconds of the logged windows: the run's average
+
+    def set_throughput_model(self, flops_per_token: float | None, peak_flops: float | None) -> None:
+        """Enables the mfu metric: MFU = tokens/s x flops_per_token / peak_flops (worker.training.flops)."""
+        self.flops_per_token, self.peak_flops = flops_per_token, peak_flops
+
+    def summary(self) -> dict[str, float]:
+        """tokens/s and MFU averaged over the run's logged windows, for the job's stored result."""
+        tokens, seconds = self._run
+        if not tokens or not seconds:
+            return {}
+        out = {"tokens_per_s": tokens / seconds, **self._mfu(tokens / seconds)}
+        if self.flops_per_token:
+            out["flops_per_token"] = self.flops_per_token
+        return out
+
+    def _mfu(self, tokens_per_s: float) -> dict[str, float]:
+        if not self.flops_per_token or not self.peak_flops:
+            return {}
+        return {"mfu": tokens_per_s * self.flops_per_token / self.peak_flops}
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._last_tokens = (time.perf_counter(), state.num_input_tokens_seen or 0)
@@ -137,7 +159,10 @@ class ReporterCallback(TrainerCallback):
         now = time.perf_counter()
         # tokens/s over the last logging window (non-padding tokens): steadier than the Trainer's since-start
         if self._last_tokens is not None and seen > self._last_tokens[1] and "loss" in metrics:
-            metrics["tokens_per_s"] = (seen - self._last_tokens[1]) / max(now - self._last_tokens[0], 1e-9)
+            tokens, seconds = seen - self._last_tokens[1], max(now - self._last_tokens[0], 1e-9)
+            metrics["tokens_per_s"] = tokens / seconds
+            metrics.update(self._mfu(metrics["tokens_per_s"]))
+            self._run = [self._run[0] + tokens, self._run[1] + seconds]
             self._last_tokens = (now, seen)
         if "loss" in metrics or any(k.startswith("eval_") for k in metrics):
             metrics.update(memory_metrics())

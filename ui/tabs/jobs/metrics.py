@@ -11,6 +11,7 @@ EXTRA_METRICS = (
     "eval_loss",
     "grad_norm",
     "tokens_per_s",
+    "mfu",
     "memory_gb",
     "rewards/chosen",
     "rewards/rejected",

@@ -194,11 +194,24 @@ def _status_md(job: dict, names: dict[int, str] | None = None) -> str:
     if outputs:
         lines.append(outputs)
     latest = {name: points[-1][1] for name, points in (job.get("metrics") or {}).items() if points}
+    throughput = throughput_md(latest)
+    if throughput:
+        lines.append(throughput)
     if latest:
         lines.append(
             "Latest: " + " · ".join(f"{name} **{human(value)}**" for name, value in sorted(latest.items()))
         )
     return "\n\n".join(lines)
+
+
+def throughput_md(latest: dict[str, float]) -> str:
+    """Training speed in the latest logging window: tokens/s and MFU against the worker's measured peak."""
+    if "tokens_per_s" not in latest:
+        return ""
+    text = f"Throughput **{latest['tokens_per_s']:.0f} tokens/s**"
+    if "mfu" in latest:
+        text += f" · MFU **{100 * latest['mfu']:.1f} %** of the device's measured peak"
+    return text
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from backend.api.errors import ERROR_RESPONSES, install_guards
 from backend.api.routes import (
     arena,
     auth,
+    datagen,
     datasets,
     evaluations,
     generations,
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs.router,
         generations.router,
         evaluations.router,
+        datagen.router,
         runs.router,
         arena.router,
         ui_session.router,

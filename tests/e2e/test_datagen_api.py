@@ -63,7 +63,7 @@ def test_self_instruct_with_a_tuned_generator_stores_novel_validated_tasks_with_
     ]
     train = upload(client, "dg-teach", _jsonl(chats))["versions"][0]["id"]
     tuned = wait_for_job(
-        client, sft_job(client, studio.tiny_model_id, train, max_length=256, max_steps=40)["id"]
+        client, sft_job(client, studio.tiny_model_id, train, max_length=256, max_steps=40)["id"], timeout=900
     )
     assert tuned["status"] == "succeeded", tuned["error"]
     body = {

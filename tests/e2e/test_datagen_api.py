@@ -192,6 +192,7 @@ def test_a_preview_returns_rows_and_stores_no_dataset(studio):
     assert job["status"] == "succeeded", job["error"]
     preview = job["result"]["preview"]
     assert len(preview) == 3 and all(item["rounds"][0]["principle"] for item in preview)
+    assert job["result"]["tokens"] > 0
     assert len(client.get("/api/datasets").json()) == before
 
 

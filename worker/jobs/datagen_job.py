@@ -107,10 +107,11 @@ def _run_self_instruct(ctx: dict, data: DatagenCreate, reporter, ledger: Ledger)
     while len(state.kept) < p.num_tasks and requests < p.max_requests:
         if reporter.should_stop():
             return None
-        n = min(data.batch_size, p.max_requests - requests)
+        n, before = min(data.batch_size, p.max_requests - requests), ctx["generator"].tokens
         record = self_instruct_chunk(
             ctx["generator"], seeds, state, p, chunk=chunk, requests=n, seed=data.seed
         )
+        record["tokens"] = ctx["generator"].tokens - before
         ledger.append(record)
         samples += record["samples"]
         requests, chunk = requests + n, chunk + 1
@@ -133,10 +134,11 @@ def _run_constitutional(ctx: dict, data: DatagenCreate, reporter, ledger: Ledger
     while len(items) < len(prompts):
         if reporter.should_stop():
             return None
-        batch = prompts[len(items) : len(items) + data.batch_size]
+        batch, before = prompts[len(items) : len(items) + data.batch_size], ctx["generator"].tokens
         record = constitutional_chunk(
             ctx["generator"], batch, p, chunk=chunk, start=len(items), seed=data.seed
         )
+        record["tokens"] = ctx["generator"].tokens - before
         ledger.append(record)
         items += record["items"]
         chunk += 1
@@ -210,7 +212,7 @@ def run_datagen_job(job_id: int, settings: Settings, store: ArtifactStore) -> di
     finally:
         reporter.flush()
     if result is not None:
-        result["tokens"] = generator.tokens
+        result["tokens"] = sum(r.get("tokens", 0) for r in ledger.read())  # over every attempt
         stored = result.get("dataset_version_ids")
         reporter.log_event(f"Stored dataset version(s) {stored}" if stored else "Preview ready")
     return result

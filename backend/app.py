@@ -15,6 +15,7 @@ from backend.api.openai_errors import OPENAI_ERROR_RESPONSES, OPENAI_PREFIX, ins
 from backend.api.routes import (
     arena,
     auth,
+    datagen,
     datasets,
     evaluations,
     generations,
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs.router,
         generations.router,
         evaluations.router,
+        datagen.router,
         runs.router,
         arena.router,
         ui_session.router,

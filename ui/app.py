@@ -28,6 +28,7 @@ from ui.tabs.common import error_text
 from ui.tabs.compare import build_compare_tab
 from ui.tabs.datasets import build_datasets_tab
 from ui.tabs.evaluate import build_evaluate_tab
+from ui.tabs.generate import build_generate_tab
 from ui.tabs.jobs import POLL_SECONDS, build_jobs_tab
 from ui.tabs.label import build_label_tab
 from ui.tabs.runs import build_runs_tab
@@ -179,10 +180,20 @@ def build_app(api_url: str) -> gr.Blocks:
                 jobs_tab = build_jobs_tab(api_url, token, jobs_timer)
                 compare_tab = build_compare_tab(api_url, token, api_doc)
                 evaluate_tab = build_evaluate_tab(api_url, token)
+                generate_tab = build_generate_tab(api_url, token)
                 runs_tab = build_runs_tab(api_url, token)
                 arena_tab = build_arena_tab(api_url, token)
                 label_tab = build_label_tab(api_url, token)
-        studio_tabs = (datasets_tab, train_tab, jobs_tab, compare_tab, evaluate_tab, runs_tab, arena_tab)
+        studio_tabs = (
+            datasets_tab,
+            train_tab,
+            jobs_tab,
+            compare_tab,
+            evaluate_tab,
+            generate_tab,
+            runs_tab,
+            arena_tab,
+        )
 
         # Poll jobs only while their tab is open.
         jobs_tab.select(lambda: gr.Timer(active=True), outputs=jobs_timer)

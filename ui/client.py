@@ -275,6 +275,11 @@ class AfinaClient:
     def arena_leaderboard(self) -> dict:
         return self._request("GET", "/api/arena/leaderboard")
 
+    # -- data generation -------------------------------------------------------------------------------------
+
+    def create_datagen(self, body: dict) -> dict:
+        return self._request("POST", "/api/datagen", json=body)
+
     # -- evaluations -----------------------------------------------------------------------------------------
 
     def create_evaluation(self, body: dict) -> dict:

@@ -14,6 +14,7 @@ who may call the route; for routes on one row it also says how the row's owner a
 - campaign_read: labelers see open campaigns (their labeler list decides); engineers as `read`
 - assignee: the labeler holding the assignment; 404 for everybody else
 - item_labels: as campaign_read, but a labeler who has not labeled the item yet gets 403
+- cookie: the browser's session cookie alone; a bearer token is not one, so every role here gets 401
 
 "ok" means the route let the caller through: any answer but 401, 403, 404 and 5xx (a 409 or 422 about the
 request's content is the route working). No route may answer 5xx in any cell.
@@ -95,6 +96,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/auth/ui-ticket"): Rule("user"),
     ("POST", "/api/auth/ui-session"): Rule("public", _json(lambda ids: {"ticket": ids["ticket"]})),
     ("DELETE", "/api/auth/ui-session"): Rule("public"),
+    ("GET", "/api/auth/ui-session"): Rule("cookie"),
     # datasets
     ("POST", "/api/datasets"): Rule("engineer", _upload),
     ("GET", "/api/datasets"): Rule("engineer"),
@@ -171,6 +173,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/api/labeling/campaigns/{campaign_id}/score"): Rule("change"),
     ("POST", "/api/labeling/arena-export"): Rule("engineer", _json({})),
+    # data generation runs are jobs: a run's visibility is its job's
+    ("POST", "/api/datagen"): Rule("engineer", _json({})),
+    ("GET", "/api/datagen"): Rule("engineer"),
+    ("GET", "/api/datagen/constitution"): Rule("engineer"),
+    ("GET", "/api/datagen/{datagen_id}"): Rule("read"),
     # the OpenAI-compatible surface: the same rows under OpenAI's ids, the same rules
     ("POST", "/v1/files"): Rule("engineer", _openai_upload),
     ("GET", "/v1/files"): Rule("engineer"),
@@ -197,6 +204,8 @@ def expected(kind: str, role: str, visibility: str):
     """The status class `role` must get from a route of this kind on the owner's row."""
     if kind == "public":
         return OK
+    if kind == "cookie":
+        return 401
     if role == "none":
         return 401
     shared = visibility == "shared"
@@ -277,7 +286,17 @@ def make_world(studio, visibility: Visibility) -> dict:
             owner_id=owner.id,
             visibility=visibility,
         )
-        session.add_all([job, evaluation])
+        generation_run = Job(
+            name=f"g-{tag}",
+            method="datagen",
+            status=JobStatus.succeeded,
+            spec={},
+            base_model_id=base,
+            datasets=[{"version_id": version_id, "weight": 1.0}],
+            owner_id=owner.id,
+            visibility=visibility,
+        )
+        session.add_all([job, evaluation, generation_run])
         session.flush()
         model = registry.register_model(
             session,
@@ -316,6 +335,7 @@ def make_world(studio, visibility: Visibility) -> dict:
             "version_id": version_id,
             "job_id": job.id,
             "evaluation_id": evaluation.id,
+            "datagen_id": generation_run.id,
             "model_id": model.id,
             "base_model_id": base,
             "request_id": request.id,
@@ -407,5 +427,6 @@ def test_matrix_covers_every_kind():
         "campaign_read",
         "assignee",
         "item_labels",
+        "cookie",
     }
     assert list(itertools.islice(_cells(), 1))

@@ -22,6 +22,7 @@ from backend.schemas.job_specs import OnlineRLSpec, parse_job_spec
 from backend.services import registry
 from backend.storage import ArtifactStore
 from worker.device import detect_device, device_peak
+from worker.jobs.datagen_job import run_datagen_job
 from worker.jobs.dataset_files import checked_version_file
 from worker.jobs.evaluation_job import run_evaluation_job
 from worker.jobs.supervisor import ERROR_FILE, OUTCOME_FILE, die_with_parent
@@ -113,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if _method(args.job_id, settings) == "eval":
             outcome = {"status": "succeeded", "result": run_evaluation_job(args.job_id, settings, store)}
+            (output_dir / OUTCOME_FILE).write_text(json.dumps(outcome))
+            return 0
+        if _method(args.job_id, settings) == "datagen":
+            result = run_datagen_job(args.job_id, settings, store)
+            outcome = {"status": "paused"} if result is None else {"status": "succeeded", "result": result}
             (output_dir / OUTCOME_FILE).write_text(json.dumps(outcome))
             return 0
         request, output_dir = _load_inputs(args.job_id, store, settings)

@@ -43,6 +43,7 @@ def seeded(tmp_path_factory):
             prefs = preference_version(client, "charts-prefs")
             with session_scope(studio.settings.database_url) as session:
                 session.get(DatasetVersion, chat).profile = PROFILE
+                session.commit()
             sft = seed_job(
                 studio,
                 client,

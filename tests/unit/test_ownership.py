@@ -218,3 +218,40 @@ def test_a_job_output_name_cannot_be_taken_by_a_registration(api, admin, setting
         )
     registered = admin.post("/api/models", json={"name": "chat", "path": str(tiny_model_dir)})
     assert registered.status_code == 201 and registered.json()["visibility"] == "shared"
+
+
+def test_grader_and_reward_models_you_cannot_see_are_refused_as_missing(api, bob, settings, tiny_model_dir):
+    """A judge, a classifier grader or a classifier reward names a model in the body: another engineer's
+    private model is refused exactly as a missing one (no name, no architecture), and is not used."""
+    job = _job(api, _upload(api)["versions"][0]["id"])
+    model_id = _finish_with_output(settings, job["id"], tiny_model_dir)
+    version = _upload(bob, "bob-data")["versions"][0]["id"]
+
+    def evaluation(grader: dict):
+        return bob.post(
+            "/api/evaluations",
+            json={"model_ids": [bob.model_id], "dataset_version_id": version, "spec": {"graders": [grader]}},
+        )
+
+    def grpo(reward: dict):
+        spec = {"method": "grpo", "training": {"max_steps": 1}, "rewards": [reward]}
+        body = {"base_model_id": bob.model_id, "datasets": [{"version_id": version}], "spec": spec}
+        return bob.post("/api/jobs", json=body)
+
+    cases = [
+        (evaluation, {"kind": "judge", "judge_model_id": "{}"}, "spec.graders[0].judge_model_id"),
+        (evaluation, {"kind": "classifier", "classifier_model_id": "{}", "label": "x"}, "spec.graders[0]"),
+        (grpo, {"kind": "classifier", "classifier_model_id": "{}", "label": "x"}, "spec.rewards[0]"),
+    ]
+    for send, template, where in cases:
+        answers = {}
+        for target in (model_id, 987654):
+            body = {k: target if v == "{}" else v for k, v in template.items()}
+            response = send(body)
+            assert response.status_code == 422, response.text
+            answers[target] = response.json()["message"].replace(str(target), "N")
+        assert answers[model_id] == answers[987654], where
+        assert "alice-job" not in answers[model_id]
+
+    assert api.patch(f"/api/jobs/{job['id']}", json={"visibility": "shared"}).status_code == 200
+    assert evaluation({"kind": "judge", "judge_model_id": model_id}).status_code == 201  # shared: usable

@@ -255,3 +255,23 @@ def test_grader_and_reward_models_you_cannot_see_are_refused_as_missing(api, bob
 
     assert api.patch(f"/api/jobs/{job['id']}", json={"visibility": "shared"}).status_code == 200
     assert evaluation({"kind": "judge", "judge_model_id": model_id}).status_code == 201  # shared: usable
+
+
+def test_refusing_to_delete_a_shared_dataset_does_not_name_others_private_work(api, bob, admin):
+    """The 409 names the jobs that use a dataset; another engineer's private job is counted, not named."""
+    dataset = _upload(api, "shared-data")
+    version = dataset["versions"][0]["id"]
+    assert api.patch(f"/api/datasets/{dataset['id']}", json={"visibility": "shared"}).status_code == 200
+    mine = _job(api, version, name="alice-own-run")
+    theirs = _job(bob, version, name="bob-secret-run")
+
+    refused = api.delete(f"/api/datasets/{dataset['id']}")
+    assert refused.status_code == 409, refused.text
+    body = refused.json()
+    assert "alice-own-run" in body["message"] and "1 private to other users" in body["message"]
+    assert "bob-secret-run" not in refused.text and f"job {theirs['id']}" not in body["message"]
+    assert [u["id"] for u in body["details"]["used_by"]] == [mine["id"]]
+    assert body["details"]["used_by_others"] == 1
+
+    seen_by_admin = admin.delete(f"/api/datasets/{dataset['id']}").json()
+    assert "bob-secret-run" in seen_by_admin["message"] and seen_by_admin["details"]["used_by_others"] == 0

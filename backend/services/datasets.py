@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -207,14 +206,22 @@ def delete_dataset(session: Session, store: ArtifactStore, dataset_id: int, user
     dataset = changeable_dataset(session, dataset_id, user)
     users_of = usage.usages_of_version(session, [v.id for v in dataset.versions])
     if users_of:
-        named = "; ".join(u.describe() for u in users_of[:USAGE_NAMED])
-        more = f" and {len(users_of) - USAGE_NAMED} more" if len(users_of) > USAGE_NAMED else ""
+        seen = [u for u in users_of if access.can_see(user, u)]  # others' private work is only counted
+        named = "; ".join(u.describe() for u in seen[:USAGE_NAMED])
+        hidden = len(users_of) - len(seen)
+        more = [f"{len(seen) - USAGE_NAMED} more"] if len(seen) > USAGE_NAMED else []
+        more += [f"{hidden} private to other users"] if hidden else []
+        said = "; ".join(filter(None, [named, " and ".join(more)]))
         raise Conflict(
-            f"dataset {dataset.id} ('{dataset.name}') is in use and cannot be deleted: {named}{more}. "
+            f"dataset {dataset.id} ('{dataset.name}') is in use and cannot be deleted: {said}. "
             f"Archive it instead (POST /api/datasets/{dataset.id}/archive): it leaves the listings and "
             "stays readable by what used it",
             code="dataset_in_use",
-            details={"dataset_id": dataset.id, "used_by": [asdict(u) for u in users_of[:USAGE_DETAILS]]},
+            details={
+                "dataset_id": dataset.id,
+                "used_by": [u.public() for u in seen[:USAGE_DETAILS]],
+                "used_by_others": hidden,
+            },
         )
     # derived versions name their parent: unlink them first, so the rows can go in any order
     session.execute(

@@ -95,20 +95,23 @@ def classifier_labels(model: BaseModel) -> list[str]:
     return [str(names.get(str(i), names.get(i, f"LABEL_{i}"))) for i in range(len(names) or 1)]
 
 
-def _grader_model(session: Session, field: str, model_id: int) -> BaseModel:
+def _grader_model(session: Session, field: str, model_id: int, user: User | None) -> BaseModel:
+    """A judge or classifier model `user` may see; one they may not is refused exactly as a missing one."""
     model = session.get(BaseModel, model_id)
-    if model is None:
+    if model is None or not access.can_see(user, model):
         raise Invalid(
             f"{field}: model {model_id} is not registered", details={"field": field, "value": model_id}
         )
     return model
 
 
-def check_classifier(session: Session, where: str, model_id: int, label: str | None) -> None:
+def check_classifier(
+    session: Session, where: str, model_id: int, label: str | None, user: User | None
+) -> None:
     """A classifier grader or reward (`where`: "spec.graders[0]", "spec.rewards[1]"): the model is a
     registered sequence classifier and the label one of its labels (the refusal lists them)."""
     field = f"{where}.classifier_model_id"
-    model = _grader_model(session, field, model_id)
+    model = _grader_model(session, field, model_id, user)
     if not is_reward_model(session, model):
         raise Invalid(
             f"model {model.id} ({model.name}) is a {model.architecture or 'model'}, not a sequence "
@@ -124,9 +127,9 @@ def check_classifier(session: Session, where: str, model_id: int, label: str | N
         )
 
 
-def _check_judge(session: Session, i: int, grader: GraderSpec) -> None:
+def _check_judge(session: Session, i: int, grader: GraderSpec, user: User | None) -> None:
     field = f"spec.graders[{i}].judge_model_id"
-    model = _grader_model(session, field, grader.judge_model_id)
+    model = _grader_model(session, field, grader.judge_model_id, user)
     causal = (model.architecture or "").endswith("ForCausalLM") or model.is_adapter
     if not causal or is_reward_model(session, model):
         raise Invalid(
@@ -146,9 +149,9 @@ def _check_graders(session: Session, data: EvaluationCreate, user: User | None) 
     """Refuse graders this studio cannot run; returns whether any grader needs a reference answer."""
     for i, grader in enumerate(data.spec.graders):
         if grader.kind == "classifier":
-            check_classifier(session, f"spec.graders[{i}]", grader.classifier_model_id, grader.label)
+            check_classifier(session, f"spec.graders[{i}]", grader.classifier_model_id, grader.label, user)
         elif grader.kind == "judge":
-            _check_judge(session, i, grader)
+            _check_judge(session, i, grader, user)
         elif grader.kind == "model":
             job = session.get(Job, grader.reward_model_job_id)
             usable = job is not None and access.can_see(user, job)

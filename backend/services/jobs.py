@@ -83,7 +83,7 @@ def _check_rewards(session: Session, data: JobCreate, user: User | None) -> None
     for i, reward in enumerate(getattr(data.spec, "rewards", None) or []):
         if reward.kind == "classifier":
             evaluations.check_classifier(
-                session, f"spec.rewards[{i}]", reward.classifier_model_id, reward.label
+                session, f"spec.rewards[{i}]", reward.classifier_model_id, reward.label, user
             )
         if reward.kind != "model":
             continue

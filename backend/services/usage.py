@@ -17,31 +17,38 @@ from sqlalchemy.orm import Session
 
 from backend.models.datasets import DatasetVersion
 from backend.models.jobs import Job
+from backend.models.ownership import Visibility
 
 
 @dataclass(frozen=True)
 class Usage:
-    """One user of a dataset version: its kind (job, campaign, evaluation, dataset_version), id and name."""
+    """One user of a dataset version: its kind (job, campaign, evaluation, dataset_version), id and name, and
+    whose it is (owner and visibility, so a refusal names only what its reader may see)."""
 
     kind: str
     id: int
     name: str
     version_id: int
+    owner_id: int | None = None
+    visibility: Visibility = Visibility.shared
 
     def describe(self) -> str:
         return f"{self.kind} {self.id} ('{self.name}') uses version {self.version_id}"
+
+    def public(self) -> dict:
+        return {"kind": self.kind, "id": self.id, "name": self.name, "version_id": self.version_id}
 
 
 def _job_usages(session: Session, version_ids: Collection[int]) -> Iterable[Usage]:
     """Jobs that train or evaluate on a version. `Job.datasets` is a JSON list of {"version_id", "weight"}:
     JSON containment differs between SQLite and PostgreSQL, so the (small) id columns are matched here."""
     wanted = set(version_ids)
-    columns = (Job.id, Job.name, Job.datasets, Job.eval_dataset_version_id)
+    columns = (Job.id, Job.name, Job.datasets, Job.eval_dataset_version_id, Job.owner_id, Job.visibility)
     rows = session.execute(select(*columns).order_by(Job.id))
-    for job_id, name, refs, eval_id in rows:
+    for job_id, name, refs, eval_id, owner_id, visibility in rows:
         used = {ref.get("version_id") for ref in refs or () if isinstance(ref, dict)} | {eval_id}
         for version_id in sorted(used & wanted):
-            yield Usage("job", job_id, name, version_id)
+            yield Usage("job", job_id, name, version_id, owner_id, visibility)
 
 
 def _derived_versions(session: Session, version_ids: Collection[int]) -> Iterable[Usage]:
@@ -53,7 +60,9 @@ def _derived_versions(session: Session, version_ids: Collection[int]) -> Iterabl
         )
     )
     for child in children:
-        yield Usage("dataset_version", child.id, f"{child.dataset.name} v{child.version}", child.parent_id)
+        dataset = child.dataset
+        name = f"{dataset.name} v{child.version}"
+        yield Usage("dataset_version", child.id, name, child.parent_id, dataset.owner_id, dataset.visibility)
 
 
 UsageFinder = Callable[[Session, Collection[int]], Iterable[Usage]]

@@ -218,3 +218,60 @@ def test_a_job_output_name_cannot_be_taken_by_a_registration(api, admin, setting
         )
     registered = admin.post("/api/models", json={"name": "chat", "path": str(tiny_model_dir)})
     assert registered.status_code == 201 and registered.json()["visibility"] == "shared"
+
+
+def test_grader_and_reward_models_you_cannot_see_are_refused_as_missing(api, bob, settings, tiny_model_dir):
+    """A judge, a classifier grader or a classifier reward names a model in the body: another engineer's
+    private model is refused exactly as a missing one (no name, no architecture), and is not used."""
+    job = _job(api, _upload(api)["versions"][0]["id"])
+    model_id = _finish_with_output(settings, job["id"], tiny_model_dir)
+    version = _upload(bob, "bob-data")["versions"][0]["id"]
+
+    def evaluation(grader: dict):
+        return bob.post(
+            "/api/evaluations",
+            json={"model_ids": [bob.model_id], "dataset_version_id": version, "spec": {"graders": [grader]}},
+        )
+
+    def grpo(reward: dict):
+        spec = {"method": "grpo", "training": {"max_steps": 1}, "rewards": [reward]}
+        body = {"base_model_id": bob.model_id, "datasets": [{"version_id": version}], "spec": spec}
+        return bob.post("/api/jobs", json=body)
+
+    cases = [
+        (evaluation, {"kind": "judge", "judge_model_id": "{}"}, "spec.graders[0].judge_model_id"),
+        (evaluation, {"kind": "classifier", "classifier_model_id": "{}", "label": "x"}, "spec.graders[0]"),
+        (grpo, {"kind": "classifier", "classifier_model_id": "{}", "label": "x"}, "spec.rewards[0]"),
+    ]
+    for send, template, where in cases:
+        answers = {}
+        for target in (model_id, 987654):
+            body = {k: target if v == "{}" else v for k, v in template.items()}
+            response = send(body)
+            assert response.status_code == 422, response.text
+            answers[target] = response.json()["message"].replace(str(target), "N")
+        assert answers[model_id] == answers[987654], where
+        assert "alice-job" not in answers[model_id]
+
+    assert api.patch(f"/api/jobs/{job['id']}", json={"visibility": "shared"}).status_code == 200
+    assert evaluation({"kind": "judge", "judge_model_id": model_id}).status_code == 201  # shared: usable
+
+
+def test_refusing_to_delete_a_shared_dataset_does_not_name_others_private_work(api, bob, admin):
+    """The 409 names the jobs that use a dataset; another engineer's private job is counted, not named."""
+    dataset = _upload(api, "shared-data")
+    version = dataset["versions"][0]["id"]
+    assert api.patch(f"/api/datasets/{dataset['id']}", json={"visibility": "shared"}).status_code == 200
+    mine = _job(api, version, name="alice-own-run")
+    theirs = _job(bob, version, name="bob-secret-run")
+
+    refused = api.delete(f"/api/datasets/{dataset['id']}")
+    assert refused.status_code == 409, refused.text
+    body = refused.json()
+    assert "alice-own-run" in body["message"] and "1 private to other users" in body["message"]
+    assert "bob-secret-run" not in refused.text and f"job {theirs['id']}" not in body["message"]
+    assert [u["id"] for u in body["details"]["used_by"]] == [mine["id"]]
+    assert body["details"]["used_by_others"] == 1
+
+    seen_by_admin = admin.delete(f"/api/datasets/{dataset['id']}").json()
+    assert "bob-secret-run" in seen_by_admin["message"] and seen_by_admin["details"]["used_by_others"] == 0

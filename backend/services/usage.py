@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from backend.models.datasets import DatasetVersion
 from backend.models.jobs import Job
+from backend.models.labeling import LabelingCampaign
 from backend.models.ownership import Visibility
 
 
@@ -65,9 +66,27 @@ def _derived_versions(session: Session, version_ids: Collection[int]) -> Iterabl
         yield Usage("dataset_version", child.id, name, child.parent_id, dataset.owner_id, dataset.visibility)
 
 
+def _campaign_usages(session: Session, version_ids: Collection[int]) -> Iterable[Usage]:
+    """Labeling campaigns whose prompts come from a version: their items point back at its rows."""
+    columns = (
+        LabelingCampaign.id,
+        LabelingCampaign.name,
+        LabelingCampaign.source_version_id,
+        LabelingCampaign.owner_id,
+        LabelingCampaign.visibility,
+    )
+    rows = session.execute(
+        select(*columns)
+        .where(LabelingCampaign.source_version_id.in_(version_ids))
+        .order_by(LabelingCampaign.id)
+    )
+    for campaign_id, name, version_id, owner_id, visibility in rows:
+        yield Usage("campaign", campaign_id, name, version_id, owner_id, visibility)
+
+
 UsageFinder = Callable[[Session, Collection[int]], Iterable[Usage]]
-#: every kind of user of a dataset version; campaigns and evaluations add their finder here
-USAGE_FINDERS: list[UsageFinder] = [_job_usages, _derived_versions]
+#: every kind of user of a dataset version (evaluations are jobs, so _job_usages finds them)
+USAGE_FINDERS: list[UsageFinder] = [_job_usages, _derived_versions, _campaign_usages]
 
 
 def usages_of_version(session: Session, version_ids: Collection[int]) -> list[Usage]:

@@ -15,6 +15,7 @@ from backend import migrate
 from backend.db import Base, session_scope
 from backend.models.jobs import Job, JobStatus
 from backend.storage import ArtifactStore
+from tests.factories import preference_pairs
 from worker.jobs.child import _load_inputs
 from worker.jobs.dataset_files import DatasetFileChanged, checked_version_file
 
@@ -195,3 +196,20 @@ def test_the_worker_refuses_a_rows_file_that_changed(api, settings, tamper):
     message = str(refused.value)
     assert f"dataset version {version_id}" in message
     assert ("changed" in message) if tamper != "remove" else ("missing" in message)
+
+
+def test_a_dataset_a_campaign_labels_cannot_be_deleted(api):
+    rows = "\n".join(json.dumps(r) for r in preference_pairs(3, seed=5)).encode()
+    uploaded = api.post("/api/datasets", files={"file": ("prefs.jsonl", rows)}, data={"name": "prompts"})
+    assert uploaded.status_code == 201, uploaded.text
+    dataset = uploaded.json()
+    body = {"name": "uses-prompts", "mode": "pairwise", "version_id": dataset["versions"][0]["id"]}
+    campaign = api.post("/api/labeling/campaigns", json=body)
+    assert campaign.status_code == 201, campaign.text
+    refused = api.delete(f"/api/datasets/{dataset['id']}")
+    assert refused.status_code == 409, refused.text
+    assert "campaign" in refused.json()["message"] and "uses-prompts" in refused.json()["message"]
+    assert (
+        api.get(f"/api/labeling/campaigns/{campaign.json()['id']}").json()["source_version_id"]
+        == (dataset["versions"][0]["id"])
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -47,7 +47,11 @@ class CampaignCreate(BaseModel):
         description="Export below this raw pairwise agreement warns and asks to confirm.",
     )
     flags: list[str] = Field(default_factory=lambda: list(DEFAULT_FLAGS), max_length=20)
-    labeler_ids: list[int] = Field(default_factory=list, description="Who may label; empty = every labeler.")
+    labeler_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Who may label (labelers' user ids); empty = every labeler.",
+    )
     claim_timeout_s: int = Field(
         1800, ge=5, le=7 * 24 * 3600, description="An unsubmitted claim is released after."
     )

@@ -80,6 +80,22 @@ def _candidate_count(data: CampaignCreate, fmt: str) -> int:
     return k
 
 
+def _check_labelers(session: Session, labeler_ids: list[int]) -> None:
+    """Every id names an active labeler (an engineer or a typo would silently keep the campaign from them)."""
+    wanted = set(labeler_ids)
+    found = set(
+        session.scalars(
+            select(User.id).where(User.id.in_(wanted), User.role == Role.labeler, User.is_active.is_(True))
+        )
+    )
+    for i, labeler_id in enumerate(labeler_ids):
+        if labeler_id not in found:
+            raise Invalid(
+                f"labeler_ids[{i}]: user {labeler_id} is not an active labeler",
+                details={"field": f"labeler_ids[{i}]", "value": labeler_id},
+            )
+
+
 def create_campaign(
     session: Session, settings: Settings, store: ArtifactStore, data: CampaignCreate, user: User
 ) -> LabelingCampaign:
@@ -95,6 +111,7 @@ def create_campaign(
             details={"field": "version_id", "value": version.id},
         )
     models = _check_generation(session, data, user)
+    _check_labelers(session, data.labeler_ids)
     k = _candidate_count(data, version.format)
     if data.reward_job_id is not None:
         labeling_rm.reward_job(session, data.reward_job_id, user)

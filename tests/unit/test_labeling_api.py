@@ -324,3 +324,16 @@ def test_items_from_a_script_and_labels_from_it(api, labelers):
     assert added.status_code == 201 and len(added.json()) == 1
     assert labelers["ann"].post(f"/api/labeling/campaigns/{cid}/items", json=[one]).status_code == 403
     assert len(_label_all(api, labelers["ann"], cid, answer={"choice": "A"})) == 2
+
+
+@pytest.mark.parametrize("labeler_ids", [[999], [10**30], "engineer"])
+def test_labeler_ids_must_name_labelers(api, labeler_ids):
+    if labeler_ids == "engineer":
+        labeler_ids = [api.get("/api/auth/me").json()["id"]]
+    rows = "\n".join(json.dumps(r) for r in preference_pairs(2, seed=4)).encode()
+    uploaded = api.post("/api/datasets", files={"file": ("p.jsonl", rows)}, data={"name": "lab-ids"})
+    body = {"name": "who", "version_id": uploaded.json()["versions"][0]["id"], "labeler_ids": labeler_ids}
+    refused = api.post("/api/labeling/campaigns", json=body)
+    assert refused.status_code == 422, refused.text
+    assert "labeler_ids" in json.dumps(refused.json())
+    assert api.get("/api/labeling/campaigns").json() == []  # nothing stored

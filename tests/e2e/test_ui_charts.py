@@ -151,7 +151,9 @@ def _check_charts(studio, page, width):
     choose(page, "jobs-select", re.compile(rf"^#{sft['id']} "))
     status = wait_text(page, "#jobs-status", r"charts-sft", 30)
     row = page.locator("#jobs-table").inner_text()
-    table_step = re.search(r"charts-sft\s+sft\s+running\s+\S+\s+(\d+/\d+)", row).group(1)
+    found = re.search(r"charts-sft\s+running\b[^\t\n]*\s+(\d+/\d+)", row)  # Name, Status, Step
+    assert found, row
+    table_step = found.group(1)
     assert table_step == "20/80" and f"step {table_step}" in status, (row, status)
     assert "12,545" in status, status  # tokens/s for people, not 1.254e+04
     _wait_plot_text(page, "#jobs-metric-plot", r"grad_norm")
